@@ -1,0 +1,5 @@
+"""``python -m stecheck``."""
+
+from stecheck.cli import main
+
+main()

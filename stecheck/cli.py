@@ -1,0 +1,94 @@
+"""The ``stecheck`` command line: parses options, calls the library, renders results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from stecheck.cli_support import OneLineErrorGroup, OutputFormat, emit, progress_bar, stdout_console
+from stecheck.config import METHODS, RunConfig, default_config, load_config, override
+from stecheck.engine import run, total_samples
+from stecheck.errors import ConfigError
+from stecheck.records import SIMULATE_FIELDS, prepare_out_dir, to_csv_text, to_json_text, write_run
+from stecheck.render import SIMULATE_MD_COLUMNS, simulate_markdown, simulate_table
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    cls=OneLineErrorGroup,
+    name="stecheck",
+    help="Check whether the straight-through estimator's 'derivative 1 in expectation' is true.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+@app.callback()
+def _root() -> None:
+    """Check whether the straight-through estimator's 'derivative 1 in expectation' is true."""
+
+
+def _resolve_config(config_file: Optional[Path], **changes: object) -> RunConfig:
+    base = load_config(config_file) if config_file is not None else default_config()
+    if config_file is None and changes.get("inputs"):
+        base = override(base, name="adhoc", description="")
+    return override(base, **changes)
+
+
+@app.command()
+def simulate(
+    dist: Annotated[Optional[list[str]], typer.Option("--dist", "-d", help="Input spec, e.g. 'normal(0.5,0.15)' (repeatable).")] = None,
+    bits: Annotated[Optional[list[str]], typer.Option("--bits", "-k", help="Bit widths: 3, 1-8 or 1,2,6-8 (repeatable).")] = None,
+    h: Annotated[Optional[list[float]], typer.Option("--h", help="Finite-difference step (repeatable).")] = None,
+    fd: Annotated[Optional[list[str]], typer.Option("--fd", help="forward or central (repeatable).")] = None,
+    rounding: Annotated[Optional[list[str]], typer.Option("--rounding", help="half-even, half-up, stochastic or dither (repeatable).")] = None,
+    samples: Annotated[Optional[int], typer.Option("--samples", "-n", help="Monte Carlo samples per input.")] = None,
+    seed: Annotated[Optional[str], typer.Option("--seed", help="Root seed (integer, decimal or 0x hex); fresh entropy if unset.")] = None,
+    method: Annotated[Optional[str], typer.Option("--method", help=f"{' | '.join(METHODS)}.")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="Experiment TOML file (default: the built-in default experiment).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write records.csv/json/md and meta.json here.")] = None,
+    no_save: Annotated[bool, typer.Option("--no-save", help="Write no files.")] = False,
+    output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="What to print on stdout.")] = OutputFormat.table,
+    threads: Annotated[int, typer.Option("--threads", "-j", help="Worker threads (results do not depend on it).")] = 1,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Monte Carlo and exact E[n], uniformity of n and E[D_h] of quantize_k, against the STE value 1.
+
+    With no options runs the default experiment and writes results/default/. Options override the
+    experiment's fields; with --dist and no --out nothing is written.
+    """
+    cfg = _resolve_config(
+        config, inputs=tuple(dist or ()), bits=tuple(bits or ()), steps=tuple(h or ()), schemes=tuple(fd or ()),
+        roundings=tuple(rounding or ()), samples=samples, seed=seed, method=method,
+    ).validated()
+    if threads < 1:
+        raise ConfigError(f"thread count {threads} must be a positive integer")
+    target = out if out is not None else (None if dist else Path("results") / cfg.name)
+    if no_save:
+        target = None
+    if target is not None:
+        prepare_out_dir(target)
+    with progress_bar(total_samples(cfg), f"simulate {cfg.name}", quiet) as advance:
+        result = run(cfg, threads=threads, progress=advance)
+    if target is not None:
+        write_run(target, result.meta, result.records, SIMULATE_FIELDS, SIMULATE_MD_COLUMNS, f"stecheck simulate: {cfg.name}")
+    if output_format is OutputFormat.json:
+        emit(to_json_text(result.meta, result.records))
+    elif output_format is OutputFormat.csv:
+        emit(to_csv_text(result.records, SIMULATE_FIELDS))
+    elif output_format is OutputFormat.md:
+        emit(simulate_markdown(result.records, f"stecheck simulate: {cfg.name}"))
+    else:
+        console = stdout_console()
+        console.print(simulate_table(result.records, f"stecheck simulate: {cfg.name} (seed {result.meta['seed']})"))
+        if target is not None:
+            console.print(f"wrote {target}/records.csv, records.json, records.md, meta.json")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

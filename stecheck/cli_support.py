@@ -1,0 +1,105 @@
+"""Pieces every command shares: one-line errors, output formats, consoles and progress bars."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from enum import Enum
+from typing import Any, Callable, Iterator, Sequence
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from typer.core import TyperGroup
+
+from stecheck.errors import StecheckError
+
+try:  # typer >= 0.22 vendors click; older versions use the click package
+    from typer import _click as click
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # pragma: no cover
+    import click  # type: ignore[no-redef]
+    from click import exceptions as click_exceptions  # type: ignore[no-redef]
+
+__all__ = [
+    "EXIT_CHECK_FAILED",
+    "EXIT_USAGE",
+    "OneLineErrorGroup",
+    "OutputFormat",
+    "stdout_console",
+    "progress_bar",
+    "emit",
+]
+
+EXIT_CHECK_FAILED = 1
+EXIT_USAGE = 2
+
+
+def _one_line(message: str) -> str:
+    return " ".join(str(message).split())
+
+
+class OneLineErrorGroup(TyperGroup):
+    """A Typer group whose user errors end as one ``error: ...`` line on stderr and exit code 2.
+
+    Usage errors (bad option values, unknown options) and :class:`StecheckError` from the library both
+    take this path; a check that ran and failed exits 1 through ``typer.Exit``.
+    """
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        try:
+            code = super().main(args=args, prog_name=prog_name, complete_var=complete_var, standalone_mode=False, **extra)
+        except click_exceptions.NoArgsIsHelpError as exc:
+            click.echo(exc.ctx.get_help(), err=True)
+            code = EXIT_USAGE
+        except click_exceptions.ClickException as exc:
+            click.echo(f"error: {_one_line(exc.format_message())}", err=True)
+            code = EXIT_USAGE
+        except StecheckError as exc:
+            click.echo(f"error: {_one_line(str(exc))}", err=True)
+            code = EXIT_USAGE
+        except click_exceptions.Abort:
+            click.echo("error: aborted", err=True)
+            code = 130
+        if not standalone_mode:
+            return code
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+class OutputFormat(str, Enum):
+    """What a command prints to stdout."""
+
+    table = "table"
+    csv = "csv"
+    json = "json"
+    md = "md"
+
+
+def stdout_console() -> Console:
+    """Console for results on stdout; wide when stdout is not a terminal, so tables stay whole."""
+    return Console(width=None if sys.stdout.isatty() else 320, soft_wrap=False)
+
+
+@contextmanager
+def progress_bar(total: int, description: str, quiet: bool) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar on stderr, advanced by the yielded callback; silent when quiet or piped."""
+    if quiet or total <= 0 or not sys.stdout.isatty():
+        yield lambda _n: None
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def emit(text: str) -> None:
+    """Write machine-readable text to stdout as is."""
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def fail(message: str) -> typer.Exit:
+    """Print a one-line error and return the Exit(2) to raise."""
+    click.echo(f"error: {_one_line(message)}", err=True)
+    return typer.Exit(EXIT_USAGE)

@@ -1,0 +1,179 @@
+"""Run configurations: validation, bit-width ranges, and experiment TOML files."""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import asdict, dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any, Final, Iterable, Sequence
+
+from stecheck.distributions import parse_input
+from stecheck.errors import ConfigError
+from stecheck.quantize import check_bits, check_rounding
+
+__all__ = [
+    "SCHEMES",
+    "METHODS",
+    "RunConfig",
+    "parse_bits",
+    "parse_seed",
+    "load_config",
+    "default_config",
+]
+
+SCHEMES: Final = ("forward", "central")
+METHODS: Final = ("mc", "exact", "both")
+DEFAULT_EXPERIMENT: Final = "default.toml"
+
+
+def parse_bits(values: Iterable[int | str]) -> tuple[int, ...]:
+    """Bit widths from integers and texts such as ``"3"``, ``"1-8"`` or ``"1,2,6-8"`` (sorted, unique)."""
+    out: set[int] = set()
+    for value in values:
+        if isinstance(value, int) and not isinstance(value, bool):
+            out.add(check_bits(value))
+            continue
+        for piece in str(value).split(","):
+            piece = piece.strip()
+            lo, sep, hi = piece.partition("-")
+            try:
+                a, b = (int(lo), int(hi)) if sep else (int(piece), int(piece))
+            except ValueError:
+                raise ConfigError(f"bit width {piece!r} is not an integer or a range like 1-8") from None
+            if a > b:
+                raise ConfigError(f"bit-width range {piece!r} is empty")
+            out.update(check_bits(k) for k in range(a, b + 1))
+    if not out:
+        raise ConfigError("no bit width given")
+    return tuple(sorted(out))
+
+
+def parse_seed(value: int | str | None) -> int | None:
+    """A non-negative integer seed, from an int or a decimal/hex text (TOML integers stop at 2^63)."""
+    if value is None:
+        return None
+    try:
+        seed = value if isinstance(value, int) and not isinstance(value, bool) else int(str(value), 0)
+    except ValueError:
+        raise ConfigError(f"seed {value!r} is not a non-negative integer") from None
+    if seed < 0:
+        raise ConfigError(f"seed {seed} is negative: seeds are non-negative integers")
+    return seed
+
+
+def _check_step(h: Any) -> float:
+    try:
+        value = float(h)
+    except (TypeError, ValueError):
+        raise ConfigError(f"step size h={h!r} is not a number") from None
+    if not (math.isfinite(value) and value > 0):
+        raise ConfigError(f"step size h={h!r} must be a finite number > 0")
+    return value
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A grid of cells (input x k x rounding) and the finite differences (scheme x h) to estimate."""
+
+    name: str = "adhoc"
+    inputs: tuple[str, ...] = ()
+    bits: tuple[int, ...] = tuple(range(1, 9))
+    steps: tuple[float, ...] = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5)
+    schemes: tuple[str, ...] = SCHEMES
+    roundings: tuple[str, ...] = ("half-even",)
+    samples: int = 1_000_000
+    seed: int | None = None
+    method: str = "both"
+    description: str = ""
+
+    def validated(self) -> RunConfig:
+        """This config with canonical input specs, or :class:`ConfigError` / :class:`SpecError`."""
+        if not self.inputs:
+            raise ConfigError("no input distribution given (use --dist SPEC)")
+        if not self.name or any(c in self.name for c in "/\\") or self.name.startswith("."):
+            raise ConfigError(f"experiment name {self.name!r} must be a plain file name")
+        inputs = tuple(parse_input(spec).spec for spec in self.inputs)
+        for scheme in self.schemes:
+            if scheme not in SCHEMES:
+                raise ConfigError(f"unknown finite-difference scheme {scheme!r}: expected forward or central")
+        for rounding in self.roundings:
+            check_rounding(rounding)
+        if self.method not in METHODS:
+            raise ConfigError(f"unknown method {self.method!r}: expected one of {', '.join(METHODS)}")
+        if isinstance(self.samples, bool) or not isinstance(self.samples, int) or self.samples <= 0:
+            raise ConfigError(f"sample count {self.samples!r} must be a positive integer")
+        if not self.steps or not self.schemes or not self.roundings:
+            raise ConfigError("need at least one step size h, one scheme and one rounding")
+        return replace(
+            self,
+            inputs=tuple(dict.fromkeys(inputs)),
+            bits=parse_bits(self.bits),
+            steps=tuple(dict.fromkeys(_check_step(h) for h in self.steps)),
+            schemes=tuple(dict.fromkeys(self.schemes)),
+            roundings=tuple(dict.fromkeys(self.roundings)),
+            seed=parse_seed(self.seed),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain-data form for provenance (seed as text: JSON readers lose integers above 2^53)."""
+        data = asdict(self)
+        data["seed"] = None if self.seed is None else str(self.seed)
+        return data
+
+
+_KEYS: Final = {
+    "name": "name",
+    "description": "description",
+    "inputs": "inputs",
+    "bits": "bits",
+    "h": "steps",
+    "fd": "schemes",
+    "rounding": "roundings",
+    "samples": "samples",
+    "seed": "seed",
+    "method": "method",
+}
+
+
+def _as_tuple(value: Any) -> tuple[Any, ...]:
+    return tuple(value) if isinstance(value, list) else (value,)
+
+
+def config_from_mapping(data: dict[str, Any], source: str) -> RunConfig:
+    """A :class:`RunConfig` from a parsed TOML table (keys as in experiments/default.toml)."""
+    unknown = sorted(set(data) - set(_KEYS))
+    if unknown:
+        raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)}; known: {', '.join(_KEYS)}")
+    kwargs: dict[str, Any] = {}
+    for key, attr in _KEYS.items():
+        if key in data:
+            value = data[key]
+            kwargs[attr] = _as_tuple(value) if attr in ("inputs", "bits", "steps", "schemes", "roundings") else value
+    return RunConfig(**kwargs)
+
+
+def load_config(path: Path) -> RunConfig:
+    """Read an experiment TOML file (not yet validated)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {str(path)!r}: {exc.strerror or exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config {str(path)!r} is not valid TOML: {exc}") from None
+    return config_from_mapping(data, str(path))
+
+
+def default_config() -> RunConfig:
+    """The default experiment, shipped inside the package (a copy of experiments/default.toml)."""
+    text = resources.files("stecheck").joinpath("data", DEFAULT_EXPERIMENT).read_text(encoding="utf-8")
+    return config_from_mapping(tomllib.loads(text), DEFAULT_EXPERIMENT)
+
+
+def override(config: RunConfig, **changes: Any) -> RunConfig:
+    """``config`` with the given fields replaced, skipping None and empty sequences (unset CLI options)."""
+    kept = {k: v for k, v in changes.items() if v is not None and not (isinstance(v, Sequence) and not isinstance(v, str) and len(v) == 0)}
+    return replace(config, **kept)

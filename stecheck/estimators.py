@@ -1,0 +1,260 @@
+"""Streaming accumulators for the rounding error and the finite-difference derivative.
+
+A :class:`CellAccumulator` consumes chunks of samples of one cell (input, k, rounding) and merges with
+another in a fixed order, so a result does not depend on how chunks were scheduled. It keeps
+
+- power sums of the error ``e`` (``e = n`` for deterministic rounding), its extremes, a fine histogram
+  on [-1, 1] (KS and chi-square statistics against Uniform[-1/2, 1/2], with the KS resolution stated),
+  and the Fourier sums ``sum exp(2 pi i l e)``, l = 1..8;
+- for every finite-difference plan (scheme, h): the integer sums of the crossing count, of its square,
+  and the number of zero counts, from which ``E[D_h] = E[count] / (L h)`` and its standard error follow.
+
+Identity A (THEORY.md) gives the crossing count from n alone. With ``a = L h``:
+forward ``count = floor(a) + 1{n <= frac(a) - 1/2}``; central, with ``u = a/2``,
+``count = 2 floor(u) + 1{n <= frac(u) - 1/2} + 1{n >= 1/2 - frac(u)}``. So every plan needs only the
+numbers of samples with ``n`` below a few breakpoints, found with one ``searchsorted`` per chunk.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Final, Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import stats
+
+from stecheck.exact import FOURIER_ORDERS
+
+__all__ = [
+    "HIST_BINS",
+    "CHI2_BINS",
+    "FDPlan",
+    "make_plans",
+    "crossing_counts",
+    "CellAccumulator",
+    "ErrorSummary",
+    "SlopeSummary",
+]
+
+#: Bins of the error histogram over [-1, 1] (width 2^-15): the KS statistic is resolved to ~3e-5.
+HIST_BINS: Final = 1 << 16
+#: Equal-width bins on [-1/2, 1/2] for the chi-square test of uniformity.
+CHI2_BINS: Final = 64
+_ORDERS = np.arange(1, FOURIER_ORDERS + 1)
+
+
+@dataclass(frozen=True)
+class FDPlan:
+    """A finite difference ``(q(r + hi) - q(r + lo)) / h`` at bit width with ``L`` steps."""
+
+    scheme: str
+    h: float
+    scale: int
+
+    @property
+    def lh(self) -> float:
+        """The step in units of the quantization step, ``a = L h``."""
+        return self.scale * self.h
+
+    def parts(self) -> tuple[int, float, float | None]:
+        """``(base, b_le, b_ge)``: ``count = base + 1{n <= b_le} + 1{n >= b_ge}`` (``b_ge`` None if unused)."""
+        if self.scheme == "forward":
+            a = self.lh
+            base = math.floor(a)
+            return base, a - base - 0.5, None
+        u = 0.5 * self.lh
+        base = math.floor(u)
+        frac = u - base
+        return 2 * base, frac - 0.5, 0.5 - frac
+
+
+def make_plans(schemes: Sequence[str], steps: Sequence[float], scale: int) -> list[FDPlan]:
+    """One plan per (scheme, h), schemes outermost."""
+    return [FDPlan(s, float(h), scale) for s in schemes for h in steps]
+
+
+def crossing_counts(n: NDArray[np.float64], plan: FDPlan) -> NDArray[np.int64]:
+    """Per-sample crossing counts from ``n`` (THEORY.md, identity A, general form).
+
+    ``floor(L h + 1/2 - n)`` (forward) or ``floor(L h/2 + 1/2 - n) + floor(L h/2 - 1/2 + n) + 1``
+    (central). Equal to ``round(s + L hi) - round(s + L lo)`` except on ties (probability 0).
+    """
+    a = plan.lh
+    if plan.scheme == "forward":
+        return np.floor(a + 0.5 - n).astype(np.int64)
+    return (np.floor(0.5 * a + 0.5 - n) + np.floor(0.5 * a - 0.5 + n) + 1).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class ErrorSummary:
+    """Statistics of the error ``e`` of one cell against Uniform[-1/2, 1/2]."""
+
+    samples: int
+    mean: float
+    mean_se: float
+    var: float
+    var_se: float
+    ks_stat: float
+    ks_resolution: float
+    ks_pvalue: float
+    chi2_stat: float
+    chi2_pvalue: float
+    fourier_abs: tuple[float, ...]
+    p_zero: float
+
+
+@dataclass(frozen=True)
+class SlopeSummary:
+    """``E[D_h]`` with its standard error, ``P(D_h = 0)`` and the mean STE value, for one plan."""
+
+    mean_fd: float
+    mean_fd_se: float
+    p_fd_zero: float
+    ste: float
+
+
+@dataclass
+class CellAccumulator:
+    """Mergeable streaming statistics of one cell; see the module docstring."""
+
+    plans: list[FDPlan]
+    count: int = 0
+    power: NDArray[np.float64] = field(default_factory=lambda: np.zeros(4))
+    lowest: float = math.inf
+    highest: float = -math.inf
+    zeros: int = 0
+    hist: NDArray[np.int64] = field(default_factory=lambda: np.zeros(HIST_BINS, dtype=np.int64))
+    fourier: NDArray[np.complex128] = field(default_factory=lambda: np.zeros(FOURIER_ORDERS, dtype=complex))
+    fd_sum: NDArray[np.int64] = field(init=False)
+    fd_sumsq: NDArray[np.int64] = field(init=False)
+    fd_zero: NDArray[np.int64] = field(init=False)
+    ste_count: int = 0
+
+    def __post_init__(self) -> None:
+        self.fd_sum = np.zeros(len(self.plans), dtype=np.int64)
+        self.fd_sumsq = np.zeros(len(self.plans), dtype=np.int64)
+        self.fd_zero = np.zeros(len(self.plans), dtype=np.int64)
+
+    # ------------------------------------------------------------ updates
+
+    def add_error(self, e: NDArray[np.float64]) -> None:
+        """Add a chunk of errors ``e`` (moments, histogram, Fourier sums)."""
+        if e.size == 0:
+            return
+        self.count += e.size
+        e2 = e * e
+        self.power += (e.sum(), e2.sum(), (e2 * e).sum(), (e2 * e2).sum())
+        self.lowest = min(self.lowest, float(e.min()))
+        self.highest = max(self.highest, float(e.max()))
+        self.zeros += int(np.count_nonzero(e == 0.0))
+        idx = ((e + 1.0) * (HIST_BINS / 2)).astype(np.int64)
+        np.clip(idx, 0, HIST_BINS - 1, out=idx)
+        self.hist += np.bincount(idx, minlength=HIST_BINS)
+        z = np.exp((2j * np.pi) * e)
+        power = z.copy()
+        self.fourier[0] += power.sum()
+        for order in range(1, FOURIER_ORDERS):
+            power *= z
+            self.fourier[order] += power.sum()
+
+    def add_crossings_from_n(self, n: NDArray[np.float64]) -> None:
+        """Add finite-difference counts of the unclipped quantizer from the errors ``n`` (identity A)."""
+        size = n.size
+        parts = [plan.parts() for plan in self.plans]
+        points = sorted({b for _, b, _ in parts} | {np.nextafter(g, -np.inf) for _, _, g in parts if g is not None})
+        grid = np.asarray(points)
+        below = np.cumsum(np.bincount(np.searchsorted(grid, n, side="left"), minlength=grid.size + 1))
+        at_most = dict(zip(points, below[:-1].tolist()))  # at_most[p] = #{n <= p}
+        for i, (base, b_le, b_ge) in enumerate(parts):
+            c1 = at_most[b_le]
+            c2 = 0 if b_ge is None else size - at_most[np.nextafter(b_ge, -np.inf)]
+            both = max(0, c1 + c2 - size) if b_ge is not None else 0
+            hits = c1 + c2
+            self.fd_sum[i] += base * size + hits
+            self.fd_sumsq[i] += base * base * size + (2 * base + 1) * hits + 2 * both
+            if base == 0:
+                self.fd_zero[i] += size - hits + both
+        self.ste_count += size
+
+    def add_crossings(self, counts: Sequence[NDArray[np.int64]], ste_count: int) -> None:
+        """Add per-sample crossing counts, one array per plan (the general path, e.g. clipped inputs)."""
+        for i, c in enumerate(counts):
+            self.fd_sum[i] += int(c.sum())
+            self.fd_sumsq[i] += int((c * c).sum())
+            self.fd_zero[i] += int(np.count_nonzero(c == 0))
+        self.ste_count += ste_count
+
+    def merge(self, other: CellAccumulator) -> None:
+        """Add ``other`` into this accumulator (call in a fixed order for bitwise-reproducible sums)."""
+        self.count += other.count
+        self.power += other.power
+        self.lowest = min(self.lowest, other.lowest)
+        self.highest = max(self.highest, other.highest)
+        self.zeros += other.zeros
+        self.hist += other.hist
+        self.fourier += other.fourier
+        self.fd_sum += other.fd_sum
+        self.fd_sumsq += other.fd_sumsq
+        self.fd_zero += other.fd_zero
+        self.ste_count += other.ste_count
+
+    # ------------------------------------------------------------ summaries
+
+    def error_summary(self) -> ErrorSummary:
+        """Moments with standard errors, KS and chi-square against Uniform[-1/2, 1/2], Fourier magnitudes.
+
+        ``var_se`` is the delta-method standard error ``sqrt((mu4 - var^2) / N)``. The KS statistic is the
+        largest ECDF deviation at the histogram's bin edges, a lower bound on the exact statistic; the
+        exact one is at most ``ks_resolution`` larger. Its p-value is ``scipy.stats.kstwo.sf``.
+        """
+        n = self.count
+        m1, m2, m3, m4 = self.power / n
+        var = max(m2 - m1 * m1, 0.0)
+        mu4 = m4 - 4 * m1 * m3 + 6 * m1 * m1 * m2 - 3 * m1**4
+        ks, resolution = self._ks()
+        chi2, chi2_p = self._chi2()
+        return ErrorSummary(
+            samples=n,
+            mean=float(m1),
+            mean_se=math.sqrt(var / n),
+            var=float(var),
+            var_se=math.sqrt(max(mu4 - var * var, 0.0) / n),
+            ks_stat=ks,
+            ks_resolution=resolution,
+            ks_pvalue=float(stats.kstwo.sf(ks, n)),
+            chi2_stat=chi2,
+            chi2_pvalue=chi2_p,
+            fourier_abs=tuple(float(v) for v in np.abs(self.fourier) / n),
+            p_zero=self.zeros / n,
+        )
+
+    def _ks(self) -> tuple[float, float]:
+        edges = np.linspace(-1.0, 1.0, HIST_BINS + 1)
+        ecdf = np.concatenate([[0.0], np.cumsum(self.hist) / self.count])
+        uniform = np.clip(edges + 0.5, 0.0, 1.0)
+        at_edges = float(np.max(np.abs(ecdf - uniform)))
+        upper = float(max(np.max(ecdf[1:] - uniform[:-1]), np.max(uniform[1:] - ecdf[:-1])))
+        return at_edges, max(upper - at_edges, 0.0)
+
+    def _chi2(self) -> tuple[float, float]:
+        if self.lowest < -0.5 or self.highest > 0.5:
+            return math.inf, 0.0  # mass outside the support of Uniform[-1/2, 1/2]
+        inner = self.hist[HIST_BINS // 4 : 3 * HIST_BINS // 4].reshape(CHI2_BINS, -1).sum(axis=1)
+        inner[-1] += self.hist[3 * HIST_BINS // 4]  # e == 1/2 exactly (half-up ties) closes the last bin
+        result = stats.chisquare(inner)
+        return float(result.statistic), float(result.pvalue)
+
+    def slope_summary(self, index: int) -> SlopeSummary:
+        """``E[D_h]``, its standard error ``sqrt(Var(count) / N) / (L h)``, ``P(D_h = 0)`` and the STE mean."""
+        n = self.count
+        lh = self.plans[index].lh
+        mean_count = self.fd_sum[index] / n
+        var_count = max(self.fd_sumsq[index] / n - mean_count * mean_count, 0.0)
+        return SlopeSummary(
+            mean_fd=float(mean_count / lh),
+            mean_fd_se=math.sqrt(var_count / n) / lh,
+            p_fd_zero=float(self.fd_zero[index] / n),
+            ste=self.ste_count / n,
+        )

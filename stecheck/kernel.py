@@ -1,0 +1,83 @@
+"""One chunk of inputs -> one cell's accumulator (the per-sample work of the engine).
+
+For the unclipped quantizer the rounding error ``n`` determines every finite-difference count
+(identity A). Stochastic rounding and dither round ``v = s + V`` instead of ``s``
+(``V = U - 1/2``, ``U ~ Uniform[0, 1)``: ``floor(s + U)`` is half-up rounding of ``v``), so their counts
+follow from the error of ``v`` in the same way. Clipped inputs count level changes of the clipped
+quantizer directly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from stecheck.estimators import CellAccumulator, FDPlan, crossing_counts
+from stecheck.quantize import DETERMINISTIC_ROUNDINGS, round_scaled
+
+__all__ = ["accumulate_chunk", "rounded_levels"]
+
+
+def rounded_levels(
+    s: NDArray[np.float64], rounding: str, noise: NDArray[np.float64] | None
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """``(m, n_v)``: integer levels of scaled inputs ``s`` and the rounding error of the rounded point.
+
+    Deterministic rounding rounds ``v = s``; stochastic rounding ``m = floor(s + U)`` is half-up
+    rounding of ``v = s + U - 1/2``; dither is half-even rounding of the same ``v``. ``n_v = m - v``.
+    """
+    if rounding in DETERMINISTIC_ROUNDINGS:
+        m = round_scaled(s, rounding)
+        return m, m - s
+    assert noise is not None
+    v = s + (noise - 0.5)
+    m = np.floor(v + 0.5) if rounding == "stochastic" else np.rint(v)
+    return m, m - v
+
+
+def accumulate_chunk(
+    x: NDArray[np.float64],
+    scale: int,
+    rounding: str,
+    clip: bool,
+    plans: list[FDPlan],
+    noise: NDArray[np.float64] | None = None,
+) -> CellAccumulator:
+    """Statistics of one chunk of one cell.
+
+    Parameters
+    ----------
+    x : ndarray
+        Inputs in the variable derivatives are taken in (pre-clip activations when ``clip``).
+    scale : int
+        ``L = 2^k - 1``.
+    rounding : str
+        One of ``half-even``, ``half-up``, ``stochastic``, ``dither``.
+    clip : bool
+        Quantize ``clip(x, 0, 1)``; the STE value is then ``1{0 <= x <= 1}``.
+    plans : list of FDPlan
+        Finite differences to estimate.
+    noise : ndarray, optional
+        ``U ~ Uniform[0, 1)`` per sample, for stochastic rounding and dither.
+    """
+    acc = CellAccumulator(plans)
+    s = scale * x
+    m, n_v = rounded_levels(s, rounding, noise)
+    if not clip:
+        acc.add_error(m - s)
+        acc.add_crossings_from_n(n_v)
+        return acc
+    m_in = np.clip(m, 0, scale)
+    acc.add_error(m_in - np.clip(s, 0.0, float(scale)))
+    counts = []
+    for plan in plans:
+        if plan.scheme == "forward":
+            upper, lower = m + crossing_counts(n_v, plan), m_in
+        else:
+            half = FDPlan("forward", 0.5 * plan.h, scale)
+            up = np.floor(half.lh + 0.5 - n_v)
+            down = np.floor(half.lh - 0.5 + n_v) + 1
+            upper, lower = m + up, np.clip(m - down, 0, scale)
+        counts.append((np.clip(upper, 0, scale) - lower).astype(np.int64))
+    acc.add_crossings(counts, int(np.count_nonzero((x >= 0.0) & (x <= 1.0))))
+    return acc

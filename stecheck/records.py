@@ -1,0 +1,259 @@
+"""The record schema shared by every command, provenance, and atomic writers (CSV, JSON, Markdown).
+
+A record is a plain ``dict`` whose keys are :data:`SIMULATE_FIELDS` (for ``simulate``); lists (Fourier
+magnitudes) are JSON lists, and a missing value is ``None`` (JSON ``null``, an empty CSV cell).
+Writers read records and never recompute statistics.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Final, Iterable, Mapping, Sequence
+
+from stecheck.errors import OutputError, StecheckError
+
+__all__ = [
+    "SIMULATE_FIELDS",
+    "Record",
+    "provenance",
+    "to_json_text",
+    "to_csv_text",
+    "to_markdown_text",
+    "prepare_out_dir",
+    "write_text_atomic",
+    "write_run",
+    "read_run",
+    "fmt",
+]
+
+Record = dict[str, Any]
+
+#: Columns of a ``simulate`` record, in order (the machine-readable contract: keep these names).
+SIMULATE_FIELDS: Final = (
+    "dist",
+    "path",
+    "k",
+    "rounding",
+    "fd",
+    "h",
+    "samples",
+    "seed",
+    "mean_n",
+    "mean_n_se",
+    "var_n",
+    "var_n_se",
+    "var12_n",
+    "p_n_zero",
+    "ks_stat",
+    "ks_resolution",
+    "ks_pvalue",
+    "chi2_stat",
+    "chi2_pvalue",
+    "fourier_abs",
+    "mean_fd",
+    "mean_fd_se",
+    "p_fd_zero",
+    "ste",
+    "exact_mean_n",
+    "exact_var_n",
+    "exact_fourier_abs",
+    "exact_mean_fd",
+    "exact_p_fd_zero",
+)
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe value: non-finite floats become None (JSON has no NaN or infinity)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    return value
+
+
+def _package_version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _git_revision() -> str | None:
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def provenance(command: str, config: Mapping[str, Any], seed: int | None, wall_time_s: float, **extra: Any) -> dict[str, Any]:
+    """Provenance of a result: versions, git revision, platform, the resolved config, seed, wall time."""
+    from stecheck import __version__
+
+    return {
+        "command": command,
+        "stecheck_version": __version__,
+        "git_revision": _git_revision(),
+        "python": platform.python_version(),
+        "numpy": _package_version("numpy"),
+        "scipy": _package_version("scipy"),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "argv": sys.argv,
+        "config": dict(config),
+        "seed": seed,
+        "wall_time_s": round(wall_time_s, 3),
+        **extra,
+    }
+
+
+# ---------------------------------------------------------------- text formats
+
+
+def to_json_text(meta: Mapping[str, Any], records: Sequence[Record]) -> str:
+    """``{"meta": {...}, "records": [...]}`` as indented JSON (floats round-trip exactly)."""
+    return json.dumps(_clean({"meta": dict(meta), "records": list(records)}), indent=1, allow_nan=False) + "\n"
+
+
+def _csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return json.dumps(_clean(list(value)))
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else ""
+    return value
+
+
+def to_csv_text(records: Sequence[Record], fields: Sequence[str]) -> str:
+    """CSV with the record columns; lists are JSON text, missing values empty."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(fields)
+    for rec in records:
+        writer.writerow([_csv_cell(rec.get(f)) for f in fields])
+    return buf.getvalue()
+
+
+def fmt(value: Any, digits: int = 4) -> str:
+    """Compact human text for a number (``-`` for a missing value)."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        if value == 0:
+            return "0"
+        return f"{value:.{digits}g}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(fmt(v, 2) for v in value) + "]"
+    return str(value)
+
+
+def to_markdown_text(records: Sequence[Record], columns: Sequence[tuple[str, str]], title: str | None = None) -> str:
+    """A Markdown table of ``columns`` (pairs of record key and header)."""
+    lines = [f"# {title}", ""] if title else []
+    lines.append("| " + " | ".join(h for _, h in columns) + " |")
+    lines.append("|" + "|".join("---" for _ in columns) + "|")
+    for rec in records:
+        lines.append("| " + " | ".join(fmt(rec.get(key)) for key, _ in columns) + " |")
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- files
+
+
+def prepare_out_dir(path: Path) -> Path:
+    """Create ``path`` if needed and check it is writable, before any work is done."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".stecheck-probe-"):
+            pass
+    except OSError as exc:
+        raise OutputError(f"cannot write to output directory {str(path)!r}: {exc.strerror or exc}") from None
+    return path
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same directory and an atomic rename."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write_run(
+    out_dir: Path,
+    meta: Mapping[str, Any],
+    records: Sequence[Record],
+    fields: Sequence[str],
+    md_columns: Sequence[tuple[str, str]],
+    title: str,
+) -> list[Path]:
+    """Write ``records.csv``, ``records.json``, ``records.md`` and ``meta.json`` (last) into ``out_dir``.
+
+    All texts are rendered before the first file is touched, and each file is replaced atomically.
+    """
+    out_dir = prepare_out_dir(out_dir)
+    texts = {
+        "records.csv": to_csv_text(records, fields),
+        "records.json": to_json_text(meta, records),
+        "records.md": to_markdown_text(records, md_columns, title),
+        "meta.json": json.dumps(_clean(dict(meta)), indent=1, allow_nan=False) + "\n",
+    }
+    written = []
+    try:
+        for name, text in texts.items():
+            write_text_atomic(out_dir / name, text)
+            written.append(out_dir / name)
+    except OSError as exc:
+        raise OutputError(f"cannot write results to {str(out_dir)!r}: {exc.strerror or exc}") from None
+    return written
+
+
+def read_run(run_dir: Path) -> tuple[dict[str, Any], list[Record]]:
+    """Read ``records.json`` of a results directory: ``(meta, records)``."""
+    path = Path(run_dir) / "records.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StecheckError(f"{str(run_dir)!r} is not a results directory: {path.name} is missing") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise StecheckError(f"cannot read {str(path)!r}: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("records"), list) or not isinstance(data.get("meta"), dict):
+        raise StecheckError(f"{str(path)!r} is malformed: expected an object with 'meta' and 'records'")
+    return data["meta"], data["records"]
+
+
+def iter_records(runs: Iterable[Path]) -> Iterable[Record]:
+    """All records of several results directories, in order."""
+    for run in runs:
+        yield from read_run(run)[1]
