@@ -89,6 +89,9 @@ def simulate(
             console.print(f"wrote {target}/records.csv, records.json, records.md, meta.json")
 
 
+# The other commands live in one module each (stecheck/cli_<name>.py) and are registered here.
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
