@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from stecheck.cli_support import OneLineErrorGroup, OutputFormat, emit, progress_bar, stdout_console
+from stecheck.cli_support import OneLineErrorGroup, OutputFormat, emit, fail, progress_bar, stdout_console
 from stecheck.config import METHODS, RunConfig, default_config, load_config, override
 from stecheck.engine import run, total_samples
 from stecheck.errors import ConfigError
 from stecheck.records import SIMULATE_FIELDS, prepare_out_dir, to_csv_text, to_json_text, write_run
 from stecheck.render import SIMULATE_MD_COLUMNS, simulate_markdown, simulate_table
+from stecheck.runstate import STATE_DIR, ResumableRun
+from stecheck.safety import EXIT_INTERRUPTED, interruptible, out_dir_lock, signals_deferred
 
 __all__ = ["app", "main"]
 
@@ -55,6 +58,7 @@ def simulate(
     output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="What to print on stdout.")] = OutputFormat.table,
     threads: Annotated[int, typer.Option("--threads", "-j", help="Worker threads (results do not depend on it).")] = 1,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run into the same --out, skipping finished inputs.")] = False,
 ) -> None:
     """Monte Carlo and exact E[n], uniformity of n and E[D_h] of quantize_k, against the STE value 1.
 
@@ -70,12 +74,27 @@ def simulate(
     target = out if out is not None else (None if dist else Path("results") / cfg.name)
     if no_save:
         target = None
-    if target is not None:
-        prepare_out_dir(target)
-    with progress_bar(total_samples(cfg), f"simulate {cfg.name}", quiet) as advance:
-        result = run(cfg, threads=threads, progress=advance)
-    if target is not None:
-        write_run(target, result.meta, result.records, SIMULATE_FIELDS, SIMULATE_MD_COLUMNS, f"stecheck simulate: {cfg.name}")
+    if resume and target is None:
+        raise ConfigError("--resume needs the output directory of the interrupted run (--out DIR, without --no-save)")
+    with ExitStack() as stack:
+        job = None
+        if target is not None:
+            prepare_out_dir(target)
+            stack.enter_context(out_dir_lock(target))
+        stack.enter_context(interruptible())
+        try:
+            job = ResumableRun.open(cfg, target, resume) if target is not None else None
+            total = job.total_samples() if job is not None else total_samples(cfg)
+            with progress_bar(total, f"simulate {cfg.name}", quiet) as advance:
+                result = job.run(threads, advance) if job is not None else run(cfg, threads=threads, progress=advance)
+        except KeyboardInterrupt:
+            kept = "" if job is None else f"; {len(job.finished)} finished input(s) kept in {target / STATE_DIR}, continue with --resume"
+            fail(f"interrupted, nothing written{kept}")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        if target is not None and job is not None:
+            with signals_deferred():
+                write_run(target, result.meta, result.records, SIMULATE_FIELDS, SIMULATE_MD_COLUMNS, f"stecheck simulate: {cfg.name}")
+                job.discard()
     if output_format is OutputFormat.json:
         emit(to_json_text(result.meta, result.records))
     elif output_format is OutputFormat.csv:

@@ -1,0 +1,119 @@
+"""Safe output directories: one writer at a time, and signals that cannot leave half-written results.
+
+- :func:`out_dir_lock` takes an exclusive ``flock(2)`` on ``DIR/.stecheck.lock`` for the whole run, so a
+  second run writing the same ``--out`` fails at once instead of interleaving files with the first.
+- :func:`interruptible` turns SIGTERM into :class:`KeyboardInterrupt` (as Ctrl-C already is), so the
+  ``finally`` clauses of the atomic writers run and no temporary file is left behind.
+- :func:`signals_deferred` blocks SIGINT and SIGTERM while a set of result files is replaced, so a run
+  either leaves the previous files or the complete new set, never a mix; a pending signal is delivered
+  as soon as the block ends.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import signal
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Final, Iterator
+
+from stecheck.errors import OutputError
+
+__all__ = ["LOCK_NAME", "EXIT_INTERRUPTED", "out_dir_lock", "interruptible", "signals_deferred"]
+
+#: The lock file inside an output directory (removed when the run ends).
+LOCK_NAME: Final = ".stecheck.lock"
+#: Exit code of a run stopped by SIGINT or SIGTERM (128 + SIGINT, the shell convention for Ctrl-C).
+EXIT_INTERRUPTED: Final = 130
+
+_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
+
+
+def _holder(path: Path) -> str:
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    return f" (pid {text})" if text.isdigit() else ""
+
+
+@contextmanager
+def out_dir_lock(out_dir: Path) -> Iterator[Path]:
+    """Hold an exclusive lock on ``out_dir`` (which must exist) for the duration of the block.
+
+    The lock is ``flock(LOCK_EX | LOCK_NB)`` on ``out_dir/.stecheck.lock``; the file is unlinked while
+    still locked on exit, and a run that locked a file unlinked meanwhile retries on the new one, so the
+    lock file never outlives the run and two runs never both hold it.
+
+    Raises
+    ------
+    OutputError
+        When another process holds the lock (or the lock file cannot be created).
+    """
+    path = Path(out_dir) / LOCK_NAME
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise OutputError(f"cannot create lock file {str(path)!r}: {exc.strerror or exc}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EACCES):
+                raise OutputError(
+                    f"another stecheck run is writing to {str(out_dir)!r}{_holder(path)}; wait for it to finish "
+                    f"or choose another --out"
+                ) from None
+            raise OutputError(f"cannot lock {str(path)!r}: {exc.strerror or exc}") from None
+        try:
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # the previous holder removed this file after we opened it: lock the new one
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+        yield path
+    finally:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        os.close(fd)
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """Within the block SIGTERM raises :class:`KeyboardInterrupt` like SIGINT (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Block SIGINT and SIGTERM for the block; a signal that arrived meanwhile is delivered at its end."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
