@@ -109,6 +109,8 @@ def simulate(
 
 
 # The other commands live in one module each (stecheck/cli_<name>.py) and are registered here.
+from stecheck.cli_check import check  # noqa: E402
+app.command("check")(check)
 
 
 def main() -> None:

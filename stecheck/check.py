@@ -1,0 +1,199 @@
+"""Evaluate bounds (see :mod:`stecheck.bounds`) against engine records: one verdict per bound.
+
+Bounds that share a source, a sample count and a seed are evaluated from one engine run over the union
+of their bit widths, roundings, schemes and steps. This changes no value: a record depends only on the
+seed, the input spec, the sample count and its own cell (:mod:`stecheck.sampling`), so a verdict is the
+same whether its bound is checked alone or with others, and the same on every run.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Final, Sequence
+
+from stecheck.bounds import Bound, BoundsError
+from stecheck.config import RunConfig
+from stecheck.engine import run, total_samples
+from stecheck.records import Record
+
+__all__ = ["CHECK_FIELDS", "RunGroup", "plan_runs", "condition_holds", "verdict", "evaluate", "total_check_samples", "CheckResult"]
+
+#: Columns of a verdict record, in order.
+CHECK_FIELDS: Final = (
+    "file",
+    "bound",
+    "source",
+    "k",
+    "rounding",
+    "fd",
+    "h",
+    "statistic",
+    "value",
+    "se",
+    "target",
+    "condition",
+    "expect",
+    "passed",
+    "samples",
+    "seed",
+)
+
+#: Step used for the one record of a group whose bounds need no finite difference.
+_PLACEHOLDER_STEP: Final = 1e-3
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class RunGroup:
+    """One engine run (``config``) and the indices of the bounds it serves."""
+
+    config: RunConfig
+    members: tuple[int, ...]
+
+
+def _group_key(bound: Bound) -> tuple[str, int | None, int | None]:
+    return (bound.source, bound.samples, bound.seed)
+
+
+def plan_runs(bounds: Sequence[Bound]) -> list[RunGroup]:
+    """Group ``bounds`` by (source, samples, seed) and build one :class:`RunConfig` per group.
+
+    The method is ``exact`` when every bound of the group reads an exact statistic, ``mc`` when none
+    needs an exact value, else ``both``.
+    """
+    members: dict[tuple[str, int | None, int | None], list[int]] = {}
+    for index, bound in enumerate(bounds):
+        members.setdefault(_group_key(bound), []).append(index)
+    groups = []
+    for (source, samples, seed), idx in members.items():
+        chosen = [bounds[i] for i in idx]
+        stepped = [b for b in chosen if b.stat.needs_step]
+        exact_only = all(b.stat.exact for b in chosen)
+        needs_exact = any(b.stat.exact or b.target == "exact" for b in chosen)
+        config = RunConfig(
+            name="check",
+            inputs=(source,),
+            bits=tuple(sorted({b.k for b in chosen})),
+            steps=tuple(sorted({b.h for b in stepped if b.h is not None})) or (_PLACEHOLDER_STEP,),
+            schemes=tuple(sorted({b.fd for b in stepped})) or ("forward",),
+            roundings=tuple(sorted({b.rounding for b in chosen})),
+            samples=1 if samples is None else samples,
+            seed=0 if seed is None else seed,
+            method="exact" if exact_only else ("both" if needs_exact else "mc"),
+        )
+        groups.append(RunGroup(config, tuple(idx)))
+    return groups
+
+
+def condition_holds(bound: Bound, value: float, se: float | None, target: float | None) -> bool:
+    """Whether ``value`` satisfies ``bound``'s condition, ``expect = "outside"`` included.
+
+    ``lo <= value <= hi``; ``|value - target| <= within``; ``|value - target| <= within_se * se``.
+    A NaN value satisfies nothing (the bound fails whatever ``expect`` says).
+    """
+    if math.isnan(value):
+        return False
+    if bound.interval is not None:
+        lo, hi = bound.interval
+        inside = lo <= value <= hi
+    else:
+        assert target is not None
+        width = bound.within if bound.within is not None else bound.within_se * (se if se is not None else math.nan)  # type: ignore[operator]
+        inside = abs(value - target) <= width
+    return inside if bound.expect == "inside" else not inside
+
+
+def _pick(bound: Bound, record: Record, field: str | None) -> float | None:
+    if field is None:
+        return None
+    raw = record.get(field)
+    if raw is not None and bound.order is not None:
+        raw = raw[bound.order - 1]
+    return None if raw is None else bound.stat.scale * float(raw)
+
+
+def _where(bound: Bound) -> str:
+    return f"bound {bound.name!r} (k={bound.k})"
+
+
+def verdict(bound: Bound, record: Record) -> Record:
+    """The verdict record of ``bound`` read from the engine ``record`` of its cell."""
+    stat = bound.stat
+    value = _pick(bound, record, stat.field)
+    if value is None:
+        raise BoundsError(f"{_where(bound)}, field 'statistic': {bound.label} has no value for source {bound.source}")
+    se = _pick(bound, record, stat.se_field)
+    if bound.within_se is not None and se is None:
+        raise BoundsError(f"{_where(bound)}, field 'within_se': no standard error for {bound.label}")
+    target: float | None
+    if bound.target == "exact":
+        target = _pick(bound, record, stat.exact_field)
+        if target is None:
+            raise BoundsError(f"{_where(bound)}, field 'target': no exact value of {bound.label} for source {bound.source}")
+    else:
+        target = bound.target  # type: ignore[assignment]
+    return {
+        "file": bound.file,
+        "bound": bound.name,
+        "source": bound.source,
+        "k": bound.k,
+        "rounding": bound.rounding,
+        "fd": bound.fd if stat.needs_step else None,
+        "h": bound.h,
+        "statistic": bound.label,
+        "value": value,
+        "se": se,
+        "target": target,
+        "condition": bound.condition_text(),
+        "expect": bound.expect,
+        "passed": condition_holds(bound, value, se, target),
+        "samples": None if stat.exact else record["samples"],
+        "seed": None if bound.seed is None else str(bound.seed),
+    }
+
+
+def _cell_of(bound: Bound, records: Sequence[Record]) -> Record:
+    for rec in records:
+        if rec["k"] == bound.k and rec["rounding"] == bound.rounding and (
+            not bound.stat.needs_step or (rec["fd"] == bound.fd and rec["h"] == bound.h)
+        ):
+            return rec
+    raise AssertionError(f"no record for {_where(bound)}")  # the group's grid covers every member
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Verdicts in bound order, with the engine runs' seeds and wall time."""
+
+    verdicts: list[Record]
+    runs: list[dict[str, Any]]
+    wall_time_s: float
+
+    @property
+    def passed(self) -> bool:
+        """True when every bound holds."""
+        return all(v["passed"] for v in self.verdicts)
+
+
+def total_check_samples(bounds: Sequence[Bound]) -> int:
+    """Monte Carlo samples :func:`evaluate` will draw (a progress bar's total)."""
+    return sum(total_samples(group.config) for group in plan_runs(bounds))
+
+
+def evaluate(bounds: Sequence[Bound], threads: int = 1, progress: Progress | None = None) -> CheckResult:
+    """Run the engine once per group of ``bounds`` and return one verdict per bound, in order."""
+    started = time.perf_counter()
+    verdicts: list[Record | None] = [None] * len(bounds)
+    runs = []
+    for group in plan_runs(bounds):
+        result = run(group.config, threads=threads, progress=progress)
+        for index in group.members:
+            verdicts[index] = verdict(bounds[index], _cell_of(bounds[index], result.records))
+        cfg = result.config
+        runs.append({"source": cfg.inputs[0], "samples": cfg.samples, "seed": str(cfg.seed), "method": cfg.method,
+                     "bits": list(cfg.bits), "bounds": len(group.members)})
+    done = [v for v in verdicts if v is not None]
+    return CheckResult(done, runs, time.perf_counter() - started)

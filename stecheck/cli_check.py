@@ -1,0 +1,178 @@
+"""``stecheck check``: evaluate bounds files, print verdicts, exit 1 when a bound fails.
+
+Exit codes: 0 every bound holds, 1 at least one fails, 2 a usage or bounds-file error (one line on
+stderr, no output file written).
+"""
+
+from __future__ import annotations
+
+import io
+import xml.etree.ElementTree as ET
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Optional, Sequence
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from stecheck.bounds import Bound, load_bounds
+from stecheck.check import CHECK_FIELDS, CheckResult, evaluate, total_check_samples
+from stecheck.cli_support import EXIT_CHECK_FAILED, emit, progress_bar, stdout_console
+from stecheck.errors import ConfigError, OutputError
+from stecheck.records import Record, fmt, prepare_out_dir, provenance, to_json_text, to_markdown_text, write_text_atomic
+
+__all__ = ["check", "CheckFormat", "verdict_table", "junit_xml", "CHECK_MD_COLUMNS"]
+
+
+class CheckFormat(str, Enum):
+    """What ``stecheck check`` writes (to stdout, or to ``--out FILE``)."""
+
+    table = "table"
+    json = "json"
+    junit = "junit"
+    md = "md"
+
+
+#: Columns of the Markdown verdict table (record key, header).
+CHECK_MD_COLUMNS = (
+    ("bound", "bound"),
+    ("source", "source"),
+    ("k", "k"),
+    ("statistic", "statistic"),
+    ("value", "value"),
+    ("se", "SE"),
+    ("condition", "condition"),
+    ("verdict", "verdict"),
+)
+
+
+def _verdict_word(rec: Record) -> str:
+    return "pass" if rec["passed"] else "FAIL"
+
+
+def _summary(verdicts: Sequence[Record]) -> str:
+    failed = sum(not v["passed"] for v in verdicts)
+    return f"{len(verdicts) - failed} of {len(verdicts)} bounds hold" + (f", {failed} failed" if failed else "")
+
+
+def verdict_table(verdicts: Sequence[Record], title: str) -> Table:
+    """A rich table: bound, source, k, statistic, value, SE, condition, verdict."""
+    table = Table(title=title, title_justify="left", header_style="bold", caption=_summary(verdicts), caption_justify="left")
+    for header, justify in (("bound", "left"), ("source", "left"), ("k", "right"), ("statistic", "left"),
+                            ("value", "right"), ("SE", "right"), ("condition", "left"), ("verdict", "left")):
+        table.add_column(header, justify=justify)  # type: ignore[arg-type]
+    for rec in verdicts:
+        word = _verdict_word(rec)
+        table.add_row(
+            escape(rec["bound"]), escape(rec["source"]), str(rec["k"]), escape(rec["statistic"]), fmt(rec["value"]),
+            fmt(rec["se"], 2), escape(_condition_cell(rec)), f"[green]{word}[/]" if rec["passed"] else f"[bold red]{word}[/]",
+        )
+    return table
+
+
+def _condition_cell(rec: Record) -> str:
+    """The condition, with the exact target's value when the bound targets ``exact``."""
+    if rec["condition"].endswith(" of exact") and rec["target"] is not None:
+        return f"{rec['condition']} ({fmt(rec['target'])})"
+    return rec["condition"]
+
+
+def markdown_text(verdicts: Sequence[Record], title: str) -> str:
+    """The verdicts as a Markdown table, with the summary line under it."""
+    rows = [{**rec, "condition": _condition_cell(rec), "verdict": _verdict_word(rec)} for rec in verdicts]
+    return to_markdown_text(rows, CHECK_MD_COLUMNS, title) + "\n" + _summary(verdicts) + "\n"
+
+
+def junit_xml(result: CheckResult, suite_name: str) -> str:
+    """JUnit XML: one ``testsuite`` per bounds file, one ``testcase`` per bound and bit width.
+
+    A failed bound is a ``<failure>`` whose message gives the value, its standard error and the condition;
+    the seeds of the engine runs are ``<property>`` elements, so a CI failure can be reproduced.
+    """
+    failures = sum(not v["passed"] for v in result.verdicts)
+    root = ET.Element("testsuites", name=suite_name, tests=str(len(result.verdicts)), failures=str(failures),
+                      errors="0", time=f"{result.wall_time_s:.3f}")
+    files = list(dict.fromkeys(v["file"] for v in result.verdicts))
+    for file in files:
+        cases = [v for v in result.verdicts if v["file"] == file]
+        suite = ET.SubElement(root, "testsuite", name=file, tests=str(len(cases)),
+                              failures=str(sum(not v["passed"] for v in cases)), errors="0", skipped="0", time="0")
+        props = ET.SubElement(suite, "properties")
+        for run in result.runs:
+            ET.SubElement(props, "property", name=f"seed {run['source']} samples={run['samples']}", value=run["seed"])
+        for rec in cases:
+            case = ET.SubElement(suite, "testcase", classname=Path(file).stem, name=f"{rec['bound']} [k={rec['k']}]", time="0")
+            text = f"{rec['statistic']} = {fmt(rec['value'])}" + ("" if rec["se"] is None else f" ± {fmt(rec['se'], 2)}")
+            if not rec["passed"]:
+                failure = ET.SubElement(case, "failure", type="BoundFailed", message=f"{text}: not {_condition_cell(rec)}")
+                failure.text = f"{rec['source']}, k={rec['k']}, rounding={rec['rounding']}, fd={rec['fd']}, h={rec['h']}, samples={rec['samples']}, seed={rec['seed']}"
+            else:
+                ET.SubElement(case, "system-out").text = f"{text}: {_condition_cell(rec)}"
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _plain(table: Table) -> str:
+    console = Console(file=io.StringIO(), width=320, color_system=None, soft_wrap=False)
+    console.print(table)
+    return console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def _check_out_file(out: Path) -> None:
+    """Fail before any work when ``--out`` cannot be written as a file."""
+    if out.is_dir():
+        raise OutputError(f"--out {str(out)!r} is a directory: give a file name")
+    prepare_out_dir(out.parent)
+
+
+def _meta(result: CheckResult, files: Sequence[Path], threads: int) -> dict[str, Any]:
+    meta = provenance("check", {"bounds_files": [str(f) for f in files]}, seed=None, wall_time_s=result.wall_time_s,
+                      threads=threads, runs=result.runs)
+    meta["passed"] = result.passed
+    meta["summary"] = _summary(result.verdicts)
+    return meta
+
+
+def check(
+    bounds_files: Annotated[list[Path], typer.Argument(metavar="BOUNDS.toml...", help="Bounds TOML files (see the README, 'Guarding claims in CI').", show_default=False)],
+    output_format: Annotated[CheckFormat, typer.Option("--format", "-f", help="table, json, junit or md.")] = CheckFormat.table,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the --format output to this file (the table still goes to stdout).")] = None,
+    threads: Annotated[int, typer.Option("--threads", "-j", help="Worker threads (verdicts do not depend on it).")] = 1,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Evaluate every bound of the bounds files; exit 0 if all hold, 1 if any fails, 2 on a file error."""
+    if threads < 1:
+        raise ConfigError(f"thread count {threads} must be a positive integer")
+    bounds: list[Bound] = []
+    for path in bounds_files:
+        bounds.extend(load_bounds(path))
+    if out is not None:
+        _check_out_file(out)
+    with progress_bar(total_check_samples(bounds), "check", quiet) as advance:
+        result = evaluate(bounds, threads=threads, progress=advance)
+    title = "stecheck check: " + ", ".join(str(p) for p in bounds_files)
+    table = verdict_table(result.verdicts, title)
+    if output_format is CheckFormat.json:
+        text = to_json_text(_meta(result, bounds_files, threads), [{f: v[f] for f in CHECK_FIELDS} for v in result.verdicts])
+    elif output_format is CheckFormat.junit:
+        text = junit_xml(result, "stecheck check")
+    elif output_format is CheckFormat.md:
+        text = markdown_text(result.verdicts, title)
+    else:
+        text = _plain(table)
+    if out is not None:
+        try:
+            write_text_atomic(out, text)
+        except OSError as exc:
+            raise OutputError(f"cannot write {str(out)!r}: {exc.strerror or exc}") from None
+        console = stdout_console()
+        console.print(table)
+        console.print(f"wrote {out}")
+    elif output_format is CheckFormat.table:
+        stdout_console().print(table)
+    else:
+        emit(text)
+    if not result.passed:
+        raise typer.Exit(EXIT_CHECK_FAILED)
