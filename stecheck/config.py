@@ -9,13 +9,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Final, Iterable, Sequence
 
-from stecheck.distributions import parse_input
+from stecheck.distributions import MAX_MAGNITUDE, MIN_SCALE, parse_input
 from stecheck.errors import ConfigError
 from stecheck.quantize import check_bits, check_rounding
 
 __all__ = [
     "SCHEMES",
     "METHODS",
+    "MIN_STEP",
+    "MAX_STEP",
     "RunConfig",
     "parse_bits",
     "parse_seed",
@@ -25,6 +27,11 @@ __all__ = [
 
 SCHEMES: Final = ("forward", "central")
 METHODS: Final = ("mc", "exact", "both")
+#: Smallest step h: 2^16 ulps of 1, so r + h near r = 1 keeps 16 bits of h (float64 has 52), at every k
+#: since the scaled step 2^k h and the spacing of 2^k r grow together.
+MIN_STEP: Final = MIN_SCALE
+#: Largest step h (crosses up to 2^24 * 1000 levels).
+MAX_STEP: Final = MAX_MAGNITUDE
 DEFAULT_EXPERIMENT: Final = "default.toml"
 
 
@@ -70,6 +77,11 @@ def _check_step(h: Any) -> float:
         raise ConfigError(f"step size h={h!r} is not a number") from None
     if not (math.isfinite(value) and value > 0):
         raise ConfigError(f"step size h={h!r} must be a finite number > 0")
+    if not MIN_STEP <= value <= MAX_STEP:
+        raise ConfigError(
+            f"step size h={h!r} is outside [{MIN_STEP:.3g}, {MAX_STEP:.3g}]: below, r + h and F(t) - F(t - h) keep fewer "
+            f"than 16 bits of h in float64 (E[D_h] would be rounding noise); above, 2^k h overflows the resolution of n"
+        )
     return value
 
 

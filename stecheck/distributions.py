@@ -40,6 +40,9 @@ __all__ = [
     "parse_input",
     "parse_distribution",
     "format_number",
+    "MAX_MAGNITUDE",
+    "MIN_SCALE",
+    "MAX_TENSOR",
 ]
 
 Path = Literal["none", "clip", "dorefa"]
@@ -297,6 +300,53 @@ _ARITY: Final = {
 }
 _KNOWN = ", ".join(FAMILIES)
 
+#: Largest |location| or scale of a family: beyond it the scaled input 2^k r at k = 24 exceeds 2^34, and
+#: float64 resolves the rounding error n to fewer than 18 bits.
+MAX_MAGNITUDE: Final = 1e3
+#: Narrowest scale or width: 2^16 ulps of 1, the float64 resolution floor also used for steps h.
+MIN_SCALE: Final = 2.0**-36
+#: Largest DoReFa tensor: a tensor is drawn whole into one chunk (32 MiB of float64 per array).
+MAX_TENSOR: Final = 1 << 22
+_ROLES: Final = {
+    "uniform": ("a", "b"),
+    "normal": ("mu", "sigma"),
+    "laplace": ("mu", "b"),
+    "logistic": ("mu", "s"),
+    "t": ("df", "mu", "s"),
+    "beta": ("a", "b"),
+    "point": ("x",),
+    "onlevel": ("width",),
+    "onthreshold": ("width",),
+}
+_LIMITS: Final = {
+    "location": (-MAX_MAGNITUDE, MAX_MAGNITUDE, "quantizer inputs live near [0, 1] and float64 cannot resolve n far outside"),
+    "scale": (MIN_SCALE, MAX_MAGNITUDE, "narrower is below float64 resolution (use point(x)), wider loses the resolution of n"),
+    "df": (0.5, 1e6, "heavier tails overflow float64 in 2^k r, lighter ones are normal(mu,s)"),
+    "shape": (1e-3, 1e6, "smaller shapes put the mass within float64 resolution of 0 or 1"),
+}
+
+
+def _role(name: str, param: str) -> str:
+    if name == "t" and param == "df":
+        return "df"
+    if name == "beta":
+        return "shape"
+    return "location" if param in ("mu", "x") or name == "uniform" else "scale"
+
+
+def _check_ranges(name: str, args: list[float]) -> None:
+    """Refuse parameters whose samples or exact references float64 cannot represent (see the limits)."""
+    spec = f"{name}({','.join(format_number(a) for a in args)})"
+    values = list(zip(_ROLES[name], args))
+    if name == "uniform":
+        values.append(("b-a", args[1] - args[0]))
+    for param, value in values:
+        role = "scale" if param == "b-a" else _role(name, param)
+        lo, hi, reason = _LIMITS[role]
+        inside = abs(value) <= hi if role == "location" else lo <= value <= hi
+        if not inside:
+            raise SpecError(f"{spec}: {param}={format_number(value)} is outside [{lo:.3g}, {hi:.3g}]: {reason}")
+
 
 # ---------------------------------------------------------------- parser
 
@@ -388,6 +438,8 @@ class _Parser:
         if tok.kind == "name" and self.peek(1) is not None and self.peek(1).kind == "=":  # type: ignore[union-attr]
             self.i += 2
             return (tok.text, self.number())
+        if tok.kind == "name" and tok.text.lower() in ("nan", "inf", "infinity"):
+            raise self.fail(f"number {tok.text!r} is not finite", tok.pos)
         if tok.kind == "name":
             return self.call()
         value = self.number()
@@ -421,8 +473,8 @@ def _build(node: tuple[str, int, list[object]], parser: _Parser, top: bool) -> D
         if set(keys) != {"size"}:
             raise parser.fail("dorefa needs exactly one keyword, size=M (weights per tensor)", pos)
         size = keys["size"]
-        if not (size.is_integer() and size >= 2):
-            raise parser.fail(f"dorefa size must be an integer >= 2, got {format_number(size)}", pos)
+        if not (size.is_integer() and 2 <= size <= MAX_TENSOR):
+            raise parser.fail(f"dorefa size must be an integer in 2..{MAX_TENSOR}, got {format_number(size)}", pos)
         return InputSpec(f"dorefa({dist.spec},size={int(size)})", dist, "dorefa", int(size))
     if name == "mix":
         if not args or not all(isinstance(a, tuple) and len(a) == 2 and isinstance(a[1], tuple) for a in args):
@@ -437,7 +489,9 @@ def _build(node: tuple[str, int, list[object]], parser: _Parser, top: bool) -> D
         raise parser.fail(f"unknown family {name!r}", pos)
     if len(args) != _ARITY[name] or not all(isinstance(a, float) for a in args):
         raise parser.fail(f"{name} takes {_ARITY[name]} number(s): {next(f for f in FAMILIES if f.startswith(name + '('))}", pos)
-    return _build_family(name, args)  # type: ignore[arg-type]
+    built = _build_family(name, args)  # type: ignore[arg-type]
+    _check_ranges(name, args)  # type: ignore[arg-type]
+    return built
 
 
 def parse_input(text: str) -> InputSpec:
