@@ -1,0 +1,33 @@
+"""Real weights: load tensors from weight files, the Hub or the built-in zoo, and scan their rounding error.
+
+Public API
+----------
+open_source : a SOURCE string (path, ``hf:ORG/NAME[@REV]``, ``zoo:NAME``) -> :class:`Source`.
+select, scan : choose tensors and compute the records (one per tensor, k, h, plus aggregate rows).
+tensor_statistics : the exact statistics of one tensor for many k (pure numerics).
+ZOO, fetch : the model zoo.
+"""
+
+from __future__ import annotations
+
+from stecheck.weights.scan import AGGREGATE, WEIGHTS_FIELDS, WEIGHTS_MD_COLUMNS, claim_holds, scan, select
+from stecheck.weights.sources import Source, open_source
+from stecheck.weights.stats import TRANSFORMS, tensor_statistics
+from stecheck.weights.tensors import TensorRef
+from stecheck.weights.zoo import ZOO, fetch
+
+__all__ = [
+    "AGGREGATE",
+    "TRANSFORMS",
+    "WEIGHTS_FIELDS",
+    "WEIGHTS_MD_COLUMNS",
+    "ZOO",
+    "Source",
+    "TensorRef",
+    "claim_holds",
+    "fetch",
+    "open_source",
+    "scan",
+    "select",
+    "tensor_statistics",
+]

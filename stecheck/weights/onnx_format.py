@@ -1,0 +1,106 @@
+"""ONNX models: weights as graph initializers, as external data, or as Constant nodes.
+
+Exporters differ: PyTorch stores weights as initializers (large models in external data files), while
+Paddle2ONNX stores every weight as a ``Constant`` node. All three are read, in subgraphs too (If/Loop
+bodies). External data is read by offset from its file, chunk by chunk.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+from onnx.helper import tensor_dtype_to_np_dtype
+
+from stecheck.errors import StecheckError
+from stecheck.weights.tensors import TensorRef, array_reader
+
+__all__ = ["onnx_tensors"]
+
+
+def _load(path: Path) -> onnx.ModelProto:
+    try:
+        if path.stat().st_size == 0:
+            raise StecheckError(f"{str(path)!r} is not a valid ONNX model: the file is empty")
+        return onnx.load(str(path), load_external_data=False)
+    except StecheckError:
+        raise
+    except OSError as exc:
+        raise StecheckError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
+    except Exception as exc:  # protobuf raises DecodeError and others for a corrupt file
+        raise StecheckError(f"{str(path)!r} is not a valid ONNX model: {type(exc).__name__}: {exc}") from None
+
+
+def _graphs(graph: onnx.GraphProto) -> Iterator[onnx.GraphProto]:
+    yield graph
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.type == onnx.AttributeProto.GRAPH:
+                yield from _graphs(attr.g)
+            elif attr.type == onnx.AttributeProto.GRAPHS:
+                for sub in attr.graphs:
+                    yield from _graphs(sub)
+
+
+def _external_reader(path: Path, tensor: onnx.TensorProto) -> TensorRef:
+    info = {entry.key: entry.value for entry in tensor.external_data}
+    base = path.parent.resolve()
+    target = (base / info.get("location", "")).resolve()
+    if base not in target.parents:
+        raise StecheckError(f"{str(path)!r}: external data of {tensor.name!r} points outside the model's directory")
+    dtype = np.dtype(tensor_dtype_to_np_dtype(tensor.data_type)).newbyteorder("<")
+    shape = tuple(int(d) for d in tensor.dims)
+    count = int(np.prod(shape, dtype=np.int64))
+    offset = int(info.get("offset", 0))
+    length = int(info.get("length", count * dtype.itemsize))
+    try:
+        available = target.stat().st_size
+    except OSError:
+        raise StecheckError(f"{str(path)!r}: external data file {info.get('location')!r} of {tensor.name!r} is missing") from None
+    if length != count * dtype.itemsize or offset + length > available:
+        raise StecheckError(f"{str(path)!r}: external data of {tensor.name!r} is truncated or does not match its shape")
+
+    def read(first: int, n: int) -> np.ndarray:
+        fd = os.open(target, os.O_RDONLY)
+        try:
+            data = os.pread(fd, n * dtype.itemsize, offset + first * dtype.itemsize)
+        finally:
+            os.close(fd)
+        return np.frombuffer(data, dtype=dtype)
+
+    return TensorRef(tensor.name, shape, dtype, read)
+
+
+def _inline(path: Path, tensor: onnx.TensorProto, name: str) -> TensorRef:
+    try:
+        array = numpy_helper.to_array(tensor)
+    except Exception as exc:  # malformed raw data, unknown data type
+        raise StecheckError(f"{str(path)!r}: tensor {name!r} cannot be decoded: {exc}") from None
+    return TensorRef(name, tuple(array.shape), array.dtype, array_reader(array))
+
+
+def onnx_tensors(path: Path) -> list[TensorRef]:
+    """Initializers (inline or external) and Constant-node tensors of an ONNX model, graph order."""
+    path = Path(path)
+    model = _load(path)
+    out: list[TensorRef] = []
+    for graph in _graphs(model.graph):
+        for init in graph.initializer:
+            if init.data_location == onnx.TensorProto.EXTERNAL:
+                out.append(_external_reader(path, init))
+            else:
+                out.append(_inline(path, init, init.name))
+        for node in graph.node:
+            if node.op_type != "Constant" or not node.output:
+                continue
+            for attr in node.attribute:
+                if attr.name == "value" and attr.type == onnx.AttributeProto.TENSOR:
+                    out.append(_inline(path, attr.t, node.output[0]))
+                elif attr.name == "value_floats":
+                    array = np.asarray(attr.floats, dtype=np.float32)
+                    out.append(TensorRef(node.output[0], array.shape, array.dtype, array_reader(array)))
+    return out

@@ -1,0 +1,105 @@
+"""safetensors files, read without loading: the header JSON is parsed here and each tensor is read by
+offset, chunk by chunk (``os.pread``), so a file larger than memory scans in constant memory.
+
+Format (https://huggingface.co/docs/safetensors): an 8-byte little-endian header length N, N bytes of
+JSON ``{name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {...}}``, then the data
+section; offsets are relative to its start, tensors are little-endian and C-ordered.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from pathlib import Path
+from typing import Final
+
+import ml_dtypes
+import numpy as np
+
+from stecheck.errors import StecheckError
+from stecheck.weights.tensors import TensorRef
+
+__all__ = ["DTYPES", "read_header", "safetensors_tensors"]
+
+DTYPES: Final = {
+    "F64": np.dtype("<f8"),
+    "F32": np.dtype("<f4"),
+    "F16": np.dtype("<f2"),
+    "BF16": np.dtype(ml_dtypes.bfloat16),
+    "F8_E4M3": np.dtype(ml_dtypes.float8_e4m3fn),
+    "F8_E5M2": np.dtype(ml_dtypes.float8_e5m2),
+    "I64": np.dtype("<i8"),
+    "I32": np.dtype("<i4"),
+    "I16": np.dtype("<i2"),
+    "I8": np.dtype("i1"),
+    "U8": np.dtype("u1"),
+    "BOOL": np.dtype("?"),
+}
+_MAX_HEADER: Final = 100_000_000
+
+
+def _bad(path: Path, why: str) -> StecheckError:
+    return StecheckError(f"{str(path)!r} is not a valid safetensors file: {why}")
+
+
+def read_header(path: Path) -> tuple[dict, int, int]:
+    """``(header, data_start, file_size)`` of a safetensors file, validated against the file size."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            head = handle.read(8)
+            if len(head) < 8:
+                raise _bad(path, "shorter than its 8-byte header length" if size else "the file is empty")
+            (length,) = struct.unpack("<Q", head)
+            if length > min(_MAX_HEADER, size - 8):
+                raise _bad(path, f"header length {length} exceeds the file size {size}")
+            text = handle.read(length)
+    except OSError as exc:
+        raise StecheckError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
+    try:
+        header = json.loads(text.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise _bad(path, "the header is not JSON") from None
+    if not isinstance(header, dict):
+        raise _bad(path, "the header is not a JSON object")
+    return header, 8 + length, size
+
+
+def safetensors_tensors(path: Path) -> list[TensorRef]:
+    """The tensors of a safetensors file, in file order, each read lazily by offset."""
+    path = Path(path)
+    header, start, size = read_header(path)
+    out = []
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        try:
+            dtype = DTYPES[info["dtype"]]
+            shape = tuple(int(d) for d in info["shape"])
+            begin, end = (int(v) for v in info["data_offsets"])
+        except (KeyError, TypeError, ValueError):
+            raise _bad(path, f"tensor {name!r} has a malformed or unsupported entry {info!r}") from None
+        count = int(np.prod(shape, dtype=np.int64))
+        if min(shape, default=0) < 0 or end - begin != count * dtype.itemsize or begin < 0:
+            raise _bad(path, f"tensor {name!r}: data_offsets {begin}..{end} do not match shape {list(shape)}")
+        if start + end > size:
+            raise _bad(path, f"truncated: tensor {name!r} ends at byte {start + end} of {size}")
+        out.append(TensorRef(name, shape, dtype, _reader(path, start + begin, dtype)))
+    return sorted(out, key=lambda t: header[t.name]["data_offsets"][0])
+
+
+def _reader(path: Path, offset: int, dtype: np.dtype):
+    def read(first: int, count: int) -> np.ndarray:
+        nbytes = count * dtype.itemsize
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            data = os.pread(fd, nbytes, offset + first * dtype.itemsize)
+        finally:
+            os.close(fd)
+        if len(data) != nbytes:
+            raise _bad(path, "truncated while reading")
+        return np.frombuffer(data, dtype=dtype)
+
+    return read

@@ -1,0 +1,400 @@
+"""Exact population statistics of the rounding error of one weight tensor, for many bit widths at once.
+
+A tensor is a finite population: its E[n], Var(n), KS distance to Uniform[-1/2, 1/2], Fourier
+coefficients and E[D_h] are exact values, not estimates (THEORY.md, "Monte Carlo versus exact"). They are
+computed here from chunks of the tensor, in constant memory, by at most three passes:
+
+0. count, non-finite count, minimum, maximum and max|w| (the transform's per-tensor constants);
+1. per chunk, ``r = T(w)`` once, then for every k: ``n = round(L r) - L r`` (stecheck.quantize),
+   the sums of n and n^2, a 2^16-bin histogram of n (for the KS statistic), and the identity-A crossing
+   counts ``floor(L h + 1/2 - n)`` (stecheck.estimators.crossing_counts) for every h; for all k <= 8
+   together, Taylor moments of r on a fine grid from which one FFT per order gives every Fourier
+   coefficient exp(-2 pi i l L r) (Anderson and Dahleh 1996; a type-1 non-uniform DFT);
+2. only the values in the histogram bins that can hold the KS supremum, to evaluate it exactly.
+
+A chunk is ``(values, weights)``: ``weights`` None means every value counts once; 16-bit tensors are
+passed as their distinct values with multiplicities (stecheck.weights.tensors).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Final, Iterable, Iterator, Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import stats
+
+from stecheck.errors import ConfigError
+from stecheck.estimators import FDPlan, crossing_counts
+from stecheck.exact import FOURIER_ORDERS
+from stecheck.quantize import levels, rounding_error
+
+__all__ = [
+    "TRANSFORMS",
+    "KS_BINS",
+    "TAYLOR_BINS",
+    "TAYLOR_ORDER",
+    "Chunk",
+    "ChunkSource",
+    "Extent",
+    "Transform",
+    "BitStatistics",
+    "TensorStatistics",
+    "scan_extent",
+    "make_transform",
+    "ks_from_sorted",
+    "taylor_fourier_sums",
+    "tensor_statistics",
+]
+
+TRANSFORMS: Final = ("dorefa", "absmax", "minmax")
+#: Bins of the histogram of n that locates the KS supremum (pass 2 then evaluates it exactly).
+KS_BINS: Final = 1 << 16
+#: Grid of r in [0, 1] for the Taylor moments of the Fourier sums, and the expansion order.
+TAYLOR_BINS: Final = 1 << 16
+TAYLOR_ORDER: Final = 10
+#: Largest frequency m = l L the Taylor grid serves: |2 pi m (r - centre)| <= pi m / TAYLOR_BINS <= 0.0982,
+#: so the first omitted term is below 0.0982^11 / 11! < 1e-18 (relative to the count).
+TAYLOR_MAX_FREQ: Final = TAYLOR_BINS // 32
+#: Pass 1 keeps the transformed chunks for pass 2 while they total at most this many values.
+KEEP_LIMIT: Final = 1 << 22
+_GAP: Final = 1e-15  # float slack of the bin edges of n: |fl(n + 1/2) - (n + 1/2)| <= 2^-53
+
+Chunk = tuple[NDArray, "NDArray | None"]
+ChunkSource = Callable[[], Iterable[Chunk]]
+
+
+@dataclass(frozen=True)
+class Extent:
+    """Pass 0 of a tensor: finite count (weighted), non-finite count, min, max and max|w| of the finite values."""
+
+    count: int
+    nonfinite: int
+    lo: float
+    hi: float
+
+    @property
+    def amax(self) -> float:
+        """``max |w|`` over the finite values."""
+        return max(abs(self.lo), abs(self.hi))
+
+
+@dataclass(frozen=True)
+class Transform:
+    """``r = (f(w) - shift) / denom + offset`` with ``f = tanh`` (``dorefa``) or the identity.
+
+    - ``dorefa``: ``tanh(w) / (2 max|tanh w|) + 1/2`` (Zhou et al. 2016, eq. 9; equal to
+      :func:`stecheck.quantize.dorefa_weight_transform`, using ``max|tanh w| = tanh(max|w|)``);
+    - ``absmax``: ``w / (2 max|w|) + 1/2``;
+    - ``minmax``: ``(w - min) / (max - min)``.
+    """
+
+    name: str
+    shift: float
+    denom: float
+    offset: float
+
+    def __call__(self, w: NDArray) -> NDArray[np.float64]:
+        w = np.asarray(w, dtype=np.float64)
+        f = np.tanh(w) if self.name == "dorefa" else w
+        if self.shift:
+            f = f - self.shift
+        return f / self.denom + self.offset
+
+
+def make_transform(name: str, extent: Extent) -> Transform | None:
+    """The transform of a tensor with ``extent``, or None if the tensor is degenerate (empty or constant).
+
+    A constant tensor (all zero included) has no spread to quantize: every r is the same point, and
+    Var(r) = 0 makes the SQNR undefined.
+    """
+    if name not in TRANSFORMS:
+        raise ConfigError(f"unknown transform {name!r}: expected one of {', '.join(TRANSFORMS)}")
+    if extent.count == 0 or not extent.hi > extent.lo:
+        return None
+    if name == "dorefa":
+        return Transform(name, 0.0, 2.0 * math.tanh(extent.amax), 0.5)
+    if name == "absmax":
+        return Transform(name, 0.0, 2.0 * extent.amax, 0.5)
+    return Transform(name, extent.lo, extent.hi - extent.lo, 0.0)
+
+
+def _finite(chunk: Chunk) -> tuple[NDArray[np.float64], NDArray | None, int]:
+    values, weights = chunk
+    values = np.asarray(values, dtype=np.float64).ravel()
+    ok = np.isfinite(values)
+    if ok.all():
+        return values, weights, 0
+    bad = int(weights[~ok].sum()) if weights is not None else int(values.size - np.count_nonzero(ok))
+    return values[ok], (weights[ok] if weights is not None else None), bad
+
+
+def scan_extent(chunks: Iterable[Chunk]) -> Extent:
+    """Pass 0: finite count, non-finite count (both weighted), minimum and maximum of the finite values."""
+    count = nonfinite = 0
+    lo, hi = math.inf, -math.inf
+    for chunk in chunks:
+        values, weights, bad = _finite(chunk)
+        nonfinite += bad
+        if values.size == 0:
+            continue
+        count += int(weights.sum()) if weights is not None else values.size
+        lo, hi = min(lo, float(values.min())), max(hi, float(values.max()))
+    return Extent(count, nonfinite, lo, hi)
+
+
+def _wsum(x: NDArray, weights: NDArray | None) -> float:
+    return float(x.sum()) if weights is None else float(np.dot(x, weights))
+
+
+# ---------------------------------------------------------------- Kolmogorov-Smirnov, exactly
+
+
+def ks_from_sorted(n: NDArray[np.float64], weights: NDArray | None, cum_before: NDArray | None, total: float) -> float:
+    """Two-sided KS statistic against Uniform[-1/2, 1/2] at sorted points ``n`` (Massey 1951).
+
+    ``D = max_i max(F(x_i) - G(x_i), G(x_i) - F(x_i-))`` with ``G(x) = x + 1/2``; ``cum_before[i]`` is the
+    weight of the population below the group ``n[i]`` was gathered with (0 for a whole population).
+    Ties need no special care: the maximum picks the last (first) element of a tie for D+ (D-).
+    """
+    w = np.ones_like(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    upto = np.cumsum(w) + (0.0 if cum_before is None else cum_before)
+    cdf = n + 0.5
+    d_plus = np.max(upto / total - cdf)
+    d_minus = np.max(cdf - (upto - w) / total)
+    return float(max(d_plus, d_minus, 0.0))
+
+
+def _ks_bin(n: NDArray[np.float64]) -> NDArray[np.intp]:
+    return np.clip(np.floor((n + 0.5) * KS_BINS).astype(np.intp), 0, KS_BINS - 1)
+
+
+def _ks_candidates(hist: NDArray[np.float64], total: float) -> NDArray[np.bool_]:
+    """Bins of n that may hold the KS supremum: upper bound within the bin >= a lower bound attained.
+
+    Bin b holds n with ``G(n) in [b/B, (b+1)/B]`` (up to float slack); with ``A`` and ``P`` the population
+    weight up to and below the bin, every point gives ``F - G <= A - b/B`` and ``G - F(-) <= (b+1)/B - P``,
+    while its largest (smallest) point attains at least ``A - (b+1)/B`` (``b/B - P``).
+    """
+    after = np.cumsum(hist) / total
+    before = after - hist / total
+    edge = np.arange(KS_BINS) / KS_BINS
+    full = hist > 0
+    upper = np.maximum(after - edge, edge + 1.0 / KS_BINS - before) + _GAP
+    lower = np.maximum(after - edge - 1.0 / KS_BINS, edge - before) - _GAP
+    best = lower[full].max()
+    return full & (upper >= best)
+
+
+# ---------------------------------------------------------------- Fourier sums
+
+
+def _taylor_moments(r: NDArray[np.float64], weights: NDArray | None, into: NDArray[np.float64]) -> None:
+    """Add ``sum_{r in bin g} c (r - centre_g)^p`` for p = 0..TAYLOR_ORDER to ``into[p, g]``."""
+    g = np.minimum((r * TAYLOR_BINS).astype(np.intp), TAYLOR_BINS - 1)
+    d = r - (g + 0.5) / TAYLOR_BINS
+    power = None if weights is None else np.asarray(weights, dtype=np.float64)
+    for p in range(TAYLOR_ORDER + 1):
+        into[p] += np.bincount(g, weights=power, minlength=TAYLOR_BINS)
+        power = d.copy() if power is None else power * d
+
+
+def taylor_fourier_sums(moments: NDArray[np.float64], freqs: Sequence[int]) -> NDArray[np.complex128]:
+    """``sum_i c_i exp(-2 pi i m r_i)`` for each frequency m, from binned Taylor moments.
+
+    With bin centres ``x_g = (g + 1/2)/G`` and ``d = r - x_g``:
+    ``exp(-2 pi i m r) = exp(-2 pi i m x_g) sum_p (-2 pi i m)^p d^p / p!``, and the sum over g for all m at
+    once is one FFT per order p (Anderson and Dahleh, SIAM J. Sci. Comput. 17(4), 1996).
+    Requires ``m <= TAYLOR_MAX_FREQ``.
+    """
+    spectra = np.fft.fft(moments, axis=1)  # sum_g M[p, g] exp(-2 pi i m g / G)
+    out = np.empty(len(freqs), dtype=np.complex128)
+    for i, m in enumerate(freqs):
+        if not 0 < m <= TAYLOR_MAX_FREQ:
+            raise ValueError(f"frequency {m} outside the Taylor grid's range")
+        coef = (-2j * np.pi * m) ** np.arange(TAYLOR_ORDER + 1) / np.array([math.factorial(p) for p in range(TAYLOR_ORDER + 1)])
+        out[i] = np.exp(-1j * np.pi * m / TAYLOR_BINS) * np.dot(coef, spectra[:, m % TAYLOR_BINS])
+    return out
+
+
+def _direct_fourier(n: NDArray[np.float64], weights: NDArray | None) -> NDArray[np.complex128]:
+    """``sum c exp(2 pi i l n)``, l = 1..8, by powers of ``exp(2 pi i n)``."""
+    z = np.exp(2j * np.pi * n)
+    power = z.copy()
+    out = np.empty(FOURIER_ORDERS, dtype=np.complex128)
+    for idx in range(FOURIER_ORDERS):
+        if idx:
+            power *= z
+        out[idx] = power.sum() if weights is None else np.dot(power, weights)
+    return out
+
+
+# ---------------------------------------------------------------- one tensor
+
+
+@dataclass(frozen=True)
+class BitStatistics:
+    """Exact statistics of n at one bit width (population values of the tensor)."""
+
+    k: int
+    mean_n: float
+    var_n: float
+    ks_stat: float
+    ks_pvalue: float
+    fourier_abs: tuple[float, ...]
+    mean_fd: tuple[float, ...]  # one per step h, forward
+    sqnr_db: float
+    sqnr_uniform_db: float
+
+
+@dataclass(frozen=True)
+class TensorStatistics:
+    """All bit widths of one tensor; ``per_bits`` is empty when the tensor is degenerate."""
+
+    count: int
+    nonfinite: int
+    degenerate: bool
+    per_bits: dict[int, BitStatistics] = field(default_factory=dict)
+
+
+@dataclass
+class _BitsAccumulator:
+    k: int
+    scale: int
+    plans: list[FDPlan]
+    taylor: bool
+    s1: float = 0.0
+    s2: float = 0.0
+    crossings: NDArray[np.float64] = field(init=False)
+    hist: NDArray[np.float64] = field(init=False)
+    fourier: NDArray[np.complex128] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.crossings = np.zeros(len(self.plans))
+        self.hist = np.zeros(KS_BINS)
+        self.fourier = np.zeros(FOURIER_ORDERS, dtype=np.complex128)
+
+    def add(self, r: NDArray[np.float64], weights: NDArray | None) -> None:
+        n = rounding_error(r, self.k)
+        self.s1 += _wsum(n, weights)
+        self.s2 += _wsum(n * n, weights)
+        self.hist += np.bincount(_ks_bin(n), weights=weights, minlength=KS_BINS)
+        for i, plan in enumerate(self.plans):
+            self.crossings[i] += _wsum(crossing_counts(n, plan), weights)
+        if not self.taylor:
+            self.fourier += _direct_fourier(n, weights)
+
+
+def _chunks_of_r(chunks: ChunkSource, transform: Transform) -> Iterator[tuple[NDArray[np.float64], NDArray | None]]:
+    for chunk in chunks():
+        values, weights, _ = _finite(chunk)
+        if values.size:
+            yield transform(values), weights
+
+
+def tensor_statistics(
+    chunks: ChunkSource, bits: Sequence[int], steps: Sequence[float], transform: str = "dorefa"
+) -> TensorStatistics:
+    """Exact E[n], Var(n), KS, |E exp(2 pi i l n)|, E[D_h] (forward) and SQNR of one tensor for every k.
+
+    Parameters
+    ----------
+    chunks : callable
+        Returns a fresh iterable of ``(values, weights)`` chunks of the tensor on each call (called up to
+        three times). Non-finite values are counted and excluded.
+    bits, steps : sequences
+        Bit widths k and finite-difference steps h.
+    transform : {"dorefa", "absmax", "minmax"}
+        The map from w to r in [0, 1].
+
+    Notes
+    -----
+    E[D_h] is the exact count of identity A, ``sum floor(L h + 1/2 - n) / (N L h)`` (THEORY.md); the SQNR
+    is ``10 log10(Var(r) / E[(q - r)^2])`` with ``q - r = n / L``, against the uniform-noise model's
+    ``10 log10(12 L^2 Var(r))``. The KS p-value is ``scipy.stats.kstwo.sf(D, N)``: the answer to a
+    sampling question (could the tensor be a sample of an input with uniform n?), not a property of it.
+    """
+    extent = scan_extent(chunks())
+    tr = make_transform(transform, extent)
+    if tr is None:
+        return TensorStatistics(extent.count, extent.nonfinite, True)
+    total = float(extent.count)
+    accs = []
+    for k in bits:
+        scale = levels(k)
+        plans = [FDPlan("forward", float(h), scale) for h in steps]
+        accs.append(_BitsAccumulator(k, scale, plans, taylor=FOURIER_ORDERS * scale <= TAYLOR_MAX_FREQ))
+    moments = np.zeros((TAYLOR_ORDER + 1, TAYLOR_BINS)) if any(a.taylor for a in accs) else None
+    r1 = r2 = 0.0
+    kept: list[tuple[NDArray[np.float64], NDArray | None]] | None = []
+    kept_size = 0
+    for r, weights in _chunks_of_r(chunks, tr):
+        centred = r - 0.5
+        r1 += _wsum(centred, weights)
+        r2 += _wsum(centred * centred, weights)
+        if moments is not None:
+            _taylor_moments(r, weights, moments)
+        for acc in accs:
+            acc.add(r, weights)
+        if kept is not None:
+            kept_size += r.size
+            if kept_size <= KEEP_LIMIT:
+                kept.append((r, weights))
+            else:
+                kept = None
+    var_r = max(r2 / total - (r1 / total) ** 2, 0.0)
+    candidates = [_ks_candidates(acc.hist, total) for acc in accs]
+    ks = _ks_exact(kept if kept is not None else _chunks_of_r(chunks, tr), accs, candidates, total)
+    per_bits = {}
+    for acc, d in zip(accs, ks):
+        if acc.taylor:
+            sums = taylor_fourier_sums(moments, [l * acc.scale for l in range(1, FOURIER_ORDERS + 1)])
+        else:
+            sums = acc.fourier
+        mean = acc.s1 / total
+        mean_sq = acc.s2 / total
+        noise = mean_sq / acc.scale**2
+        per_bits[acc.k] = BitStatistics(
+            k=acc.k,
+            mean_n=mean,
+            var_n=max(mean_sq - mean * mean, 0.0),
+            ks_stat=d,
+            ks_pvalue=float(stats.kstwo.sf(d, extent.count)),
+            fourier_abs=tuple(float(v) for v in np.abs(sums) / total),
+            mean_fd=tuple(float(c / (total * plan.lh)) for c, plan in zip(acc.crossings, acc.plans)),
+            sqnr_db=10 * math.log10(var_r / noise) if noise > 0 and var_r > 0 else math.inf,
+            sqnr_uniform_db=10 * math.log10(12 * acc.scale**2 * var_r) if var_r > 0 else -math.inf,
+        )
+    return TensorStatistics(extent.count, extent.nonfinite, False, per_bits)
+
+
+def _ks_exact(
+    chunks_of_r: Iterable[tuple[NDArray[np.float64], NDArray | None]],
+    accs: Sequence[_BitsAccumulator],
+    candidates: Sequence[NDArray[np.bool_]],
+    total: float,
+) -> list[float]:
+    """Pass 2: gather the values of n in the candidate bins and evaluate the KS statistic on them exactly."""
+    gathered: list[list[tuple[NDArray, NDArray | None, NDArray]]] = [[] for _ in accs]
+    for r, weights in chunks_of_r:
+        for acc, lut, out in zip(accs, candidates, gathered):
+            n = rounding_error(r, acc.k)
+            b = _ks_bin(n)
+            take = lut[b]
+            out.append((n[take], None if weights is None else weights[take], b[take]))
+    result = []
+    for acc, parts in zip(accs, gathered):
+        n = np.concatenate([p[0] for p in parts])
+        b = np.concatenate([p[2] for p in parts])
+        w = None if parts[0][1] is None else np.concatenate([p[1] for p in parts]).astype(np.float64)
+        order = np.argsort(n, kind="stable")
+        n, b = n[order], b[order]
+        w = np.ones_like(n) if w is None else w[order]
+        # population weight below each point's bin, minus what this gather already holds of that bin
+        below_bin = np.cumsum(acc.hist) - acc.hist
+        start = np.searchsorted(b, b, side="left")
+        before_in_gather = np.concatenate(([0.0], np.cumsum(w)))[start]
+        result.append(ks_from_sorted(n, w, below_bin[b] - before_in_gather, total))
+    return result

