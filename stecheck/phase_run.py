@@ -1,0 +1,276 @@
+"""The ``phase`` computation as records: the map, the rule of thumb, and Monte Carlo spot checks.
+
+Builds on :mod:`stecheck.phase` (the mathematics) and :func:`stecheck.engine.simulate` (the spot
+checks); no I/O here. Three record sets share the project's writers:
+
+- rule records, one per (family, input standard deviation): ``sigma_s*`` and ``k_min``;
+- map records, one per (family, sigma_s): the worst case over offsets and the agreement of the two
+  exact evaluations;
+- spot-check records: the engine's Monte Carlo E[D_h] at a few grid points against the CDF sum.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Final
+
+import numpy as np
+
+from stecheck.config import parse_seed
+from stecheck.engine import simulate
+from stecheck.errors import ConfigError
+from stecheck.phase import (
+    DEFAULT_FAMILIES,
+    PhaseMap,
+    Rule,
+    cdf_sums,
+    check_step,
+    check_tolerance,
+    min_bits,
+    offset_grid,
+    parse_family,
+    phase_map,
+    rule_of_thumb,
+    sigma_grid,
+)
+from stecheck.records import Record, provenance
+
+__all__ = [
+    "RULE_FIELDS",
+    "MAP_FIELDS",
+    "SPOT_FIELDS",
+    "RULE_MD_COLUMNS",
+    "MAP_MD_COLUMNS",
+    "SPOT_MD_COLUMNS",
+    "SIGMA_DEFINITION",
+    "PhaseConfig",
+    "PhaseResult",
+    "run_phase",
+    "map_records",
+    "rule_records",
+    "spot_checks",
+]
+
+SIGMA_DEFINITION: Final = "sigma_s = L * (standard deviation of r); offset = (L * centre of r) mod 1 (0: level, 1/2: threshold)"
+#: Bit width and level at which the spot checks place their inputs (s = L r, L = 15).
+SPOT_BITS: Final = 4
+SPOT_LEVEL: Final = 7
+#: Step (in quantization steps) of the spot checks when the map is the limit h -> 0.
+SPOT_ETA_FOR_LIMIT: Final = 0.1
+#: Spot-check grid points: sigma_s near these values, offsets nearest to these.
+SPOT_SIGMAS: Final = (0.15, 0.4)
+SPOT_OFFSETS: Final = (0.0, 0.5, 0.25)
+#: A spot check fails beyond this many standard errors.
+SPOT_Z: Final = 5.0
+
+RULE_FIELDS: Final = ("family", "h", "tolerance", "sigma_s_star", "worst_at_star", "sigma_bound", "sd", "k_min")
+MAP_FIELDS: Final = (
+    "family", "h", "sigma_s", "offsets", "worst_dev", "worst_offset", "mean_fd_min", "mean_fd_max",
+    "mean_fd_level", "mean_fd_threshold", "max_abs_mean_n", "fd_gap", "n_gap", "holds",
+)
+SPOT_FIELDS: Final = (
+    "family", "sigma_s", "offset", "h", "k", "dist", "samples", "seed", "mean_fd", "mean_fd_se",
+    "exact_mean_fd", "engine_exact_mean_fd", "z", "ok",
+)
+RULE_MD_COLUMNS: Final = (
+    ("family", "family"), ("h", "L h"), ("tolerance", "tolerance"), ("sigma_s_star", "sigma_s*"),
+    ("sd", "input sd"), ("k_min", "k_min"),
+)
+MAP_MD_COLUMNS: Final = (
+    ("family", "family"), ("sigma_s", "sigma_s"), ("worst_dev", "max |E[D]-1|"), ("worst_offset", "at offset"),
+    ("mean_fd_level", "E[D] on a level"), ("mean_fd_threshold", "E[D] on a threshold"),
+    ("max_abs_mean_n", "max |E[n]|"), ("fd_gap", "CDF vs Fourier"), ("holds", "holds"),
+)
+SPOT_MD_COLUMNS: Final = (
+    ("family", "family"), ("sigma_s", "sigma_s"), ("offset", "offset"), ("h", "L h"), ("samples", "N"),
+    ("mean_fd", "MC E[D_h]"), ("mean_fd_se", "SE"), ("exact_mean_fd", "exact"), ("z", "z"), ("ok", "ok"),
+)
+
+
+@dataclass(frozen=True)
+class PhaseConfig:
+    """Options of ``stecheck phase`` (``h`` in quantization steps, 0 = the limit h -> 0)."""
+
+    families: tuple[str, ...] = DEFAULT_FAMILIES
+    h: float = 0.0
+    tolerance: float = 0.05
+    sds: tuple[float, ...] = (0.01, 0.03, 0.1, 0.3)
+    sigma_min: float = 0.02
+    sigma_max: float = 10.0
+    sigma_points: int = 200
+    offset_points: int = 100
+    samples: int = 200_000
+    seed: int | None = None
+
+    def validated(self) -> PhaseConfig:
+        """This config with canonical family names, or :class:`ConfigError` / :class:`SpecError`."""
+        if not self.families:
+            raise ConfigError("no family given")
+        families = tuple(dict.fromkeys(parse_family(f).name for f in self.families))
+        check_step(self.h)
+        check_tolerance(self.tolerance)
+        if not self.sds or not all(math.isfinite(s) and s > 0 for s in self.sds):
+            raise ConfigError(f"input standard deviations must be finite and > 0, got {list(self.sds)}")
+        sigma_grid(self.sigma_min, self.sigma_max, self.sigma_points)
+        offset_grid(self.offset_points)
+        if self.samples < 0:
+            raise ConfigError(f"spot-check sample count {self.samples} must be >= 0 (0 skips the spot checks)")
+        return PhaseConfig(**{**asdict(self), "families": families, "seed": parse_seed(self.seed)})
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for provenance (seed as text)."""
+        data = asdict(self)
+        data["seed"] = None if self.seed is None else str(self.seed)
+        return data
+
+
+@dataclass(frozen=True)
+class PhaseResult:
+    """Maps and rules per family, the three record sets, and provenance."""
+
+    config: PhaseConfig
+    maps: list[PhaseMap]
+    rules: list[Rule]
+    rule_records: list[Record]
+    map_records: list[Record]
+    spot_records: list[Record]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def spot_ok(self) -> bool:
+        """True when every spot check is within :data:`SPOT_Z` standard errors."""
+        return all(rec["ok"] for rec in self.spot_records)
+
+
+def map_records(pm: PhaseMap, tolerance: float) -> list[Record]:
+    """One record per sigma_s: worst case over the offsets and the CDF-sum vs Fourier gaps."""
+    dev = np.abs(pm.mean_fd_cdf - 1.0)
+    level = int(np.argmin(np.abs(pm.offset - 0.0)))
+    threshold = int(np.argmin(np.abs(pm.offset - 0.5)))
+    fd_gap = np.max(np.abs(pm.mean_fd_cdf - pm.mean_fd_fourier) / np.maximum(1.0, np.abs(pm.mean_fd_cdf)), axis=1)
+    n_gap = np.max(np.abs(pm.mean_n_cdf - pm.mean_n_fourier), axis=1)
+    out = []
+    for i, sd in enumerate(pm.sigma):
+        worst = int(np.argmax(dev[i]))
+        out.append({
+            "family": pm.family.name,
+            "h": pm.eta,
+            "sigma_s": float(sd),
+            "offsets": int(pm.offset.size),
+            "worst_dev": float(dev[i, worst]),
+            "worst_offset": float(pm.offset[worst]),
+            "mean_fd_min": float(pm.mean_fd_cdf[i].min()),
+            "mean_fd_max": float(pm.mean_fd_cdf[i].max()),
+            "mean_fd_level": float(pm.mean_fd_cdf[i, level]),
+            "mean_fd_threshold": float(pm.mean_fd_cdf[i, threshold]),
+            "max_abs_mean_n": float(np.max(np.abs(pm.mean_n_cdf[i]))),
+            "fd_gap": float(fd_gap[i]),
+            "n_gap": float(n_gap[i]),
+            "holds": bool(dev[i, worst] <= tolerance),
+        })
+    return out
+
+
+def rule_records(rule: Rule, sds: tuple[float, ...]) -> list[Record]:
+    """One record per input standard deviation: ``k_min = ceil(log2(1 + sigma_s* / sd))``."""
+    bits = min_bits(rule.sigma_star, np.asarray(sds))
+    return [
+        {
+            "family": rule.family.name,
+            "h": rule.eta,
+            "tolerance": rule.tolerance,
+            "sigma_s_star": rule.sigma_star,
+            "worst_at_star": rule.worst_at_star,
+            "sigma_bound": rule.sigma_bound,
+            "sd": float(sd),
+            "k_min": int(k),
+        }
+        for sd, k in zip(sds, bits)
+    ]
+
+
+def _nearest(values: np.ndarray, target: float) -> float:
+    return float(values[int(np.argmin(np.abs(np.log(values / target))))]) if target > 0 else float(values[0])
+
+
+def spot_checks(pm: PhaseMap, samples: int, seed: int) -> list[Record]:
+    """Monte Carlo ``E[D_h]`` from the engine at a few grid points, against the CDF sum (z-scores).
+
+    Each point is placed at k = 4 (L = 15) with centre ``(7 + offset) / L`` and standard deviation
+    ``sigma_s / L``; the step is ``L h = eta`` (``SPOT_ETA_FOR_LIMIT`` when the map is the limit, since
+    Monte Carlo cannot take h = 0; its standard error grows like ``1 / sqrt(eta N)``).
+    """
+    eta = pm.eta if pm.eta > 0 else SPOT_ETA_FOR_LIMIT
+    scale = (1 << SPOT_BITS) - 1
+    points = [
+        (_nearest(pm.sigma, s), float(pm.offset[int(np.argmin(np.abs(pm.offset - o)))]))
+        for s in SPOT_SIGMAS
+        for o in SPOT_OFFSETS
+    ][: len(SPOT_OFFSETS) + 1]
+    specs = [pm.family.r_spec((SPOT_LEVEL + off) / scale, sd / scale) for sd, off in points]
+    records = simulate(specs, bits=SPOT_BITS, h=eta / scale, fd="forward", samples=samples, seed=seed, method="both")
+    out = []
+    for (sd, off), spec, rec in zip(points, specs, records):
+        exact = float(cdf_sums(pm.family, sd, [off], eta)[0][0])
+        z = (rec["mean_fd"] - exact) / rec["mean_fd_se"] if rec["mean_fd_se"] > 0 else (0.0 if rec["mean_fd"] == exact else math.inf)
+        out.append({
+            "family": pm.family.name,
+            "sigma_s": sd,
+            "offset": off,
+            "h": eta,
+            "k": SPOT_BITS,
+            "dist": rec["dist"],
+            "samples": rec["samples"],
+            "seed": rec["seed"],
+            "mean_fd": rec["mean_fd"],
+            "mean_fd_se": rec["mean_fd_se"],
+            "exact_mean_fd": exact,
+            "engine_exact_mean_fd": rec["exact_mean_fd"],
+            "z": z,
+            "ok": bool(abs(z) <= SPOT_Z),
+        })
+    return out
+
+
+def run_phase(config: PhaseConfig, progress: Callable[[int], None] | None = None) -> PhaseResult:
+    """Map, rule and spot checks for every family of ``config`` (validated here).
+
+    ``progress`` is called with 1 after each family. A missing seed is drawn from fresh OS entropy and
+    recorded (it only affects the spot checks).
+    """
+    config = config.validated()
+    seed = config.seed if config.seed is not None else int(np.random.SeedSequence().entropy)  # type: ignore[arg-type]
+    config = PhaseConfig(**{**asdict(config), "seed": seed})
+    sigmas = sigma_grid(config.sigma_min, config.sigma_max, config.sigma_points)
+    offsets = offset_grid(config.offset_points)
+    timing = {"map_s": 0.0, "rule_s": 0.0, "spot_s": 0.0}
+    maps, rules, rule_recs, map_recs, spot_recs = [], [], [], [], []
+    started = time.perf_counter()
+    for name in config.families:
+        family = parse_family(name)
+        t0 = time.perf_counter()
+        pm = phase_map(family, sigmas, offsets, config.h)
+        t1 = time.perf_counter()
+        rule = rule_of_thumb(family, config.h, config.tolerance)
+        t2 = time.perf_counter()
+        if config.samples > 0:
+            spot_recs.extend(spot_checks(pm, config.samples, seed))
+        t3 = time.perf_counter()
+        timing["map_s"] += t1 - t0
+        timing["rule_s"] += t2 - t1
+        timing["spot_s"] += t3 - t2
+        maps.append(pm)
+        rules.append(rule)
+        map_recs.extend(map_records(pm, config.tolerance))
+        rule_recs.extend(rule_records(rule, config.sds))
+        if progress is not None:
+            progress(1)
+    wall = time.perf_counter() - started
+    meta = provenance(
+        "phase", config.as_dict(), seed=seed, wall_time_s=wall, sigma_definition=SIGMA_DEFINITION,
+        h_units="quantization steps (L h); 0 is the limit h -> 0", timing_s={k: round(v, 3) for k, v in timing.items()},
+    )
+    meta["seed"] = str(seed)
+    return PhaseResult(config, maps, rules, rule_recs, map_recs, spot_recs, meta)
