@@ -59,7 +59,7 @@ class OneLineErrorGroup(TyperGroup):
         except StecheckError as exc:
             click.echo(f"error: {_one_line(str(exc))}", err=True)
             code = EXIT_USAGE
-        except click_exceptions.Abort:
+        except typer.Abort:
             click.echo("error: aborted", err=True)
             code = 130
         if not standalone_mode:

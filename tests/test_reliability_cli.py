@@ -1,0 +1,244 @@
+"""Every user mistake on the command line: one ``error: ...`` line on stderr, exit 2, no output files.
+
+The cases below are run in-process (CliRunner) and, a representative one per command and kind of input,
+as real subprocesses. Their outcomes are rendered into docs/bad-inputs.md, which a test keeps equal to a
+fresh rendering (``STECHECK_WRITE_DOCS=1 python -m pytest tests/test_reliability_cli.py`` rewrites it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import pytest
+from typer.testing import CliRunner
+
+from stecheck.config import RunConfig
+from stecheck.runstate import STATE_DIR, ResumableRun
+from stecheck.safety import out_dir_lock
+from tests.conftest import invoke
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "bad-inputs.md"
+SPEC = ["--dist", "normal(0.5,0.15)"]
+QUICK = ["--bits", "1", "--h", "1e-3", "--samples", "1000", "--quiet"]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One bad input: the command line (``{tmp}`` is a fresh directory), an optional setup, the message."""
+
+    kind: str
+    what: str
+    argv: tuple[str, ...]
+    needle: str
+    setup: Callable[[Path], None] | None = field(default=None, compare=False)
+    subprocess: bool = False
+
+    def args(self, tmp: Path) -> list[str]:
+        return [a.replace("{tmp}", str(tmp)) for a in self.argv]
+
+
+def _sim(*extra: str, spec: tuple[str, ...] = tuple(SPEC)) -> tuple[str, ...]:
+    return ("simulate", *spec, *QUICK, "--out", "{tmp}/out", *extra)
+
+
+def _write(name: str, text: str) -> Callable[[Path], None]:
+    def setup(tmp: Path) -> None:
+        (tmp / name).write_text(text, encoding="utf-8")
+
+    return setup
+
+
+def _state(tmp: Path) -> None:
+    """The resume state of an interrupted run of ``normal(0.5,0.15)`` at k = 1, seed 7."""
+    config = RunConfig(inputs=("normal(0.5,0.15)",), bits=(1,), steps=(1e-3,), samples=1000, seed=7)
+    (tmp / "out").mkdir()
+    ResumableRun.open(config, tmp / "out", resume=False)
+
+
+def _corrupt_state(tmp: Path) -> None:
+    _state(tmp)
+    (tmp / "out" / STATE_DIR / "plan.json").write_text("{not json", encoding="utf-8")
+
+
+CASES: list[Case] = [
+    # distribution spec strings
+    Case("spec", "NaN parameter", _sim(spec=("--dist", "normal(nan,1)")), "not finite", subprocess=True),
+    Case("spec", "infinite parameter", _sim(spec=("--dist", "normal(0.5,inf)")), "not finite"),
+    Case("spec", "negative infinity", _sim(spec=("--dist", "uniform(-inf,1)")), "not finite"),
+    Case("spec", "overflowing literal", _sim(spec=("--dist", "normal(1e400,1)")), "not finite"),
+    Case("spec", "huge location", _sim(spec=("--dist", "normal(1e300,1)")), "outside"),
+    Case("spec", "denormal scale", _sim(spec=("--dist", "normal(0.5,1e-310)")), "outside"),
+    Case("spec", "scale below float resolution", _sim(spec=("--dist", "uniform(0.5,0.500000000001)")), "outside"),
+    Case("spec", "tiny beta shape", _sim(spec=("--dist", "beta(1e-300,1)")), "outside"),
+    Case("spec", "t tails heavier than float64", _sim(spec=("--dist", "t(0.1,0,1)")), "outside"),
+    Case("spec", "empty interval", _sim(spec=("--dist", "uniform(1,0)")), "a < b"),
+    Case("spec", "unknown family", _sim(spec=("--dist", "gauss(0,1)")), "unknown family"),
+    Case("spec", "unbalanced parenthesis", _sim(spec=("--dist", "normal(0.5,0.1")), "position"),
+    Case("spec", "empty spec", _sim(spec=("--dist", "")), "expected a family name"),
+    Case("spec", "control character", _sim(spec=("--dist", "normal(0.5,\x010.1)")), "unexpected character"),
+    Case("spec", "mixture weights not summing to 1", _sim(spec=("--dist", "mix(0.5*normal(0,1),0.6*uniform(0,1))")), "sum to 1"),
+    Case("spec", "NaN mixture weight", _sim(spec=("--dist", "mix(nan*normal(0,1),1*uniform(0,1))")), "not finite"),
+    Case("spec", "absurd DoReFa tensor size", _sim(spec=("--dist", "dorefa(normal(0,1),size=1e12)")), "dorefa size"),
+    Case("spec", "nested input path", _sim(spec=("--dist", "clip(clip(normal(0,1)))")), "top level"),
+    # options
+    Case("option", "k below range", _sim("--bits", "0"), "out of range", subprocess=True),
+    Case("option", "k above range", _sim("--bits", "25"), "out of range"),
+    Case("option", "reversed k range", _sim("--bits", "8-1"), "empty"),
+    Case("option", "k not a number", _sim("--bits", "eight"), "not an integer"),
+    Case("option", "h = 0", _sim("--h", "0"), "step size"),
+    Case("option", "h = NaN", _sim("--h", "nan"), "step size"),
+    Case("option", "h = inf", _sim("--h", "inf"), "step size"),
+    Case("option", "h below float64 resolution", _sim("--h", "1e-17"), "outside"),
+    Case("option", "h absurdly large", _sim("--h", "1e300"), "outside"),
+    Case("option", "zero samples", _sim("--samples", "0"), "sample count"),
+    Case("option", "samples not an integer", _sim("--samples", "1e3"), "valid integer"),
+    Case("option", "negative seed", _sim("--seed", "-1"), "negative"),
+    Case("option", "seed not a number", _sim("--seed", "0xZZ"), "seed"),
+    Case("option", "unknown rounding", _sim("--rounding", "bankers"), "rounding"),
+    Case("option", "unknown scheme", _sim("--fd", "backward"), "scheme"),
+    Case("option", "unknown method", _sim("--method", "fast"), "method"),
+    Case("option", "zero threads", _sim("--threads", "0"), "thread"),
+    Case("option", "unknown format", _sim("--format", "xml"), "xml"),
+    Case("option", "unknown option", _sim("--frobnicate"), "no such option"),
+    # experiment TOML files
+    Case("TOML config", "missing file", _sim("--config", "{tmp}/none.toml"), "cannot read config", subprocess=True),
+    Case("TOML config", "not TOML", _sim("--config", "{tmp}/bad.toml"), "not valid TOML", _write("bad.toml", "inputs = [\n")),
+    Case("TOML config", "not UTF-8", _sim("--config", "{tmp}/latin.toml"), "cannot read config",
+         lambda tmp: (tmp / "latin.toml").write_bytes(b"name = '\xe9'\n")),
+    Case("TOML config", "unknown key", _sim("--config", "{tmp}/key.toml"), "unknown key", _write("key.toml", "sample = 10\n")),
+    Case("TOML config", "h = nan", ("simulate", "--quiet", "--config", "{tmp}/nan.toml", "--out", "{tmp}/out"), "step size",
+         _write("nan.toml", "inputs = ['normal(0.5,0.15)']\nsamples = 1000\nh = nan\n")),
+    Case("TOML config", "NaN in a spec", ("simulate", "--quiet", "--config", "{tmp}/spec.toml", "--out", "{tmp}/out"), "not finite",
+         _write("spec.toml", "inputs = ['normal(nan,1)']\n")),
+    Case("TOML config", "path in the name", ("simulate", "--quiet", "--config", "{tmp}/name.toml", "--no-save"), "plain file name",
+         _write("name.toml", "name = '../escape'\ninputs = ['normal(0.5,0.15)']\n")),
+    Case("TOML config", "samples as text", ("simulate", "--quiet", "--config", "{tmp}/n.toml", "--no-save"), "sample count",
+         _write("n.toml", "inputs = ['normal(0.5,0.15)']\nsamples = '1000'\n")),
+    # output directories and resume state
+    Case("output dir", "--out is a file", ("simulate", *SPEC, *QUICK, "--out", "{tmp}/file"), "cannot write",
+         _write("file", "x"), subprocess=True),
+    Case("output dir", "--out below a file", ("simulate", *SPEC, *QUICK, "--out", "{tmp}/file/sub"), "cannot write", _write("file", "x")),
+    Case("output dir", "--out locked by another run", _sim(), "another stecheck run"),
+    Case("resume state", "--resume with nothing to resume", _sim("--resume"), "nothing to resume", subprocess=True),
+    Case("resume state", "--resume without --out", ("simulate", *SPEC, *QUICK, "--resume"), "needs the output directory"),
+    Case("resume state", "--resume with other options", _sim("--resume", "--seed", "8"), "options differ", _state),
+    Case("resume state", "--resume with a corrupt plan", _sim("--resume"), "unreadable", _corrupt_state),
+]
+
+
+def _files(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*")}
+
+
+def _clean_message(text: str, tmp: Path) -> str:
+    text = text.replace(str(tmp), "$TMP")
+    return re.sub(r"pid \d+", "pid N", text)
+
+
+def _run_in_process(case: Case, tmp: Path) -> tuple[int, str, str]:
+    """Exit code, stdout and stderr of ``case`` through CliRunner (its setup already done)."""
+    runner = CliRunner()
+    if "locked" in case.what:
+        (tmp / "out").mkdir()
+        with out_dir_lock(tmp / "out"):
+            result = invoke(runner, *case.args(tmp))
+    else:
+        result = invoke(runner, *case.args(tmp))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _assert_one_line_error(case: Case, code: int, stdout: str, stderr: str, before: set[str], tmp: Path) -> None:
+    assert code == 2, (case.what, code, stderr)
+    assert stdout == "", case.what
+    lines = stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), (case.what, stderr)
+    assert "Traceback" not in stderr
+    assert case.needle.lower() in lines[0].lower(), (case.what, lines[0])
+    assert _files(tmp) - before <= {"out"}, case.what  # at most an empty --out directory, never a partial file
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c.kind}: {c.what}" for c in CASES])
+def test_bad_input_in_process(case: Case, tmp_path: Path) -> None:
+    if case.setup is not None:
+        case.setup(tmp_path)
+    before = _files(tmp_path)
+    code, stdout, stderr = _run_in_process(case, tmp_path)
+    _assert_one_line_error(case, code, stdout, stderr, before, tmp_path)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.subprocess], ids=[f"{c.kind}: {c.what}" for c in CASES if c.subprocess])
+def test_bad_input_in_a_real_process(case: Case, tmp_path: Path) -> None:
+    if case.setup is not None:
+        case.setup(tmp_path)
+    before = _files(tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "stecheck", *case.args(tmp_path)], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    _assert_one_line_error(case, proc.returncode, proc.stdout, proc.stderr, before, tmp_path)
+
+
+def test_lock_held_by_a_real_process_is_refused(tmp_path: Path) -> None:
+    """A second process gets a one-line error naming the holder's pid while the first holds --out."""
+    out = tmp_path / "out"
+    out.mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from stecheck.safety import out_dir_lock\n"
+         "with out_dir_lock(Path(sys.argv[1])):\n    print('locked', flush=True); sys.stdin.read()", str(out)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        proc = subprocess.run([sys.executable, "-m", "stecheck", "simulate", *SPEC, *QUICK, "--out", str(out)],
+                              capture_output=True, text=True, timeout=120)
+    finally:
+        holder.communicate("", timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr == f"error: another stecheck run is writing to {str(out)!r} (pid {holder.pid}); wait for it to finish or choose another --out\n"
+    assert sorted(p.name for p in out.iterdir()) == []  # holder removed its lock file; the loser wrote nothing
+
+
+# ---------------------------------------------------------------- docs/bad-inputs.md
+
+
+def render_table(tmp_root: Path) -> str:
+    """docs/bad-inputs.md: every case with the outcome it produces now."""
+    lines = [
+        "# Bad inputs tried, and what stecheck answers",
+        "",
+        "Generated by `tests/test_reliability_cli.py` from the cases it runs (exit code and the stderr line",
+        "as produced; `$TMP` is the test's scratch directory). Regenerate with",
+        "`STECHECK_WRITE_DOCS=1 python -m pytest tests/test_reliability_cli.py`; CI fails when it is stale.",
+        "Every case also asserts: stdout empty, exactly one stderr line, no partial file in `--out`.",
+        "Cases marked *subprocess* are run in a real process as well as through CliRunner.",
+        "",
+        "| command | input kind | bad input | command line | exit | stderr |",
+        "|---|---|---|---|---|---|",
+    ]
+    for index, case in enumerate(CASES):
+        tmp = tmp_root / f"case{index}"
+        tmp.mkdir()
+        if case.setup is not None:
+            case.setup(tmp)
+        code, _stdout, stderr = _run_in_process(case, tmp)
+        argv = " ".join(json.dumps(a) if (not a or any(c in a for c in " ()*,\x01")) else a for a in case.argv[1:])
+        shown = _clean_message(stderr.strip(), tmp).replace("|", "\\|")
+        what = case.what + (" (*subprocess*)" if case.subprocess else "")
+        cmd = argv.replace("{tmp}", "$TMP").replace("|", "\\|").replace("\\u0001", "\\x01")
+        lines.append(f"| {case.argv[0]} | {case.kind} | {what} | `{cmd}` | {code} | {shown} |")
+    return "\n".join(lines) + "\n"
+
+
+def test_bad_inputs_doc_is_generated_from_the_cases(tmp_path: Path) -> None:
+    fresh = render_table(tmp_path)
+    if os.environ.get("STECHECK_WRITE_DOCS") == "1":
+        DOC.parent.mkdir(exist_ok=True)
+        DOC.write_text(fresh, encoding="utf-8")
+    assert DOC.read_text(encoding="utf-8") == fresh, "docs/bad-inputs.md is stale: rerun with STECHECK_WRITE_DOCS=1"
