@@ -112,6 +112,9 @@ def simulate(
 from stecheck.cli_check import check  # noqa: E402
 app.command("check")(check)
 
+from stecheck.cli_audit import audit_command  # noqa: E402
+app.command("audit")(audit_command)
+
 
 def main() -> None:
     """Console-script entry point."""

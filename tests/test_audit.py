@@ -1,0 +1,191 @@
+"""stecheck audit: verdicts follow the numbers, every number follows the seed, the Fourier pieces are right."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import integrate
+
+from stecheck.audit import (
+    AUDIT_FIELDS,
+    AuditConfig,
+    Case,
+    audit,
+    fourier_mean_fd,
+    normal_or_logistic_phi,
+    verdict_all,
+    verdict_implication,
+)
+from stecheck.distributions import parse_input
+from stecheck.exact import exact_mean_fd
+from stecheck.quantize import levels
+from tests.conftest import SEED, invoke
+
+#: A small audit: one bit width, few samples (the verdicts below are many standard errors from their edges).
+SMALL = AuditConfig(bits=(1,), samples=40_000, seed=SEED, inputs=("normal(0.5,0.15)", "onlevel(0.4)"),
+                    smooth_inputs=("normal(0.5,0.15)",), points=(0.0, 0.3))
+
+
+def verdicts(cfg: AuditConfig) -> dict[str, str]:
+    return {rec["step"]: rec["verdict"] for rec in audit(cfg).records}
+
+
+@pytest.fixture(scope="module")
+def small() -> dict[str, str]:
+    return verdicts(SMALL)
+
+
+def test_default_audit_has_one_row_per_step_and_positive_result(small: dict[str, str]) -> None:
+    assert list(small) == ["1", "2", "3", "4", "5", "6", "7", "8", "8'", "9", "A", "SR", "DITHER", "F"]
+    assert set(small.values()) <= {"holds", "fails", "holds-only-if"}
+
+
+def test_step_8_prime_verdict_follows_the_input(small: dict[str, str]) -> None:
+    # symmetric about the threshold 1/2 and about a level: E[n] = 0 exactly
+    assert small["8'"] == "holds"
+    # normal(0.3,0.1) at k = 1: exact E[n] = -0.28
+    assert verdicts(replace(SMALL, inputs=("normal(0.3,0.1)",)))["8'"] == "fails"
+    both = audit(replace(SMALL, inputs=("normal(0.5,0.15)", "normal(0.3,0.1)")))
+    row = next(r for r in both.records if r["step"] == "8'")
+    assert row["verdict"] == "holds-only-if"
+    assert "holds for normal(0.5,0.15) k=1" in row["condition"] and "fails for normal(0.3,0.1) k=1" in row["condition"]
+    assert row["input"] == "normal(0.3,0.1)" and row["exact"] == pytest.approx(-0.2772, abs=1e-3)
+
+
+def test_step_9_fails_on_counterexamples_and_holds_for_uniform_n(small: dict[str, str]) -> None:
+    assert small["9"] == "fails"
+    assert verdicts(replace(SMALL, inputs=("uniform(0,1)",)))["9"] == "holds"
+
+
+def test_step_8_verdict_follows_the_mass_on_the_levels(small: dict[str, str]) -> None:
+    assert small["8"] == "fails"  # continuous inputs: P(n = 0) = 0
+    on_levels = replace(SMALL, inputs=("mix(0.9*point(0),0.1*uniform(0,1))",))
+    assert verdicts(on_levels)["8"] == "holds"
+
+
+def test_steps_5_and_7_depend_on_the_bit_width(small: dict[str, str]) -> None:
+    assert small["5"] == small["7"] == "holds"  # L = 1: n/L = n
+    wider = verdicts(replace(SMALL, bits=(2,)))
+    assert wider["5"] == wider["7"] == "fails"
+    mixed = verdicts(replace(SMALL, bits=(1, 3)))
+    assert mixed["5"] == mixed["7"] == "holds-only-if"
+
+
+def test_positive_rows_and_step_4_follow_the_rounding(small: dict[str, str]) -> None:
+    assert small["SR"] == small["DITHER"] == "holds"
+    assert small["4"] == "holds-only-if"
+    deterministic = verdicts(replace(SMALL, randomized=("half-even",)))
+    assert deterministic["half-even"] == "fails"  # d/dr E[q(r)] = 0 at r = 0 and r = 0.3
+    assert deterministic["4"] == "fails"
+
+
+def test_fourier_row_fails_when_the_series_is_truncated() -> None:
+    sharp = replace(SMALL, smooth_inputs=("normal(0.5,0.05)",))
+    assert verdicts(sharp)["F"] == "holds"
+    assert verdicts(replace(sharp, orders=1))["F"] == "fails"
+
+
+def test_verdict_rules() -> None:
+    ok = Case("x", 1, 1.0, 1.0, True)
+    bad = Case("x", 1, 0.0, 1.0, False)
+    assert (verdict_all([ok, ok]), verdict_all([bad]), verdict_all([ok, bad])) == ("holds", "fails", "holds-only-if")
+    assert (verdict_implication([ok]), verdict_implication([ok, bad])) == ("holds", "fails")
+
+
+@pytest.mark.parametrize("spec,k", [("normal(0.5,0.15)", 1), ("normal(0.3,0.1)", 2), ("logistic(0.4,0.05)", 1),
+                                    ("logistic(0.2,0.03)", 3)])
+@pytest.mark.parametrize("a", [1e-3, 0.3, 1.0])
+def test_fourier_prediction_equals_the_exact_cdf_sum(spec: str, k: int, a: float) -> None:
+    inp = parse_input(spec)
+    scale = levels(k)
+    finite, limit = fourier_mean_fd(normal_or_logistic_phi(inp.dist.parts()[0][1], scale, 200), a)
+    exact = exact_mean_fd(inp, k, "half-even", "forward", a / scale)
+    assert finite == pytest.approx(exact - 1.0, abs=1e-9)
+    # the h -> 0 limit 2 sum (-1)^l Re phi(2 pi l) is the finite-h form at vanishing a (bias ~ a f_n'(-1/2) / 2)
+    tiny, _ = fourier_mean_fd(normal_or_logistic_phi(inp.dist.parts()[0][1], scale, 200), 1e-8)
+    assert limit == pytest.approx(tiny, abs=1e-5 * max(1.0, abs(limit)))
+
+
+@pytest.mark.parametrize("spec", ["normal(0.3,0.1)", "logistic(0.4,0.05)"])
+def test_characteristic_function_matches_quadrature(spec: str) -> None:
+    part = parse_input(spec).dist.parts()[0][1]
+    scale = levels(2)
+    phi = normal_or_logistic_phi(part, scale, 3)
+    lo, hi = part.support(1e-15)
+    for order, value in enumerate(phi, start=1):
+        u = 2 * np.pi * order
+        re = integrate.quad(lambda r: np.cos(u * scale * r) * part.pdf(r), lo, hi, limit=400)[0]
+        im = integrate.quad(lambda r: np.sin(u * scale * r) * part.pdf(r), lo, hi, limit=400)[0]
+        assert value == pytest.approx(complex(re, im), abs=1e-9)
+
+
+# ---------------------------------------------------------------- the command
+
+CLI = ["--bits", "1", "--samples", "20000", "--quiet"]
+
+
+def test_every_number_is_reproducible_from_the_recorded_seed(runner) -> None:
+    first = invoke(runner, "audit", *CLI, "--no-save", "--format", "json")
+    assert first.exit_code == 0, first.stderr
+    data = json.loads(first.stdout)
+    seed = data["meta"]["seed"]
+    assert int(seed) > 2**64  # fresh 128-bit entropy, recorded
+    again = json.loads(invoke(runner, "audit", *CLI, "--no-save", "--format", "json", "--seed", seed).stdout)
+    assert again["records"] == data["records"]
+    other = json.loads(invoke(runner, "audit", *CLI, "--no-save", "--format", "json", "--seed", "1").stdout)
+    assert other["records"] != data["records"]  # the comparison above can fail
+
+
+def test_json_contract_and_files(runner, tmp_path: Path) -> None:
+    out = tmp_path / "audit"
+    result = invoke(runner, "audit", *CLI, "--seed", "3", "--out", str(out), "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert set(data) == {"meta", "records"} and data["meta"]["seed"] == "3"
+    for rec in data["records"]:
+        assert list(rec) == list(AUDIT_FIELDS)
+        assert rec["cases"] and rec["verdict"] in ("holds", "fails", "holds-only-if")
+        assert "|" not in rec["claim"] + rec["condition"] + rec["evidence"]  # safe in Markdown tables
+    assert sorted(p.name for p in out.iterdir()) == ["meta.json", "records.csv", "records.json", "records.md"]
+    assert json.loads((out / "records.json").read_text())["records"] == data["records"]
+    md = invoke(runner, "audit", *CLI, "--seed", "3", "--no-save", "--format", "md").stdout
+    assert md.count("\n| 8' | holds") == 1
+    table = invoke(runner, "audit", *CLI, "--seed", "3", "--no-save").stdout
+    assert "holds-only-if" in table and "DITHER" in table
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--bits", "0"], "out of range"),
+    (["--samples", "0"], "sample count"),
+    (["--seed", "abc"], "seed"),
+    (["--threads", "0"], "thread"),
+    (["--format", "xml"], "format"),
+])
+def test_bad_input_gives_one_line_error_and_no_files(runner, tmp_path: Path, args: list[str], needle: str) -> None:
+    out = tmp_path / "out"
+    result = invoke(runner, "audit", "--samples", "1000", "--quiet", "--out", str(out), *args)
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0].lower()
+    assert not out.exists() or not any(out.iterdir())
+    assert result.stdout == ""
+
+
+def test_unwritable_out_dir(runner, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = invoke(runner, "audit", *CLI, "--out", str(blocker / "sub"))
+    assert result.exit_code == 2 and result.stderr.startswith("error: cannot write to output directory")
+
+
+def test_committed_audit_was_written_by_the_default_command() -> None:
+    root = Path(__file__).resolve().parents[1]
+    data = json.loads((root / "results" / "audit" / "records.json").read_text())
+    cfg = data["meta"]["config"]
+    defaults = json.loads(json.dumps(AuditConfig().validated().as_dict()))
+    assert {k: v for k, v in cfg.items() if k != "seed"} == {k: v for k, v in defaults.items() if k != "seed"}
+    assert [r["step"] for r in data["records"]] == ["1", "2", "3", "4", "5", "6", "7", "8", "8'", "9", "A", "SR", "DITHER", "F"]
