@@ -193,7 +193,9 @@ def evaluate(bounds: Sequence[Bound], threads: int = 1, progress: Progress | Non
         for index in group.members:
             verdicts[index] = verdict(bounds[index], _cell_of(bounds[index], result.records))
         cfg = result.config
-        runs.append({"source": cfg.inputs[0], "samples": cfg.samples, "seed": str(cfg.seed), "method": cfg.method,
-                     "bits": list(cfg.bits), "bounds": len(group.members)})
+        monte_carlo = cfg.method != "exact"
+        runs.append({"source": cfg.inputs[0], "samples": cfg.samples if monte_carlo else None,
+                     "seed": str(cfg.seed) if monte_carlo else None, "method": cfg.method, "bits": list(cfg.bits),
+                     "bounds": len(group.members)})
     done = [v for v in verdicts if v is not None]
     return CheckResult(done, runs, time.perf_counter() - started)

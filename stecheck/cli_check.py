@@ -100,7 +100,10 @@ def junit_xml(result: CheckResult, suite_name: str) -> str:
         suite = ET.SubElement(root, "testsuite", name=file, tests=str(len(cases)),
                               failures=str(sum(not v["passed"] for v in cases)), errors="0", skipped="0", time="0")
         props = ET.SubElement(suite, "properties")
+        used = {(v["source"], v["seed"]) for v in cases}
         for run in result.runs:
+            if run["seed"] is None or (run["source"], run["seed"]) not in used:
+                continue
             ET.SubElement(props, "property", name=f"seed {run['source']} samples={run['samples']}", value=run["seed"])
         for rec in cases:
             case = ET.SubElement(suite, "testcase", classname=Path(file).stem, name=f"{rec['bound']} [k={rec['k']}]", time="0")
