@@ -469,6 +469,8 @@ def rule_of_thumb(family: Family, eta: float, tolerance: float, sigma_lo: float 
     while stability_bound(family, hi, eta) > tolerance:
         hi *= 2.0
     lo = hi / 2.0
+    while stability_bound(family, lo, eta) <= tolerance:
+        lo, hi = lo / 2.0, lo
     while hi / lo - 1.0 > 1e-6:
         mid = math.sqrt(lo * hi)
         lo, hi = (mid, hi) if stability_bound(family, mid, eta) > tolerance else (lo, mid)

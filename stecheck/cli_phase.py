@@ -1,0 +1,127 @@
+"""``stecheck phase``: where the STE claim holds, as a map over (sigma_s, offset) and a rule of thumb."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional, Sequence
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from stecheck.cli_support import EXIT_CHECK_FAILED, OutputFormat, emit, progress_bar, stdout_console
+from stecheck.phase import DEFAULT_FAMILIES, FAMILY_KINDS
+from stecheck.phase_run import (
+    MAP_FIELDS,
+    MAP_MD_COLUMNS,
+    RULE_FIELDS,
+    RULE_MD_COLUMNS,
+    SPOT_FIELDS,
+    SPOT_MD_COLUMNS,
+    SPOT_Z,
+    PhaseConfig,
+    PhaseResult,
+    run_phase,
+)
+from stecheck.records import Record, fmt, prepare_out_dir, to_csv_text, to_json_text, to_markdown_text, write_run
+
+__all__ = ["phase", "write_phase", "rule_table"]
+
+DEFAULT_OUT = Path("results") / "phase"
+
+
+def rule_table(records: Sequence[Record], title: str) -> Table:
+    """One row per family: sigma_s* and k_min for each input standard deviation."""
+    sds = list(dict.fromkeys(rec["sd"] for rec in records))
+    table = Table(title=title, title_justify="left", header_style="bold")
+    table.add_column("family")
+    table.add_column("sigma_s*", justify="right")
+    for sd in sds:
+        table.add_column(f"k_min sd={fmt(sd)}", justify="right")
+    for family in dict.fromkeys(rec["family"] for rec in records):
+        rows = {rec["sd"]: rec for rec in records if rec["family"] == family}
+        first = next(iter(rows.values()))
+        table.add_row(escape(family), fmt(first["sigma_s_star"]), *(str(rows[sd]["k_min"]) if sd in rows else "" for sd in sds))
+    table.caption = "k_min = ceil(log2(1 + sigma_s* / sd)): the fewest bits with L * sd >= sigma_s*."
+    return table
+
+
+def spot_table(records: Sequence[Record]) -> Table:
+    """Monte Carlo spot checks against the exact CDF sum."""
+    table = Table(title=f"Monte Carlo spot checks (engine, k=4; fail beyond {SPOT_Z:g} SE)", title_justify="left", header_style="bold")
+    for header in ("family", "sigma_s", "offset", "L h", "N", "MC E[D_h] ± SE", "exact", "z", "ok"):
+        table.add_column(escape(header), justify="left" if header in ("family", "ok") else "right")
+    for rec in records:
+        table.add_row(
+            escape(rec["family"]), fmt(rec["sigma_s"]), fmt(rec["offset"]), fmt(rec["h"]), str(rec["samples"]),
+            f"{fmt(rec['mean_fd'])} ± {fmt(rec['mean_fd_se'], 2)}", fmt(rec["exact_mean_fd"]), fmt(rec["z"], 2),
+            "yes" if rec["ok"] else "NO",
+        )
+    return table
+
+
+def write_phase(target: Path, result: PhaseResult) -> list[Path]:
+    """Rule records in ``target``, the map in ``target/map``, spot checks in ``target/spot``, and figures."""
+    from stecheck.plots.phase import plot_phase_map, plot_worst_case
+
+    tol = result.config.tolerance
+    written = write_run(target, result.meta, result.rule_records, RULE_FIELDS, RULE_MD_COLUMNS, "stecheck phase: rule of thumb")
+    written += write_run(target / "map", result.meta, result.map_records, MAP_FIELDS, MAP_MD_COLUMNS, "stecheck phase: map")
+    if result.spot_records:
+        written += write_run(target / "spot", result.meta, result.spot_records, SPOT_FIELDS, SPOT_MD_COLUMNS, "stecheck phase: spot checks")
+    written += plot_phase_map(result.maps, tol, target / "phase_map")
+    written += plot_worst_case(result.map_records, result.rule_records, tol, target / "worst_case")
+    return written
+
+
+def phase(
+    family: Annotated[Optional[list[str]], typer.Option("--family", help=f"{' | '.join(FAMILY_KINDS)} (repeatable; default: {', '.join(DEFAULT_FAMILIES)}).")] = None,
+    h: Annotated[float, typer.Option("--h", help="Forward-difference step in quantization steps, L h in [0, 1]; 0 is the limit h -> 0.")] = 0.0,
+    tolerance: Annotated[float, typer.Option("--tolerance", help="Allowed |E[D] - 1| for the rule of thumb.")] = 0.05,
+    sd: Annotated[Optional[list[float]], typer.Option("--sd", help="Input standard deviation for the k_min table (repeatable).")] = None,
+    sigma_points: Annotated[int, typer.Option("--sigma-points", help="Grid points in sigma_s (log-spaced).")] = 200,
+    offset_points: Annotated[int, typer.Option("--offset-points", help="Grid points in the offset mu_s mod 1.")] = 100,
+    sigma_min: Annotated[float, typer.Option("--sigma-min", help="Smallest sigma_s of the map.")] = 0.02,
+    sigma_max: Annotated[float, typer.Option("--sigma-max", help="Largest sigma_s of the map.")] = 10.0,
+    samples: Annotated[int, typer.Option("--samples", "-n", help="Monte Carlo samples per spot check (0: none).")] = 200_000,
+    seed: Annotated[Optional[str], typer.Option("--seed", help="Root seed of the spot checks; fresh entropy if unset.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help=f"Results directory (default {DEFAULT_OUT}).")] = None,
+    no_save: Annotated[bool, typer.Option("--no-save", help="Write no files.")] = False,
+    output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="What to print on stdout (the rule records).")] = OutputFormat.table,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Where E[D_h] is within a tolerance of the STE's 1, for location-scale inputs.
+
+    Computes E[D_h] and E[n] exactly over a grid of sigma_s = L * sd(r) and offset = L * centre mod 1,
+    by CDF sums and by Fourier series, checks a few points by Monte Carlo, and derives the smallest
+    sigma_s* beyond which |E[D] - 1| <= tolerance at every offset, with k_min = ceil(log2(1 + sigma_s*/sd)).
+    Writes results/phase/ unless --out or --no-save; exits 1 if a spot check fails.
+    """
+    config = PhaseConfig(
+        families=tuple(family) if family else DEFAULT_FAMILIES, h=h, tolerance=tolerance,
+        sds=tuple(sd) if sd else PhaseConfig.sds, sigma_min=sigma_min, sigma_max=sigma_max,
+        sigma_points=sigma_points, offset_points=offset_points, samples=samples, seed=seed,  # type: ignore[arg-type]
+    ).validated()
+    target = None if no_save else (out if out is not None else DEFAULT_OUT)
+    if target is not None:
+        prepare_out_dir(target)
+    with progress_bar(len(config.families), "phase", quiet) as advance:
+        result = run_phase(config, progress=advance)
+    if target is not None:
+        write_phase(target, result)
+    title = f"stecheck phase: sigma_s* for |E[D] - 1| <= {config.tolerance:g} at every offset"
+    if output_format is OutputFormat.json:
+        emit(to_json_text(result.meta, result.rule_records))
+    elif output_format is OutputFormat.csv:
+        emit(to_csv_text(result.rule_records, RULE_FIELDS))
+    elif output_format is OutputFormat.md:
+        emit(to_markdown_text(result.rule_records, RULE_MD_COLUMNS, title))
+    else:
+        console = stdout_console()
+        console.print(rule_table(result.rule_records, title))
+        if result.spot_records:
+            console.print(spot_table(result.spot_records))
+        if target is not None:
+            console.print(f"wrote {target}/ (rule), {target}/map/, {target}/spot/, phase_map.png, worst_case.png")
+    if not result.spot_ok:
+        raise typer.Exit(EXIT_CHECK_FAILED)
