@@ -114,6 +114,8 @@ app.command("check")(check)
 
 from stecheck.cli_audit import audit_command  # noqa: E402
 app.command("audit")(audit_command)
+from stecheck.cli_phase import phase  # noqa: E402
+app.command("phase")(phase)
 
 
 def main() -> None:
