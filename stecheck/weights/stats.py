@@ -5,9 +5,9 @@ coefficients and E[D_h] are exact values, not estimates (THEORY.md, "Monte Carlo
 computed here from chunks of the tensor, in constant memory, by at most three passes:
 
 0. count, non-finite count, minimum, maximum and max|w| (the transform's per-tensor constants);
-1. per chunk, ``r = T(w)`` once, then for every k: ``n = round(L r) - L r`` (stecheck.quantize),
+1. per chunk, ``r = T(w)`` once, then for every k: ``n = round(L r) - L r`` (as stecheck.quantize),
    the sums of n and n^2, a 2^16-bin histogram of n (for the KS statistic), and the identity-A crossing
-   counts ``floor(L h + 1/2 - n)`` (stecheck.estimators.crossing_counts) for every h; for all k <= 8
+   counts ``floor(L h) + 1{n <= frac(L h) - 1/2}`` (stecheck.estimators.FDPlan) for every h; for all k <= 8
    together, Taylor moments of r on a fine grid from which one FFT per order gives every Fourier
    coefficient exp(-2 pi i l L r) (Anderson and Dahleh 1996; a type-1 non-uniform DFT);
 2. only the values in the histogram bins that can hold the KS supremum, to evaluate it exactly.
@@ -27,9 +27,9 @@ from numpy.typing import NDArray
 from scipy import stats
 
 from stecheck.errors import ConfigError
-from stecheck.estimators import FDPlan, crossing_counts
+from stecheck.estimators import FDPlan
 from stecheck.exact import FOURIER_ORDERS
-from stecheck.quantize import levels, rounding_error
+from stecheck.quantize import levels
 
 __all__ = [
     "TRANSFORMS",
@@ -45,21 +45,28 @@ __all__ = [
     "scan_extent",
     "make_transform",
     "ks_from_sorted",
+    "ks_pvalue",
+    "rounding_errors",
     "taylor_fourier_sums",
     "tensor_statistics",
 ]
 
 TRANSFORMS: Final = ("dorefa", "absmax", "minmax")
-#: Bins of the histogram of n that locates the KS supremum (pass 2 then evaluates it exactly).
+#: Bins of the histogram of n that locates the KS supremum (pass 2 then evaluates it exactly): bin b
+#: holds ``G(n) = n + 1/2`` in ``[b/S, (b+1)/S)`` with ``S = KS_BINS - 1``; the last bin holds only n = 1/2.
 KS_BINS: Final = 1 << 16
+_KS_SCALE: Final = KS_BINS - 1
 #: Grid of r in [0, 1] for the Taylor moments of the Fourier sums, and the expansion order.
 TAYLOR_BINS: Final = 1 << 16
-TAYLOR_ORDER: Final = 10
+TAYLOR_ORDER: Final = 7
 #: Largest frequency m = l L the Taylor grid serves: |2 pi m (r - centre)| <= pi m / TAYLOR_BINS <= 0.0982,
-#: so the first omitted term is below 0.0982^11 / 11! < 1e-18 (relative to the count).
+#: so the first omitted term is below 0.0982^8 / 8! < 3e-13 (relative to the count).
 TAYLOR_MAX_FREQ: Final = TAYLOR_BINS // 32
-#: Pass 1 keeps the transformed chunks for pass 2 while they total at most this many values.
-KEEP_LIMIT: Final = 1 << 22
+#: Pass 1 keeps the transformed chunks for pass 2 while they total at most this many values (128 MiB).
+KEEP_LIMIT: Final = 1 << 24
+#: Largest N for the exact KS distribution (scipy.stats.kstwo, seconds per call at N ~ 1e6); above it
+#: Kolmogorov's limit distribution (scipy.stats.kstwobign, as scipy.stats.kstest(method="asymp")).
+KS_EXACT_MAX_N: Final = 1000
 _GAP: Final = 1e-15  # float slack of the bin edges of n: |fl(n + 1/2) - (n + 1/2)| <= 2^-53
 
 Chunk = tuple[NDArray, "NDArray | None"]
@@ -168,22 +175,35 @@ def ks_from_sorted(n: NDArray[np.float64], weights: NDArray | None, cum_before: 
 
 
 def _ks_bin(n: NDArray[np.float64]) -> NDArray[np.intp]:
-    return np.clip(np.floor((n + 0.5) * KS_BINS).astype(np.intp), 0, KS_BINS - 1)
+    """``floor((n + 1/2) S)``, in 0..S: monotone in n (n + 1/2 >= 0, so truncation is floor)."""
+    x = n + 0.5
+    x *= _KS_SCALE
+    return x.astype(np.intp)
+
+
+def ks_pvalue(d: float, count: int) -> float:
+    """Two-sided one-sample KS p-value: ``kstwo.sf(d, N)`` for N <= 1000, else ``kstwobign.sf(d sqrt(N))``.
+
+    The same p-values as ``scipy.stats.kstest(..., method="exact")`` and ``method="asymp"`` respectively.
+    """
+    if count <= KS_EXACT_MAX_N:
+        return float(stats.kstwo.sf(d, count))
+    return float(stats.kstwobign.sf(d * math.sqrt(count)))
 
 
 def _ks_candidates(hist: NDArray[np.float64], total: float) -> NDArray[np.bool_]:
     """Bins of n that may hold the KS supremum: upper bound within the bin >= a lower bound attained.
 
-    Bin b holds n with ``G(n) in [b/B, (b+1)/B]`` (up to float slack); with ``A`` and ``P`` the population
-    weight up to and below the bin, every point gives ``F - G <= A - b/B`` and ``G - F(-) <= (b+1)/B - P``,
-    while its largest (smallest) point attains at least ``A - (b+1)/B`` (``b/B - P``).
+    Bin b holds n with ``G(n) in [b/S, (b+1)/S]`` (up to float slack); with ``A`` and ``P`` the population
+    weight up to and below the bin, every point gives ``F - G <= A - b/S`` and ``G - F(-) <= (b+1)/S - P``,
+    while its largest (smallest) point attains at least ``A - (b+1)/S`` (``b/S - P``).
     """
     after = np.cumsum(hist) / total
     before = after - hist / total
-    edge = np.arange(KS_BINS) / KS_BINS
+    edge = np.arange(KS_BINS) / _KS_SCALE
     full = hist > 0
-    upper = np.maximum(after - edge, edge + 1.0 / KS_BINS - before) + _GAP
-    lower = np.maximum(after - edge - 1.0 / KS_BINS, edge - before) - _GAP
+    upper = np.maximum(after - edge, edge + 1.0 / _KS_SCALE - before) + _GAP
+    lower = np.maximum(after - edge - 1.0 / _KS_SCALE, edge - before) - _GAP
     best = lower[full].max()
     return full & (upper >= best)
 
@@ -201,15 +221,14 @@ def _taylor_moments(r: NDArray[np.float64], weights: NDArray | None, into: NDArr
         power = d.copy() if power is None else power * d
 
 
-def taylor_fourier_sums(moments: NDArray[np.float64], freqs: Sequence[int]) -> NDArray[np.complex128]:
+def taylor_fourier_sums(spectra: NDArray[np.complex128], freqs: Sequence[int]) -> NDArray[np.complex128]:
     """``sum_i c_i exp(-2 pi i m r_i)`` for each frequency m, from binned Taylor moments.
 
     With bin centres ``x_g = (g + 1/2)/G`` and ``d = r - x_g``:
     ``exp(-2 pi i m r) = exp(-2 pi i m x_g) sum_p (-2 pi i m)^p d^p / p!``, and the sum over g for all m at
-    once is one FFT per order p (Anderson and Dahleh, SIAM J. Sci. Comput. 17(4), 1996).
-    Requires ``m <= TAYLOR_MAX_FREQ``.
+    once is one FFT per order p (Anderson and Dahleh, SIAM J. Sci. Comput. 17(4), 1996): ``spectra`` is
+    ``numpy.fft.fft(M, axis=1)``, i.e. ``sum_g M[p, g] exp(-2 pi i m g / G)``. Requires ``m <= TAYLOR_MAX_FREQ``.
     """
-    spectra = np.fft.fft(moments, axis=1)  # sum_g M[p, g] exp(-2 pi i m g / G)
     out = np.empty(len(freqs), dtype=np.complex128)
     for i, m in enumerate(freqs):
         if not 0 < m <= TAYLOR_MAX_FREQ:
@@ -277,14 +296,26 @@ class _BitsAccumulator:
         self.fourier = np.zeros(FOURIER_ORDERS, dtype=np.complex128)
 
     def add(self, r: NDArray[np.float64], weights: NDArray | None) -> None:
-        n = rounding_error(r, self.k)
+        n = rounding_errors(r, self.scale)
         self.s1 += _wsum(n, weights)
-        self.s2 += _wsum(n * n, weights)
+        self.s2 += float(np.dot(n, n)) if weights is None else float(np.dot(n * n, weights))
         self.hist += np.bincount(_ks_bin(n), weights=weights, minlength=KS_BINS)
+        total = n.size if weights is None else float(weights.sum())
         for i, plan in enumerate(self.plans):
-            self.crossings[i] += _wsum(crossing_counts(n, plan), weights)
+            # identity A: crossings = floor(L h) + 1{n <= frac(L h) - 1/2} (stecheck.estimators.FDPlan)
+            base, below, _ = plan.parts()
+            hit = n <= below
+            self.crossings[i] += base * total + (np.count_nonzero(hit) if weights is None else float(weights[hit].sum()))
         if not self.taylor:
             self.fourier += _direct_fourier(n, weights)
+
+
+def rounding_errors(r: NDArray[np.float64], scale: int) -> NDArray[np.float64]:
+    """``n = rint(L r) - L r``, as :func:`stecheck.quantize.rounding_error` (half-even), computed in place."""
+    s = r * scale
+    n = np.rint(s)
+    n -= s
+    return n
 
 
 def _chunks_of_r(chunks: ChunkSource, transform: Transform) -> Iterator[tuple[NDArray[np.float64], NDArray | None]]:
@@ -313,8 +344,8 @@ def tensor_statistics(
     -----
     E[D_h] is the exact count of identity A, ``sum floor(L h + 1/2 - n) / (N L h)`` (THEORY.md); the SQNR
     is ``10 log10(Var(r) / E[(q - r)^2])`` with ``q - r = n / L``, against the uniform-noise model's
-    ``10 log10(12 L^2 Var(r))``. The KS p-value is ``scipy.stats.kstwo.sf(D, N)``: the answer to a
-    sampling question (could the tensor be a sample of an input with uniform n?), not a property of it.
+    ``10 log10(12 L^2 Var(r))``. The KS p-value (:func:`ks_pvalue`) answers a sampling question (could
+    the tensor be a sample of an input with uniform n?); it is not a property of the tensor.
     """
     extent = scan_extent(chunks())
     tr = make_transform(transform, extent)
@@ -347,10 +378,11 @@ def tensor_statistics(
     var_r = max(r2 / total - (r1 / total) ** 2, 0.0)
     candidates = [_ks_candidates(acc.hist, total) for acc in accs]
     ks = _ks_exact(kept if kept is not None else _chunks_of_r(chunks, tr), accs, candidates, total)
+    spectra = np.fft.fft(moments, axis=1) if moments is not None else None
     per_bits = {}
     for acc, d in zip(accs, ks):
         if acc.taylor:
-            sums = taylor_fourier_sums(moments, [l * acc.scale for l in range(1, FOURIER_ORDERS + 1)])
+            sums = taylor_fourier_sums(spectra, [l * acc.scale for l in range(1, FOURIER_ORDERS + 1)])
         else:
             sums = acc.fourier
         mean = acc.s1 / total
@@ -361,7 +393,7 @@ def tensor_statistics(
             mean_n=mean,
             var_n=max(mean_sq - mean * mean, 0.0),
             ks_stat=d,
-            ks_pvalue=float(stats.kstwo.sf(d, extent.count)),
+            ks_pvalue=ks_pvalue(d, extent.count),
             fourier_abs=tuple(float(v) for v in np.abs(sums) / total),
             mean_fd=tuple(float(c / (total * plan.lh)) for c, plan in zip(acc.crossings, acc.plans)),
             sqnr_db=10 * math.log10(var_r / noise) if noise > 0 and var_r > 0 else math.inf,
@@ -380,7 +412,7 @@ def _ks_exact(
     gathered: list[list[tuple[NDArray, NDArray | None, NDArray]]] = [[] for _ in accs]
     for r, weights in chunks_of_r:
         for acc, lut, out in zip(accs, candidates, gathered):
-            n = rounding_error(r, acc.k)
+            n = rounding_errors(r, acc.scale)
             b = _ks_bin(n)
             take = lut[b]
             out.append((n[take], None if weights is None else weights[take], b[take]))
