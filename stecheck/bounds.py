@@ -30,6 +30,13 @@ A bound's fields (any of them may come from ``[defaults]``, the bound's own valu
 - ``expect``: ``"inside"`` (default) or ``"outside"``: the statistic must lie outside the interval or
   band, which keeps a counterexample checked.
 
+Instead of ``source``, ``weights`` names a weight SOURCE as ``stecheck weights`` takes it (a file, a
+directory, ``zoo:NAME``, ``hf:ORG/NAME``), with ``transform`` (``dorefa`` default, ``absmax``,
+``minmax``) and optionally ``tensor``, a regular expression choosing tensors (one check per matching
+tensor; without it the size-weighted aggregate of the default selection is checked). A tensor is a whole
+population, so its statistics are exact: no ``samples``, ``seed`` or ``within_se``; ``sqnr_db``,
+``sqnr_uniform_db`` and ``share_holds`` exist only for weights.
+
 Every mistake raises :class:`BoundsError` naming the file, the bound and the field.
 """
 
@@ -81,20 +88,23 @@ class Statistic:
     needs_step: bool = False
     exact: bool = False
     indexed: bool = False
+    #: Where the statistic exists: in ``simulate`` records (distribution sources), ``weights`` records, or both.
+    for_dist: bool = True
+    for_weights: bool = False
 
 
 #: The statistics a bound may name (record fields of ``stecheck simulate``, plus ``var12_n``).
 STATISTICS: Final[dict[str, Statistic]] = {
-    "mean_n": Statistic("mean_n", se_field="mean_n_se", exact_field="exact_mean_n"),
-    "var_n": Statistic("var_n", se_field="var_n_se", exact_field="exact_var_n"),
-    "var12_n": Statistic("var_n", scale=12.0, se_field="var_n_se", exact_field="exact_var_n"),
+    "mean_n": Statistic("mean_n", se_field="mean_n_se", exact_field="exact_mean_n", for_weights=True),
+    "var_n": Statistic("var_n", se_field="var_n_se", exact_field="exact_var_n", for_weights=True),
+    "var12_n": Statistic("var_n", scale=12.0, se_field="var_n_se", exact_field="exact_var_n", for_weights=True),
     "p_n_zero": Statistic("p_n_zero"),
-    "ks_stat": Statistic("ks_stat"),
-    "ks_pvalue": Statistic("ks_pvalue"),
+    "ks_stat": Statistic("ks_stat", for_weights=True),
+    "ks_pvalue": Statistic("ks_pvalue", for_weights=True),
     "chi2_stat": Statistic("chi2_stat"),
     "chi2_pvalue": Statistic("chi2_pvalue"),
-    "fourier_abs": Statistic("fourier_abs", exact_field="exact_fourier_abs", indexed=True),
-    "mean_fd": Statistic("mean_fd", se_field="mean_fd_se", exact_field="exact_mean_fd", needs_step=True),
+    "fourier_abs": Statistic("fourier_abs", exact_field="exact_fourier_abs", indexed=True, for_weights=True),
+    "mean_fd": Statistic("mean_fd", se_field="mean_fd_se", exact_field="exact_mean_fd", needs_step=True, for_weights=True),
     "p_fd_zero": Statistic("p_fd_zero", exact_field="exact_p_fd_zero", needs_step=True),
     "ste": Statistic("ste", needs_step=True),
     "exact_mean_n": Statistic("exact_mean_n", exact=True),
@@ -103,11 +113,14 @@ STATISTICS: Final[dict[str, Statistic]] = {
     "exact_fourier_abs": Statistic("exact_fourier_abs", exact=True, indexed=True),
     "exact_mean_fd": Statistic("exact_mean_fd", exact=True, needs_step=True),
     "exact_p_fd_zero": Statistic("exact_p_fd_zero", exact=True, needs_step=True),
+    "sqnr_db": Statistic("sqnr_db", for_dist=False, for_weights=True),
+    "sqnr_uniform_db": Statistic("sqnr_uniform_db", for_dist=False, for_weights=True),
+    "share_holds": Statistic("share_holds", for_dist=False, for_weights=True),
 }
 
 #: The fields a ``[[bound]]`` (or ``[defaults]``) table may have.
 FIELDS: Final = (
-    "name", "source", "k", "statistic", "rounding", "fd", "h", "samples", "seed",
+    "name", "source", "weights", "tensor", "transform", "k", "statistic", "rounding", "fd", "h", "samples", "seed",
     "interval", "within", "within_se", "target", "expect",
 )
 _CONDITIONS: Final = ("interval", "within", "within_se")
@@ -137,6 +150,11 @@ class Bound:
     within_se: float | None
     target: float | str | None
     expect: str
+    #: For a weights source: ``weights`` is True, ``source`` the SOURCE string of ``stecheck weights``,
+    #: ``tensor`` a regex choosing tensors (None: the size-weighted aggregate row), ``transform`` w -> r.
+    weights: bool = False
+    tensor: str | None = None
+    transform: str = "dorefa"
     #: The bounds file the bound comes from (as given to :func:`parse_bounds`).
     file: str = ""
 
@@ -212,6 +230,23 @@ class _Fields:
             raise self.error(field, str(exc)) from None
 
 
+def _weights_fields(f: _Fields) -> str | None:
+    """Check ``tensor`` (a regex) and ``transform`` of a weights bound; return the regex or None."""
+    from stecheck.weights import TRANSFORMS
+
+    transform = f.get("transform", "dorefa")
+    if transform not in TRANSFORMS:
+        raise f.error("transform", f"unknown transform {transform!r}: expected one of {', '.join(TRANSFORMS)}")
+    if not f.has("tensor"):
+        return None
+    pattern = f.text("tensor")
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise f.error("tensor", f"bad regular expression {pattern!r}: {exc}") from None
+    return pattern
+
+
 def parse_statistic(text: str) -> tuple[str, int | None]:
     """``"mean_fd"`` -> ``("mean_fd", None)``; ``"fourier_abs[2]"`` -> ``("fourier_abs", 2)``.
 
@@ -231,7 +266,7 @@ def parse_statistic(text: str) -> tuple[str, int | None]:
     return name, order
 
 
-def _condition(f: _Fields, stat: Statistic) -> dict[str, Any]:
+def _condition(f: _Fields, stat: Statistic, weights: bool) -> dict[str, Any]:
     given = [c for c in _CONDITIONS if f.has(c)]
     if len(given) != 1:
         field = "interval|within|within_se"
@@ -256,13 +291,14 @@ def _condition(f: _Fields, stat: Statistic) -> dict[str, Any]:
     width = f.number(kind)
     if width < 0:
         raise f.error(kind, f"{_num(width)} must be >= 0")
-    if kind == "within_se" and stat.se_field is None:
-        kinds = "is exact" if stat.exact else "has no standard error in the records"
+    if kind == "within_se" and (stat.se_field is None or weights):
+        kinds = "is exact" if stat.exact or weights else "has no standard error in the records"
+        kinds += " (a weight tensor is the whole population)" if weights else ""
         raise f.error("within_se", f"statistic {stat.field} {kinds}: use within = X or an interval")
     cond[kind] = width
     target = f.require("target")
     if target == "exact":
-        if stat.exact_field is None:
+        if stat.exact_field is None or weights:
             raise f.error("target", f"statistic {stat.field} has no exact reference to target")
         cond["target"] = "exact"
     else:
@@ -286,7 +322,18 @@ def _expand(where: str, index: int, table: Any, defaults: Mapping[str, Any], see
     if name in seen:
         raise f.error("name", "duplicate bound name")
     seen.add(name)
-    source = f.checked("source", lambda s: parse_input(s).spec, f.text("source"))
+    weights = f.has("weights")
+    if weights == f.has("source"):
+        raise f.error("source|weights", "give exactly one of source (a distribution spec) and weights (a weight SOURCE)")
+    if weights:
+        source = f.text("weights")
+        tensor = _weights_fields(f)
+    else:
+        source = f.checked("source", lambda s: parse_input(s).spec, f.text("source"))
+        tensor = None
+        for key in ("tensor", "transform"):
+            if key in table:
+                raise f.error(key, "only a weights source takes this field")
     raw_k = f.require("k")
     bits = f.checked("k", parse_bits, raw_k if isinstance(raw_k, list) else [raw_k])
     try:
@@ -294,17 +341,23 @@ def _expand(where: str, index: int, table: Any, defaults: Mapping[str, Any], see
     except ValueError as exc:
         raise f.error("statistic", str(exc)) from None
     stat = STATISTICS[statistic]
+    if not (stat.for_weights if weights else stat.for_dist):
+        kind = "a weights source" if weights else "a distribution source (it needs weights = SOURCE)"
+        raise f.error("statistic", f"{statistic} is not available for {kind}")
     rounding = f.checked("rounding", check_rounding, f.get("rounding", "half-even"))
     fd = f.get("fd", "forward")
     if fd not in SCHEMES:
         raise f.error("fd", f"unknown finite-difference scheme {fd!r}: expected forward or central")
+    if weights and (rounding, fd) != ("half-even", "forward"):
+        field = "rounding" if rounding != "half-even" else "fd"
+        raise f.error(field, "weights are scanned with half-even rounding and forward differences only")
     h = None
     if stat.needs_step:
         h = f.number("h")
         if h <= 0:
             raise f.error("h", f"step size {_num(h)} must be > 0")
     samples = seed = None
-    if not stat.exact:
+    if not (stat.exact or weights):
         samples = f.require("samples")
         if isinstance(samples, bool) or not isinstance(samples, int) or samples <= 0:
             raise f.error("samples", f"{samples!r} must be a positive integer")
@@ -312,10 +365,11 @@ def _expand(where: str, index: int, table: Any, defaults: Mapping[str, Any], see
     expect = f.get("expect", "inside")
     if expect not in ("inside", "outside"):
         raise f.error("expect", f"{expect!r}: expected 'inside' or 'outside'")
-    cond = _condition(f, stat)
+    cond = _condition(f, stat, weights)
     return [
         Bound(name=name, source=source, k=k, statistic=statistic, order=order, rounding=rounding, fd=fd, h=h,
-              samples=samples, seed=seed, expect=expect, file=where, **cond)
+              samples=samples, seed=seed, expect=expect, file=where, weights=weights, tensor=tensor,
+              transform=f.get("transform", "dorefa"), **cond)
         for k in bits
     ]
 

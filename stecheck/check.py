@@ -1,9 +1,14 @@
-"""Evaluate bounds (see :mod:`stecheck.bounds`) against engine records: one verdict per bound.
+"""Evaluate bounds (see :mod:`stecheck.bounds`) against records: one verdict per bound and bit width.
 
-Bounds that share a source, a sample count and a seed are evaluated from one engine run over the union
-of their bit widths, roundings, schemes and steps. This changes no value: a record depends only on the
-seed, the input spec, the sample count and its own cell (:mod:`stecheck.sampling`), so a verdict is the
-same whether its bound is checked alone or with others, and the same on every run.
+Bounds on a distribution that share a source, a sample count and a seed are evaluated from one engine
+run over the union of their bit widths, roundings, schemes and steps. This changes no value: a record
+depends only on the seed, the input spec, the sample count and its own cell (:mod:`stecheck.sampling`),
+so a verdict is the same whether its bound is checked alone or with others, and the same on every run.
+
+Bounds on weights (``weights = SOURCE``) read the records of :func:`stecheck.weights.scan`, one scan per
+(source, transform, tensor pattern): exact population statistics, no randomness. A bound with a
+``tensor`` pattern gets one verdict per matching tensor; without one it reads the size-weighted
+aggregate row of the default tensor selection.
 """
 
 from __future__ import annotations
@@ -16,9 +21,10 @@ from typing import Any, Callable, Final, Sequence
 from stecheck.bounds import Bound, BoundsError
 from stecheck.config import RunConfig
 from stecheck.engine import run, total_samples
+from stecheck.errors import StecheckError
 from stecheck.records import Record
 
-__all__ = ["CHECK_FIELDS", "RunGroup", "plan_runs", "condition_holds", "verdict", "evaluate", "total_check_samples", "CheckResult"]
+__all__ = ["CHECK_FIELDS", "RunGroup", "WeightsGroup", "plan_runs", "plan_scans", "condition_holds", "verdict", "evaluate", "total_check_samples", "CheckResult"]
 
 #: Columns of a verdict record, in order.
 CHECK_FIELDS: Final = (
@@ -66,7 +72,8 @@ def plan_runs(bounds: Sequence[Bound]) -> list[RunGroup]:
     """
     members: dict[tuple[str, int | None, int | None], list[int]] = {}
     for index, bound in enumerate(bounds):
-        members.setdefault(_group_key(bound), []).append(index)
+        if not bound.weights:
+            members.setdefault(_group_key(bound), []).append(index)
     groups = []
     for (source, samples, seed), idx in members.items():
         chosen = [bounds[i] for i in idx]
@@ -86,6 +93,57 @@ def plan_runs(bounds: Sequence[Bound]) -> list[RunGroup]:
         )
         groups.append(RunGroup(config, tuple(idx)))
     return groups
+
+
+@dataclass(frozen=True)
+class WeightsGroup:
+    """One scan of a weights source and the indices of the bounds it serves."""
+
+    source: str
+    transform: str
+    tensor: str | None
+    bits: tuple[int, ...]
+    steps: tuple[float, ...]
+    members: tuple[int, ...]
+
+
+def plan_scans(bounds: Sequence[Bound]) -> list[WeightsGroup]:
+    """Group the weights bounds by (source, transform, tensor pattern), with the union of k and h."""
+    members: dict[tuple[str, str, str | None], list[int]] = {}
+    for index, bound in enumerate(bounds):
+        if bound.weights:
+            members.setdefault((bound.source, bound.transform, bound.tensor), []).append(index)
+    groups = []
+    for (source, transform, tensor), idx in members.items():
+        chosen = [bounds[i] for i in idx]
+        steps = tuple(sorted({b.h for b in chosen if b.h is not None})) or (_PLACEHOLDER_STEP,)
+        groups.append(WeightsGroup(source, transform, tensor, tuple(sorted({b.k for b in chosen})), steps, tuple(idx)))
+    return groups
+
+
+def _scan_records(group: WeightsGroup, first: Bound) -> list[Record]:
+    """The records of one weights scan (tensor rows for a pattern, else the aggregate rows).
+
+    A source that cannot be opened, or a pattern that selects no tensor, is a :class:`BoundsError`
+    naming ``first``, the group's first bound.
+    """
+    from stecheck.weights import open_source, scan, select
+
+    where = f"{first.file}: bound {first.name!r}"
+    try:
+        src = open_source(group.source)
+    except StecheckError as exc:
+        raise BoundsError(f"{where}, field 'weights': {exc}") from None
+    try:
+        if group.tensor is None:
+            tensors = select(src.tensors)
+        else:
+            tensors = select(src.tensors, include=[group.tensor], all_tensors=True)
+    except StecheckError as exc:
+        field = "weights" if group.tensor is None else "tensor"
+        raise BoundsError(f"{where}, field {field!r}: {exc}") from None
+    records = scan(src.label, tensors, group.bits, group.steps, group.transform)
+    return [r for r in records if r["kind"] == ("aggregate" if group.tensor is None else "tensor")]
 
 
 def condition_holds(bound: Bound, value: float, se: float | None, target: float | None) -> bool:
@@ -120,11 +178,12 @@ def _where(bound: Bound) -> str:
 
 
 def verdict(bound: Bound, record: Record) -> Record:
-    """The verdict record of ``bound`` read from the engine ``record`` of its cell."""
+    """The verdict record of ``bound`` read from the ``record`` of its cell (engine or weights scan)."""
     stat = bound.stat
+    source = f"{bound.source} [{record['tensor']}]" if bound.tensor is not None else bound.source
     value = _pick(bound, record, stat.field)
     if value is None:
-        raise BoundsError(f"{_where(bound)}, field 'statistic': {bound.label} has no value for source {bound.source}")
+        raise BoundsError(f"{_where(bound)}, field 'statistic': {bound.label} has no value for source {source}")
     se = _pick(bound, record, stat.se_field)
     if bound.within_se is not None and se is None:
         raise BoundsError(f"{_where(bound)}, field 'within_se': no standard error for {bound.label}")
@@ -138,7 +197,7 @@ def verdict(bound: Bound, record: Record) -> Record:
     return {
         "file": bound.file,
         "bound": bound.name,
-        "source": bound.source,
+        "source": source,
         "k": bound.k,
         "rounding": bound.rounding,
         "fd": bound.fd if stat.needs_step else None,
@@ -150,7 +209,7 @@ def verdict(bound: Bound, record: Record) -> Record:
         "condition": bound.condition_text(),
         "expect": bound.expect,
         "passed": condition_holds(bound, value, se, target),
-        "samples": None if stat.exact else record["samples"],
+        "samples": record["size"] if bound.weights else (None if stat.exact else record["samples"]),
         "seed": None if bound.seed is None else str(bound.seed),
     }
 
@@ -162,6 +221,17 @@ def _cell_of(bound: Bound, records: Sequence[Record]) -> Record:
         ):
             return rec
     raise AssertionError(f"no record for {_where(bound)}")  # the group's grid covers every member
+
+
+def _tensor_cells(bound: Bound, records: Sequence[Record]) -> list[Record]:
+    """The weights records of ``bound``: one per tensor (or the aggregate) at its k and h."""
+    cells = [r for r in records if r["k"] == bound.k]
+    if bound.stat.needs_step:
+        cells = [r for r in cells if r["h"] == bound.h]
+    seen: dict[str, Record] = {}
+    for rec in cells:
+        seen.setdefault(rec["tensor"], rec)  # statistics without h are equal for every h
+    return list(seen.values())
 
 
 @dataclass(frozen=True)
@@ -186,16 +256,21 @@ def total_check_samples(bounds: Sequence[Bound]) -> int:
 def evaluate(bounds: Sequence[Bound], threads: int = 1, progress: Progress | None = None) -> CheckResult:
     """Run the engine once per group of ``bounds`` and return one verdict per bound, in order."""
     started = time.perf_counter()
-    verdicts: list[Record | None] = [None] * len(bounds)
+    verdicts: list[list[Record]] = [[] for _ in bounds]
     runs = []
+    for wgroup in plan_scans(bounds):
+        records = _scan_records(wgroup, bounds[wgroup.members[0]])
+        for index in wgroup.members:
+            verdicts[index] = [verdict(bounds[index], rec) for rec in _tensor_cells(bounds[index], records)]
+        runs.append({"source": wgroup.source, "samples": None, "seed": None, "method": f"weights ({wgroup.transform})",
+                     "bits": list(wgroup.bits), "bounds": len(wgroup.members)})
     for group in plan_runs(bounds):
         result = run(group.config, threads=threads, progress=progress)
         for index in group.members:
-            verdicts[index] = verdict(bounds[index], _cell_of(bounds[index], result.records))
+            verdicts[index] = [verdict(bounds[index], _cell_of(bounds[index], result.records))]
         cfg = result.config
         monte_carlo = cfg.method != "exact"
         runs.append({"source": cfg.inputs[0], "samples": cfg.samples if monte_carlo else None,
                      "seed": str(cfg.seed) if monte_carlo else None, "method": cfg.method, "bits": list(cfg.bits),
                      "bounds": len(group.members)})
-    done = [v for v in verdicts if v is not None]
-    return CheckResult(done, runs, time.perf_counter() - started)
+    return CheckResult([v for per_bound in verdicts for v in per_bound], runs, time.perf_counter() - started)

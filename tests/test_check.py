@@ -177,3 +177,45 @@ def test_within_se_bounds_that_are_true_fail_at_the_nominal_rate() -> None:
         failed = sum(not v["passed"] for v in result.verdicts if v["statistic"] == stat)
         test = stats.binomtest(failed, CAL_RUNS, p0)
         assert test.pvalue > CAL_ALPHA, (stat, failed, CAL_RUNS * p0, test.pvalue)
+
+
+# ------------------------------------------------------------ weights sources
+
+
+def test_weights_bounds_read_exact_tensor_statistics(tmp_path) -> None:
+    from stecheck.quantize import dorefa_weight_transform, rounding_error
+
+    rng = np.random.Generator(np.random.PCG64(SEED))
+    fc = rng.normal(0.0, 0.05, size=(64, 32))
+    conv = rng.laplace(0.0, 0.02, size=(8, 4, 3, 3))
+    path = tmp_path / "model.npz"
+    np.savez(path, fc=fc, conv=conv, bias=rng.normal(size=16))
+    common = {"weights": str(path), "samples": None, "seed": None}
+    bs = bounds_of(
+        {"name": "fc E[n]", "tensor": "^fc$", "k": "2-3", "statistic": "mean_n", "interval": [-1, 1]},
+        {"name": "all E[D_h]", "k": 8, "statistic": "mean_fd", "h": 1e-3, "target": 1.0, "within": 0.5},
+        {"name": "per tensor SQNR", "tensor": ".", "k": 8, "statistic": "sqnr_db", "interval": [-math.inf, 0.0], "expect": "outside"},
+        **common,
+    )
+    result = evaluate(bs)
+    fc_rows = [v for v in result.verdicts if v["bound"] == "fc E[n]"]
+    for row in fc_rows:  # the value is the tensor's own E[n], computed here directly
+        n = rounding_error(dorefa_weight_transform(fc), row["k"])
+        assert row["value"] == pytest.approx(float(n.mean()), abs=1e-12)
+        assert row["source"] == f"{path} [fc]" and row["samples"] == fc.size and row["se"] is None
+    assert [v["source"] for v in result.verdicts if v["bound"] == "per tensor SQNR"] == [f"{path} [{t}]" for t in ("fc", "conv", "bias")]
+    aggregate = [v for v in result.verdicts if v["bound"] == "all E[D_h]"]
+    assert len(aggregate) == 1 and aggregate[0]["samples"] == fc.size + conv.size  # the 1-D bias is left out
+    assert result.passed
+    assert [r["method"] for r in result.runs] == ["weights (dorefa)"] * 3
+
+
+def test_a_weights_pattern_selecting_nothing_names_the_bound(tmp_path) -> None:
+    path = tmp_path / "model.npz"
+    np.savez(path, fc=np.linspace(-1, 1, 64).reshape(8, 8))
+    bs = bounds_of({"name": "x", "weights": str(path), "tensor": "conv", "k": 2, "statistic": "mean_n", "interval": [-1, 1]})
+    with pytest.raises(BoundsError, match=r"bound 'x', field 'tensor': no tensor is selected"):
+        evaluate(bs)
+    missing = bounds_of({"name": "y", "weights": str(tmp_path / "none.npz"), "k": 2, "statistic": "mean_n", "interval": [-1, 1]})
+    with pytest.raises(BoundsError, match=r"bound 'y', field 'weights': .*does not exist"):
+        evaluate(missing)

@@ -81,7 +81,17 @@ BAD = [
     (one(statistic="fourier_abs"), "statistic", "needs a Fourier order"),
     (one(statistic="fourier_abs[9]"), "statistic", "out of range"),
     (one(statistic="mean_n[1]"), "statistic", "takes no index"),
-    (one(source=None), "source", "missing field"),
+    (one(source=None), "source|weights", "give exactly one of source"),
+    (one(weights="w.npz"), "source|weights", "give exactly one of source"),
+    (one(tensor="fc"), "tensor", "only a weights source"),
+    (one(source=None, weights="w.npz", tensor="fc["), "tensor", "bad regular expression"),
+    (one(source=None, weights="w.npz", transform="tanh"), "transform", "unknown transform"),
+    (one(source=None, weights="w.npz", statistic="p_n_zero"), "statistic", "not available for a weights source"),
+    (one(source=None, weights="w.npz", statistic="exact_mean_n"), "statistic", "not available for a weights source"),
+    (one(statistic="sqnr_db", within_se=None, within=1.0), "statistic", "not available for a distribution source"),
+    (one(source=None, weights="w.npz"), "within_se", "a weight tensor is the whole population"),
+    (one(source=None, weights="w.npz", within_se=None, within=0.1, target="exact"), "target", "no exact reference"),
+    (one(source=None, weights="w.npz", rounding="stochastic", within_se=None, within=0.1), "rounding", "half-even"),
     (one(statistic=None), "statistic", "missing field"),
     (one(k=None), "k", "missing field"),
     (one(samples=None), "samples", "missing field"),
@@ -145,12 +155,24 @@ def test_load_bounds_reports_unreadable_and_malformed_files(tmp_path: Path) -> N
     assert issubclass(BoundsError, StecheckError)
 
 
-def test_every_statistic_reads_a_simulate_field() -> None:
+def test_every_statistic_reads_a_record_field() -> None:
     from stecheck.records import SIMULATE_FIELDS
+    from stecheck.weights import WEIGHTS_FIELDS
 
     for stat in STATISTICS.values():
-        for field in (stat.field, stat.se_field, stat.exact_field):
-            assert field is None or field in SIMULATE_FIELDS
+        if stat.for_dist:
+            for field in (stat.field, stat.se_field, stat.exact_field):
+                assert field is None or field in SIMULATE_FIELDS
+        if stat.for_weights:
+            assert stat.field in WEIGHTS_FIELDS
+
+
+def test_a_weights_bound_needs_no_samples_or_seed() -> None:
+    doc = one(source=None, weights="zoo:tiny", tensor="fc", samples=None, seed=None, within_se=None, within=0.1,
+              statistic="mean_fd", h=1e-3)
+    bound = parse_bounds(doc, "b.toml")[0]
+    assert (bound.weights, bound.source, bound.tensor, bound.transform, bound.samples, bound.seed) == (
+        True, "zoo:tiny", "fc", "dorefa", None, None)
 
 
 def test_the_projects_bounds_file_parses_and_covers_its_claims() -> None:
