@@ -556,7 +556,7 @@ def step_mean_zero(records: RecordIndex, inputs: Sequence[str], bits: Sequence[i
         c = zero_nonuniform[0]
         extra = f" E[n] = 0 without n uniform: {c.label} k={c.k} ({c.note})."
     return AuditRow(
-        "8'", "If n is uniform on [-0.5, 0.5], E(n) = 0 (and the inputs met in practice have E(n) = 0).",
+        "8'", "E(n) = 0 (under the assumption that n is drawn uniformly from [-0.5, 0.5]).",
         verdict,
         _condition("E(n) = 0 when n is uniform or the input is symmetric about a level or a threshold "
                    "(Im phi(2 pi l) = 0); the implication itself is true.", cases, verdict),
