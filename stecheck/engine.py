@@ -130,6 +130,7 @@ def _records_for(
                     "chi2_stat": None if err is None else err.chi2_stat,
                     "chi2_pvalue": None if err is None else err.chi2_pvalue,
                     "fourier_abs": None if err is None else list(err.fourier_abs),
+                    "hist_n": None if err is None else list(err.hist),
                     "mean_fd": None if slope is None else slope.mean_fd,
                     "mean_fd_se": None if slope is None else slope.mean_fd_se,
                     "p_fd_zero": None if slope is None else slope.p_fd_zero,

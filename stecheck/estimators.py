@@ -103,6 +103,8 @@ class ErrorSummary:
     chi2_pvalue: float
     fourier_abs: tuple[float, ...]
     p_zero: float
+    #: Counts of ``e`` in :data:`CHI2_BINS` equal bins on [-1/2, 1/2] (the chi-square bins; for plots).
+    hist: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -228,6 +230,7 @@ class CellAccumulator:
             chi2_pvalue=chi2_p,
             fourier_abs=tuple(float(v) for v in np.abs(self.fourier) / n),
             p_zero=self.zeros / n,
+            hist=tuple(int(c) for c in self._binned()),
         )
 
     def _ks(self) -> tuple[float, float]:
@@ -238,11 +241,16 @@ class CellAccumulator:
         upper = float(max(np.max(ecdf[1:] - uniform[:-1]), np.max(uniform[1:] - ecdf[:-1])))
         return at_edges, max(upper - at_edges, 0.0)
 
+    def _binned(self) -> NDArray[np.int64]:
+        """Counts in :data:`CHI2_BINS` equal bins on [-1/2, 1/2] (errors outside it are not counted)."""
+        inner = self.hist[HIST_BINS // 4 : 3 * HIST_BINS // 4].reshape(CHI2_BINS, -1).sum(axis=1)
+        inner[-1] += self.hist[3 * HIST_BINS // 4]  # e == 1/2 exactly (half-up ties) closes the last bin
+        return inner
+
     def _chi2(self) -> tuple[float, float]:
         if self.lowest < -0.5 or self.highest > 0.5:
             return math.inf, 0.0  # mass outside the support of Uniform[-1/2, 1/2]
-        inner = self.hist[HIST_BINS // 4 : 3 * HIST_BINS // 4].reshape(CHI2_BINS, -1).sum(axis=1)
-        inner[-1] += self.hist[3 * HIST_BINS // 4]  # e == 1/2 exactly (half-up ties) closes the last bin
+        inner = self._binned()
         result = stats.chisquare(inner)
         return float(result.statistic), float(result.pvalue)
 

@@ -16,6 +16,7 @@ import platform
 import subprocess
 import sys
 import tempfile
+from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Final, Iterable, Mapping, Sequence
@@ -60,6 +61,7 @@ SIMULATE_FIELDS: Final = (
     "chi2_stat",
     "chi2_pvalue",
     "fourier_abs",
+    "hist_n",
     "mean_fd",
     "mean_fd_se",
     "p_fd_zero",
@@ -102,7 +104,7 @@ def _git_revision() -> str | None:
 
 
 def provenance(command: str, config: Mapping[str, Any], seed: int | None, wall_time_s: float, **extra: Any) -> dict[str, Any]:
-    """Provenance of a result: versions, git revision, platform, the resolved config, seed, wall time."""
+    """Provenance of a result: versions, git revision, platform, the resolved config, seed, date, wall time."""
     from stecheck import __version__
 
     return {
@@ -117,6 +119,7 @@ def provenance(command: str, config: Mapping[str, Any], seed: int | None, wall_t
         "argv": sys.argv,
         "config": dict(config),
         "seed": seed,
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "wall_time_s": round(wall_time_s, 3),
         **extra,
     }
