@@ -44,12 +44,11 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Mapping
 
-from stecheck.config import SCHEMES, parse_bits, parse_seed
+from stecheck.config import SCHEMES, parse_bits, parse_seed, read_toml
 from stecheck.distributions import parse_input
 from stecheck.errors import ConfigError, StecheckError
 from stecheck.exact import FOURIER_ORDERS
@@ -397,15 +396,4 @@ def parse_bounds(data: Mapping[str, Any], where: str) -> list[Bound]:
 
 def load_bounds(path: Path) -> list[Bound]:
     """Read and validate a bounds TOML file."""
-    where = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise BoundsError(f"cannot read bounds file {where!r}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise BoundsError(f"bounds file {where!r} is not UTF-8 text: {exc}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise BoundsError(f"bounds file {where!r} is not valid TOML: {exc}") from None
-    return parse_bounds(data, where)
+    return parse_bounds(read_toml(path, "bounds file", BoundsError), str(path))

@@ -166,19 +166,23 @@ def config_from_mapping(data: dict[str, Any], source: str) -> RunConfig:
     return RunConfig(**kwargs)
 
 
-def load_config(path: Path) -> RunConfig:
-    """Read an experiment TOML file (not yet validated)."""
+def read_toml(path: Path, kind: str = "config", error: type[ConfigError] = ConfigError) -> dict[str, Any]:
+    """The parsed TOML file ``path``; unreadable, non-UTF-8 or invalid files raise ``error`` naming ``kind``."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"cannot read config {str(path)!r}: {exc.strerror or exc}") from None
+        raise error(f"cannot read {kind} {str(path)!r}: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"cannot read config {str(path)!r}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raise error(f"cannot read {kind} {str(path)!r}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config {str(path)!r} is not valid TOML: {exc}") from None
-    return config_from_mapping(data, str(path))
+        raise error(f"{kind} {str(path)!r} is not valid TOML: {exc}") from None
+
+
+def load_config(path: Path) -> RunConfig:
+    """Read an experiment TOML file (not yet validated)."""
+    return config_from_mapping(read_toml(path), str(path))
 
 
 def default_config() -> RunConfig:
