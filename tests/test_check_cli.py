@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -148,3 +150,16 @@ def test_usage_and_file_errors_exit_2(runner, files, tmp_path: Path) -> None:
     unwritable = invoke(runner, "check", str(files["pass"]), "--out", str(blocked / "x.xml"))
     assert unwritable.exit_code == 2 and len(unwritable.stderr.splitlines()) == 1
     assert invoke(runner, "check", str(files["pass"]), "--threads", "0").exit_code == 2
+
+
+def test_threads_change_no_verdict(runner, files) -> None:
+    one, two = (json.loads(invoke(runner, "check", str(files["fail"]), "-f", "json", "-j", j).stdout)["records"] for j in ("1", "2"))
+    assert one == two
+
+
+def test_a_real_process_gets_one_line_and_exit_2(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(HEADER + '[[bound]]\nname = "x"\nk = 1\nstatistic = "mean_n"\ninterval = [1.0, 0.0]\n', encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "stecheck", "check", str(path)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == f"error: {path}: bound 'x', field 'interval': impossible interval: lo 1 > hi 0\n"
