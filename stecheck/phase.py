@@ -411,13 +411,21 @@ def phase_map(family: Family, sigmas: ArrayLike, offsets: ArrayLike, eta: float)
 # ---------------------------------------------------------------- the rule of thumb
 
 
+def _worst_offsets(eta: float) -> NDArray[np.float64]:
+    """:data:`WORST_OFFSETS` grid offsets plus ``-eta/2`` and ``1/2 - eta/2`` (mod 1), the centres of symmetry
+    of ``E[D_eta]`` over the offset for a symmetric family (the forward window ``(s, s + eta]`` is centred
+    on ``s + eta/2``)."""
+    extra = np.mod(np.array([-0.5 * eta, 0.5 - 0.5 * eta]), 1.0)
+    return np.unique(np.concatenate([offset_grid(WORST_OFFSETS), extra]))
+
+
 def worst_case(family: Family, sd: float, eta: float) -> tuple[float, float]:
     """``(max_mu |E[D_eta] - 1|, argmax mu)`` for ``sigma_s = sd``.
 
-    The maximum over :data:`WORST_OFFSETS` offsets (0 and 1/2 included) is refined by a bounded scalar
-    search around the three best grid offsets.
+    The maximum over :func:`_worst_offsets` (0, 1/2 and the centres of symmetry included) is refined by
+    a bounded scalar search around the three best grid offsets.
     """
-    grid = offset_grid(WORST_OFFSETS)
+    grid = _worst_offsets(eta)
     dev = np.abs(_fourier_fd(family, np.array([sd]), grid, eta)[0] - 1.0)
     best, where = float(dev.max()), float(grid[int(dev.argmax())])
     step = 1.0 / WORST_OFFSETS
@@ -462,7 +470,8 @@ def rule_of_thumb(family: Family, eta: float, tolerance: float, sigma_lo: float 
     1. ``sigma_B``: bisection on the monotone :func:`stability_bound` (holds for all larger sigma).
     2. ``max_mu |E[D] - 1|`` on a log grid of relative spacing :data:`SCAN_STEP` over ``[sigma_lo, sigma_B]``
        (Fourier evaluation, :data:`WORST_OFFSETS` offsets); the last grid sigma that fails.
-    3. Bisection on sigma between that point and the next, with the refined :func:`worst_case`.
+    3. Past it while the refined :func:`worst_case` still fails, then bisection on sigma between that
+       point and the next, with the refined worst case.
     """
     tolerance = check_tolerance(tolerance)
     hi = 1.0
@@ -479,7 +488,7 @@ def rule_of_thumb(family: Family, eta: float, tolerance: float, sigma_lo: float 
         sigma_lo = sigma_b / 2.0
     count = int(math.ceil(math.log(sigma_b / sigma_lo) / SCAN_STEP)) + 1
     grid = np.geomspace(sigma_lo, sigma_b, count)
-    offsets = offset_grid(WORST_OFFSETS)
+    offsets = _worst_offsets(eta)
     fails = np.concatenate([
         np.max(np.abs(_fourier_fd(family, part, offsets, eta) - 1.0), axis=1) > tolerance
         for part in np.array_split(grid, max(1, count // 1024))
@@ -487,6 +496,9 @@ def rule_of_thumb(family: Family, eta: float, tolerance: float, sigma_lo: float 
     if not fails[0]:
         raise ConfigError(f"{family.name}: tolerance {tolerance} already holds at sigma_s = {sigma_lo}; choose a smaller tolerance")
     last = int(np.flatnonzero(fails)[-1])
+    # the scan saw grid offsets only: step on while the refined worst case still fails
+    while last + 1 < count and worst_case(family, float(grid[last + 1]), eta)[0] > tolerance:
+        last += 1
     a = float(grid[last])
     b = float(grid[last + 1]) if last + 1 < count else sigma_b
     while b / a - 1.0 > 1e-10:
