@@ -127,7 +127,7 @@ def _scan_records(group: WeightsGroup, first: Bound) -> list[Record]:
     A source that cannot be opened, or a pattern that selects no tensor, is a :class:`BoundsError`
     naming ``first``, the group's first bound.
     """
-    from stecheck.weights import open_source, scan, select
+    from stecheck.weights import open_source, scan, select  # on use: the loaders import onnx and safetensors
 
     where = f"{first.file}: bound {first.name!r}"
     try:
@@ -159,7 +159,11 @@ def condition_holds(bound: Bound, value: float, se: float | None, target: float 
         inside = lo <= value <= hi
     else:
         assert target is not None
-        width = bound.within if bound.within is not None else bound.within_se * (se if se is not None else math.nan)  # type: ignore[operator]
+        if bound.within is not None:
+            width = bound.within
+        else:
+            assert bound.within_se is not None
+            width = bound.within_se * (se if se is not None else math.nan)
         inside = abs(value - target) <= width
     return inside if bound.expect == "inside" else not inside
 
