@@ -109,6 +109,9 @@ def simulate(
 
 
 # The other commands live in one module each (stecheck/cli_<name>.py) and are registered here.
+from stecheck.cli_plot import plot, report  # noqa: E402
+app.command("plot")(plot)
+app.command("report")(report)
 from stecheck.cli_check import check  # noqa: E402
 app.command("check")(check)
 

@@ -1,0 +1,78 @@
+"""``stecheck plot`` and ``stecheck report``: figures and a one-page report from results directories."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from stecheck.cli_support import emit, progress_bar, stdout_console
+from stecheck.errors import OutputError
+from stecheck.plots.runs import find_runs, load_run, plot_run
+from stecheck.records import prepare_out_dir, write_text_atomic
+from stecheck.report import build_report
+
+__all__ = ["plot", "report", "FigureFormat"]
+
+
+class FigureFormat(str, Enum):
+    """File format of the figures."""
+
+    png = "png"
+    svg = "svg"
+    pdf = "pdf"
+
+
+RunDirs = Annotated[Optional[list[Path]], typer.Argument(help="Results directories (default: every run under results/).", show_default=False)]
+
+
+def plot(
+    results: RunDirs = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write figures here (default: RESULTS_DIR/figures/; one subdirectory per run when several).")] = None,
+    figure_format: Annotated[list[FigureFormat], typer.Option("--format", "-f", help="png, svg or pdf (repeatable).")] = [FigureFormat.png],  # noqa: B006
+    dpi: Annotated[Optional[int], typer.Option("--dpi", help="Raster resolution (default 150).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Figures from the records of simulate and weights runs (read, never recomputed); prints the paths."""
+    runs = find_runs(results or [])
+    for run in runs:
+        load_run(run)  # every run is checked before the first figure is written
+    if out is not None:
+        prepare_out_dir(out)
+    if dpi is not None and dpi <= 0:
+        raise OutputError(f"dpi {dpi} must be a positive integer")
+    formats = tuple(dict.fromkeys(f.value for f in figure_format))
+    console = stdout_console()
+    with progress_bar(len(runs), "plot", quiet) as advance:
+        for run in runs:
+            target = None if out is None else (out if len(runs) == 1 else out / run.name)
+            paths = plot_run(run, target, formats, dpi=dpi)
+            if not paths:
+                console.print(f"{run}: no figures for this kind of run (skipped)")
+            for path in paths:
+                console.print(str(path), soft_wrap=True)
+            advance(1)
+
+
+def report(
+    results: RunDirs = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the report to FILE.md or FILE.html (default: Markdown on stdout).")] = None,
+) -> None:
+    """One page per set of runs: verdicts, key tables, the figures of `stecheck plot`, provenance."""
+    if out is not None and out.suffix.lower() not in (".md", ".html", ".htm"):
+        raise OutputError(f"report file {str(out)!r} must end in .md or .html")
+    runs = find_runs(results or [])
+    if out is not None:
+        prepare_out_dir(out.parent if str(out.parent) else Path("."))
+    document = build_report(runs, relative_to=(out.parent if out is not None else Path(".")).resolve())
+    if out is None:
+        emit(document.to_markdown())
+        return
+    text = document.to_html() if out.suffix.lower() in (".html", ".htm") else document.to_markdown()
+    try:
+        write_text_atomic(out, text)
+    except OSError as exc:
+        raise OutputError(f"cannot write report {str(out)!r}: {exc.strerror or exc}") from None
+    stdout_console().print(f"wrote {out}")

@@ -1,0 +1,135 @@
+"""Results directories -> the figures of each run (kind detected from ``meta["command"]``).
+
+A run directory is one that contains ``records.json``. Known kinds: ``simulate`` (figures 1-4, or figure 6
+for a sweep over point inputs) and ``weights`` (figure 5); other kinds are skipped, not rejected.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Final, Sequence
+
+from matplotlib.figure import Figure
+
+from stecheck.errors import StecheckError
+from stecheck.plots.simulate import against_k, fourier_spectrum, noise_histograms, slope_vs_h
+from stecheck.plots.style import FIGURE_FORMATS, save_figure
+from stecheck.plots.variants import is_variants_run, rounding_variants
+from stecheck.plots.weights import sqnr_vs_k, weights_heatmaps
+from stecheck.records import Record, prepare_out_dir, read_run
+
+__all__ = [
+    "MAX_NOISE_FIGURES",
+    "REQUIRED_FIELDS",
+    "PlannedFigure",
+    "find_runs",
+    "load_run",
+    "noise_inputs",
+    "plan_figures",
+    "plot_run",
+    "slug",
+]
+
+#: Figure 1 is drawn for at most this many inputs of a run: those whose n is least uniform (largest KS).
+MAX_NOISE_FIGURES: Final = 4
+
+#: Fields a record of each known kind must have for its figures.
+REQUIRED_FIELDS: Final = {
+    "simulate": ("dist", "k", "rounding", "fd", "h", "samples", "mean_n", "mean_n_se", "mean_fd", "mean_fd_se", "ste"),
+    "weights": ("tensor", "transform", "k", "h", "var_n", "mean_fd", "sqnr_db", "sqnr_uniform_db"),
+}
+
+
+@dataclass(frozen=True)
+class PlannedFigure:
+    """A figure of a run: file stem and the function that draws it."""
+
+    stem: str
+    draw: Callable[[], Figure]
+
+
+def slug(text: str) -> str:
+    """A file-name-safe form of an input spec or tensor name."""
+    return re.sub(r"[^A-Za-z0-9]+", "_", text.replace(".", "p")).strip("_") or "input"
+
+
+def find_runs(paths: Sequence[Path], root: Path = Path("results")) -> list[Path]:
+    """The run directories to plot: ``paths`` as given, or every run under ``root`` when none is given."""
+    if paths:
+        for path in paths:
+            if not Path(path).is_dir():
+                raise StecheckError(f"results directory {str(path)!r} does not exist")
+            if not (Path(path) / "records.json").is_file():
+                raise StecheckError(f"{str(path)!r} is not a results directory: records.json is missing")
+        return [Path(p) for p in paths]
+    if not root.is_dir():
+        raise StecheckError(f"no results directory {str(root)!r}: run stecheck simulate first or name a results directory")
+    runs = sorted(p.parent for p in root.rglob("records.json") if "figures" not in p.parts)
+    if not runs:
+        raise StecheckError(f"no run under {str(root)!r} (a run directory contains records.json)")
+    return runs
+
+
+def load_run(run_dir: Path) -> tuple[dict, list[Record]]:
+    """``(meta, records)`` of a run, checked to carry the fields its figures need (one-line errors)."""
+    meta, records = read_run(run_dir)
+    kind = meta.get("command")
+    required = REQUIRED_FIELDS.get(kind) if isinstance(kind, str) else None
+    if required is None:
+        return meta, records
+    if not records:
+        raise StecheckError(f"{str(run_dir)!r} has no records to plot")
+    for index, rec in enumerate(records):
+        if not isinstance(rec, dict):
+            raise StecheckError(f"{str(run_dir)!r}: record {index} is not an object")
+        missing = [f for f in required if f not in rec]
+        if missing:
+            raise StecheckError(f"{str(run_dir)!r}: record {index} of a {kind} run lacks field(s) {', '.join(missing)}")
+    return meta, records
+
+
+def plan_figures(meta: dict, records: Sequence[Record]) -> list[PlannedFigure]:
+    """The figures of one run, by kind; an unknown kind gives none."""
+    kind = meta.get("command")
+    if kind == "weights":
+        return [PlannedFigure("weights_heatmap", lambda: weights_heatmaps(records)), PlannedFigure("weights_sqnr", lambda: sqnr_vs_k(records))]
+    if kind != "simulate":
+        return []
+    if is_variants_run(records):
+        return [PlannedFigure("variants", lambda: rounding_variants(records))]
+    planned = [
+        PlannedFigure("slope_vs_h", lambda: slope_vs_h(records)),
+        PlannedFigure("mean_and_slope_vs_k", lambda: against_k(records)),
+        PlannedFigure("fourier", lambda: fourier_spectrum(records)),
+    ]
+    for dist in noise_inputs(records):
+        planned.append(PlannedFigure(f"noise_{slug(dist)}", lambda dist=dist: noise_histograms(records, dist)))
+    return planned
+
+
+def noise_inputs(records: Sequence[Record], most: int = MAX_NOISE_FIGURES) -> list[str]:
+    """Inputs for figure 1: those with a recorded histogram of n, largest KS statistic over k first."""
+    worst: dict[str, float] = {}
+    for rec in records:
+        if rec.get("hist_n"):
+            ks = rec.get("ks_stat")
+            worst[rec["dist"]] = max(worst.get(rec["dist"], -1.0), -1.0 if ks is None else float(ks))
+    return sorted(worst, key=lambda d: -worst[d])[:most]
+
+
+def plot_run(run_dir: Path, out_dir: Path | None = None, formats: Sequence[str] = ("png",), dpi: int | None = None) -> list[Path]:
+    """Draw every figure of the run in ``run_dir`` into ``out_dir`` (default ``run_dir/figures``)."""
+    for fmt in formats:
+        if fmt not in FIGURE_FORMATS:
+            raise StecheckError(f"unknown figure format {fmt!r}: expected one of {', '.join(FIGURE_FORMATS)}")
+    meta, records = load_run(run_dir)
+    planned = plan_figures(meta, records)
+    if not planned:
+        return []
+    target = prepare_out_dir(Path(out_dir) if out_dir is not None else Path(run_dir) / "figures")
+    paths: list[Path] = []
+    for fig in planned:
+        paths.extend(save_figure(fig.draw(), target / fig.stem, formats, dpi=dpi, tight=False))
+    return paths
