@@ -51,6 +51,8 @@ __all__ = [
     "normal_or_logistic_phi",
     "verdict_all",
     "verdict_implication",
+    "weights_conclusion_row",
+    "weights_mean_zero_row",
 ]
 
 Verdict = Literal["holds", "fails", "holds-only-if"]
@@ -764,6 +766,91 @@ def fourier_row(records: RecordIndex, inputs: Sequence[str], bits: Sequence[int]
     )
 
 
+# ---------------------------------------------------------------- rows on real weights
+
+
+def _tensor_label(rec: Record) -> str:
+    return f"{rec['source']}:{rec['tensor']}"
+
+
+def _weight_cells(records: Sequence[Record], bits: Sequence[int], h: float) -> list[Record]:
+    """Tensor records of a weights scan at the audit's k and h (degenerate tensors left out)."""
+    cells = [r for r in records if r["kind"] == "tensor" and not r["degenerate"] and r["k"] in bits and r["h"] == h]
+    if not cells:
+        raise ConfigError(f"the weights scan has no usable tensor at k in {list(bits)} and h = {h:g}")
+    return cells
+
+
+def _weights_mean_case(rec: Record, z: float) -> Case:
+    """E[n] of a tensor (exact for the tensor) against 0, with the standard error of a sample of its size."""
+    se = math.sqrt(rec["var_n"] / (rec["size"] - rec["nonfinite"]))
+    return Case(_tensor_label(rec), rec["k"], rec["mean_n"], 0.0, within(rec["mean_n"], 0.0, se, z), se=se,
+                exact=rec["mean_n"], note=f"{rec['size']:,} weights, 12 Var(n) = {rec['var12_n']:.4g}")
+
+
+def weights_mean_zero_row(records: Sequence[Record], bits: Sequence[int], h: float, z: float) -> AuditRow:
+    """(8') on real weights: E[n] of each tensor (DoReFa transform) against 0.
+
+    A tensor's E[n] is exact (the tensor is the population); the standard error ``sqrt(Var(n) / size)`` asks
+    whether the weights could be a sample from an input with E[n] = 0 (THEORY.md, Monte Carlo versus exact).
+    """
+    cases = [_weights_mean_case(rec, z) for rec in _weight_cells(records, bits, h)]
+    verdict = verdict_all(cases)
+    worst = max(cases, key=Case.deviation)
+    return AuditRow(
+        "8'W", "E(n) = 0 for real weights (DoReFa weight transform).",
+        verdict,
+        _condition("For tensors whose transformed weights are symmetric about a level or a threshold.", cases, verdict),
+        f"E[n] of {len({c.label for c in cases})} tensors at k = {_bits_text(c.k for c in cases)}: "
+        f"{sum(c.passed for c in cases)} of {len(cases)} within {z:g} SE of 0; farthest {worst.label} k={worst.k}: "
+        f"{_pm(worst.value, worst.se)} ({worst.note}).",
+        f"a case holds when the tensor's E[n] is within {z:g} SE (of a sample of its size) of 0.",
+        "E[n] of a tensor", tuple(cases),
+    )
+
+
+def weights_conclusion_row(records: Sequence[Record], bits: Sequence[int], h: float, z: float) -> AuditRow:
+    """(9) on real weights: E[D_h] of each tensor whose E[n] is 0 (row 8'W), against 1.
+
+    The standard error is that of a sample of the tensor's size: ``Var(D_h) = (Delta/h) E[D_h] - E[D_h]^2``
+    for ``h <= Delta`` (D_h is 0 or Delta/h).
+    """
+    cases, vacuous = [], []
+    for rec in _weight_cells(records, bits, h):
+        size = rec["size"] - rec["nonfinite"]
+        mean = rec["mean_fd"]
+        scale = levels(rec["k"])
+        se = math.sqrt(max(mean / (scale * h) - mean * mean, 0.0) / size)
+        case = Case(_tensor_label(rec), rec["k"], mean, 1.0, within(mean, 1.0, se, z), se=se, exact=mean, h=h,
+                    note=f"E[n] = {rec['mean_n']:.3g}")
+        if _weights_mean_case(rec, z).passed:
+            cases.append(case)
+        else:
+            vacuous.append(replace(case, passed=True, note="premise false: E[n] != 0"))
+    if not cases:
+        return AuditRow(
+            "9W", STEP_9_CLAIM + " On real weights.", "holds",
+            "Vacuously: no tensor here has E(n) = 0 within its standard error.",
+            f"E[n] != 0 in all {len(vacuous)} (tensor, k) cells.", "an implication with a false premise holds vacuously.",
+            "E[D_h] of a tensor given E[n] = 0", tuple(vacuous),
+        )
+    verdict = verdict_implication(cases)
+    bad = [c for c in cases if not c.passed]
+    far = max(cases, key=Case.deviation)
+    return AuditRow(
+        "9W", STEP_9_CLAIM + " On real weights.",
+        verdict,
+        "Does not follow: E[D_h] = F_n(Lh - 1/2)/(Lh) depends on the whole distribution of n (identity A), not "
+        "on its mean." if verdict == "fails" else "No counterexample among these tensors.",
+        f"E[n] = 0 (within {z:g} SE) in {len(cases)} (tensor, k) cells; E[D_h] (forward, h = {h:g}, exact for "
+        f"the tensor) is more than {z:g} SE from 1 in {len(bad)} of them; farthest {far.label} k={far.k}: "
+        f"{_pm(far.value, far.se)} ({far.note}).",
+        f"an implication: it fails when any tensor with E[n] = 0 has E[D_h] more than {z:g} SE (of a sample of "
+        "its size) from 1.",
+        "E[D_h] of a tensor given E[n] = 0", tuple(cases),
+    )
+
+
 # ---------------------------------------------------------------- the engine runs and the audit
 
 
@@ -822,7 +909,8 @@ def audit_samples(cfg: AuditConfig) -> int:
     return sum(total_samples(c) for c in engine_configs(prepared(replace(cfg, seed=cfg.seed or 0))))
 
 
-def audit(cfg: AuditConfig = AuditConfig(), threads: int = 1, progress: Progress | None = None) -> AuditResult:
+def audit(cfg: AuditConfig = AuditConfig(), threads: int = 1, progress: Progress | None = None,
+          weights: Sequence[Record] | None = None) -> AuditResult:
     """Run the audit: every step of the argument and the positive rows, verdicts computed from numbers.
 
     Parameters
@@ -833,6 +921,8 @@ def audit(cfg: AuditConfig = AuditConfig(), threads: int = 1, progress: Progress
         Engine worker threads (results do not depend on it).
     progress : callable, optional
         Called with the number of Monte Carlo samples finished.
+    weights : list of records, optional
+        Records of :func:`stecheck.weights.scan` (DoReFa transform) at the audit's k and h; adds rows 8'W and 9W.
     """
     cfg = prepared(cfg)
     seed = cfg.seed
@@ -859,6 +949,8 @@ def audit(cfg: AuditConfig = AuditConfig(), threads: int = 1, progress: Progress
         *positive,
         fourier_row(index, cfg.smooth_inputs, bits, cfg.h, cfg.orders, cfg.z),
     ]
+    if weights is not None:
+        rows += [weights_mean_zero_row(weights, bits, cfg.h, cfg.z), weights_conclusion_row(weights, bits, cfg.h, cfg.z)]
     wall = time.perf_counter() - started
     meta = provenance("audit", cfg.as_dict(), seed=seed, wall_time_s=wall, threads=threads)
     meta["seed"] = str(seed)

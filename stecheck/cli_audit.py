@@ -69,6 +69,16 @@ def audit_markdown(records: Sequence[Record], title: str = TITLE) -> str:
     return to_markdown_text(records, AUDIT_MD_COLUMNS, title)
 
 
+def _scan_weights(spec: str, cfg: AuditConfig) -> tuple[list[Record], dict[str, object]]:
+    """Scan a weights source (DoReFa transform) at the audit's bit widths and step: records and provenance."""
+    from stecheck.weights import open_source, scan, select
+
+    source = open_source(spec)
+    tensors = select(source.tensors)
+    records = scan(source.label, tensors, cfg.bits, (cfg.h,), "dorefa")  # type: ignore[arg-type]
+    return records, {"source": source.label, "info": source.info, "transform": "dorefa", "tensors": [t.name for t in tensors]}
+
+
 def audit_command(
     bits: Annotated[Optional[list[str]], typer.Option("--bits", "-k", help="Bit widths: 2, 1-4 or 1,3 (repeatable; default 1-4).")] = None,
     samples: Annotated[int, typer.Option("--samples", "-n", help="Monte Carlo samples per input.")] = AuditConfig.samples,
@@ -76,13 +86,15 @@ def audit_command(
     output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="What to print on stdout.")] = OutputFormat.table,
     out: Annotated[Path, typer.Option("--out", "-o", help="Write records.csv/json/md and meta.json here.")] = DEFAULT_OUT,
     no_save: Annotated[bool, typer.Option("--no-save", help="Write no files.")] = False,
+    weights: Annotated[Optional[str], typer.Option("--weights", help="Also audit real weights: a file, directory, hf:ORG/NAME or zoo:NAME (DoReFa transform).")] = None,
     threads: Annotated[int, typer.Option("--threads", "-j", help="Worker threads (results do not depend on it).")] = 1,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Check the 'derivative 1 in expectation' argument step by step; verdicts computed from the numbers.
 
     One row per step of the argument (1 ... 8', 9) and per positive result (identity A, stochastic rounding,
-    dither, the Fourier prediction). Writes results/audit/ unless --out or --no-save say otherwise.
+    dither, the Fourier prediction); with --weights, steps 8' and 9 again on real weights (rows 8'W, 9W).
+    Writes results/audit/ unless --out or --no-save say otherwise.
     """
     if threads < 1:
         raise ConfigError(f"thread count {threads} must be a positive integer")
@@ -90,8 +102,11 @@ def audit_command(
     target = None if no_save else out
     if target is not None:
         prepare_out_dir(target)
+    scanned, described = _scan_weights(weights, cfg) if weights is not None else (None, None)
     with progress_bar(audit_samples(cfg), "audit", quiet) as advance:
-        result = audit(cfg, threads=threads, progress=advance)
+        result = audit(cfg, threads=threads, progress=advance, weights=scanned)
+    if described is not None:
+        result.meta["weights"] = described
     if target is not None:
         write_run(target, result.meta, result.records, AUDIT_FIELDS, AUDIT_MD_COLUMNS, TITLE)
     if output_format is OutputFormat.json:

@@ -19,6 +19,8 @@ from stecheck.audit import (
     normal_or_logistic_phi,
     verdict_all,
     verdict_implication,
+    weights_conclusion_row,
+    weights_mean_zero_row,
 )
 from stecheck.distributions import parse_input
 from stecheck.exact import exact_mean_fd
@@ -123,6 +125,29 @@ def test_characteristic_function_matches_quadrature(spec: str) -> None:
         assert value == pytest.approx(complex(re, im), abs=1e-9)
 
 
+def _weights_records(tmp_path: Path) -> dict[str, list]:
+    from stecheck.weights import open_source, scan, select
+
+    rng = np.random.Generator(np.random.PCG64(SEED))
+    np.savez(tmp_path / "m.npz", sym=rng.normal(0.0, 0.05, (256, 128)), skew=rng.laplace(0.01, 0.02, (128, 64)))
+    source = open_source(str(tmp_path / "m.npz"))
+    records = scan(source.label, select(source.tensors), (1,), (1e-3,), "dorefa")
+    return {name: [r for r in records if r["tensor"] == name] for name in ("sym", "skew")}
+
+
+def test_weights_rows_follow_the_tensors(tmp_path: Path) -> None:
+    tensors = _weights_records(tmp_path)
+    # symmetric weights: DoReFa maps w = 0 to the threshold 1/2, so E[n] = 0 but E[D_h] is far above 1 at k = 1
+    assert weights_mean_zero_row(tensors["sym"], (1,), 1e-3, 5.0).verdict == "holds"
+    nine = weights_conclusion_row(tensors["sym"], (1,), 1e-3, 5.0)
+    assert nine.verdict == "fails" and nine.headline().value > 2.0
+    # skewed weights: E[n] far from 0, so step 9 has no premise to stand on
+    assert weights_mean_zero_row(tensors["skew"], (1,), 1e-3, 5.0).verdict == "fails"
+    assert weights_conclusion_row(tensors["skew"], (1,), 1e-3, 5.0).condition.startswith("Vacuously")
+    both = weights_mean_zero_row(tensors["sym"] + tensors["skew"], (1,), 1e-3, 5.0)
+    assert both.verdict == "holds-only-if" and "m.npz:skew" in both.condition
+
+
 # ---------------------------------------------------------------- the command
 
 CLI = ["--bits", "1", "--samples", "20000", "--quiet"]
@@ -173,6 +198,19 @@ def test_bad_input_gives_one_line_error_and_no_files(runner, tmp_path: Path, arg
     assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0].lower()
     assert not out.exists() or not any(out.iterdir())
     assert result.stdout == ""
+
+
+def test_weights_option_adds_rows_and_bad_sources_are_one_line_errors(runner, tmp_path: Path) -> None:
+    _weights_records(tmp_path)
+    result = invoke(runner, "audit", *CLI, "--seed", "3", "--no-save", "--format", "json", "--weights", str(tmp_path / "m.npz"))
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert [r["step"] for r in data["records"]][-2:] == ["8'W", "9W"]
+    assert data["meta"]["weights"]["tensors"] == ["sym", "skew"]
+    out = tmp_path / "out"
+    bad = invoke(runner, "audit", *CLI, "--out", str(out), "--weights", str(tmp_path / "missing.npz"))
+    assert bad.exit_code == 2 and bad.stderr.startswith("error: ") and bad.stderr.count("\n") == 1
+    assert not out.exists() or not any(out.iterdir())
 
 
 def test_unwritable_out_dir(runner, tmp_path: Path) -> None:
