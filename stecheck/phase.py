@@ -474,6 +474,8 @@ def rule_of_thumb(family: Family, eta: float, tolerance: float, sigma_lo: float 
        point and the next, with the refined worst case.
     """
     tolerance = check_tolerance(tolerance)
+    if eta == 1.0:  # a window of one full step always holds exactly one threshold: E[D_1] = 1
+        return Rule(family, eta, tolerance, 0.0, 0.0, 0.0, 0)
     hi = 1.0
     while stability_bound(family, hi, eta) > tolerance:
         hi *= 2.0
@@ -484,8 +486,9 @@ def rule_of_thumb(family: Family, eta: float, tolerance: float, sigma_lo: float 
         mid = math.sqrt(lo * hi)
         lo, hi = (mid, hi) if stability_bound(family, mid, eta) > tolerance else (lo, mid)
     sigma_b = hi
-    if sigma_lo >= sigma_b:
-        sigma_lo = sigma_b / 2.0
+    sigma_lo = min(sigma_lo, sigma_b / 2.0)
+    while sigma_lo > 1e-3 and worst_case(family, sigma_lo, eta)[0] <= tolerance:
+        sigma_lo /= 2.0
     count = int(math.ceil(math.log(sigma_b / sigma_lo) / SCAN_STEP)) + 1
     grid = np.geomspace(sigma_lo, sigma_b, count)
     offsets = _worst_offsets(eta)
@@ -494,7 +497,7 @@ def rule_of_thumb(family: Family, eta: float, tolerance: float, sigma_lo: float 
         for part in np.array_split(grid, max(1, count // 1024))
     ])
     if not fails[0]:
-        raise ConfigError(f"{family.name}: tolerance {tolerance} already holds at sigma_s = {sigma_lo}; choose a smaller tolerance")
+        raise ConfigError(f"{family.name}: |E[D] - 1| <= {tolerance} already at sigma_s = {sigma_lo:.3g}; choose a smaller tolerance or step")
     last = int(np.flatnonzero(fails)[-1])
     # the scan saw grid offsets only: step on while the refined worst case still fails
     while last + 1 < count and worst_case(family, float(grid[last + 1]), eta)[0] > tolerance:

@@ -162,6 +162,12 @@ def test_rule_is_the_smallest_such_sigma(name: str, eta: float) -> None:
     assert np.max(np.abs(fd - 1.0)) > TOL
 
 
+def test_full_step_needs_no_spread() -> None:
+    """L h = 1: E[D] = 1 exactly for every input, so sigma_s* = 0 and one bit suffices."""
+    rule = rule_of_thumb(parse_family("normal"), 1.0, TOL)
+    assert rule.sigma_star == 0.0 and int(min_bits(rule.sigma_star, 0.1)) == 1
+
+
 @pytest.mark.parametrize("name", FAMILIES)
 def test_stability_bound_dominates_and_decreases(name: str) -> None:
     family = parse_family(name)
