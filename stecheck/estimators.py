@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Final, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
 
+from stecheck import fastscan
 from stecheck.exact import FOURIER_ORDERS
 
 __all__ = [
@@ -87,6 +89,26 @@ def crossing_counts(n: NDArray[np.float64], plan: FDPlan) -> NDArray[np.int64]:
     return (np.floor(0.5 * a + 0.5 - n) + np.floor(0.5 * a - 0.5 + n) + 1).astype(np.int64)
 
 
+@lru_cache(maxsize=256)
+def crossing_points(plans: tuple[FDPlan, ...]) -> NDArray[np.float64]:
+    """Sorted breakpoints ``p`` such that every plan's counts follow from ``#{n <= p}`` (identity A).
+
+    ``b_le`` of every plan, and ``nextafter(b_ge, -inf)`` for central plans (``#{n >= b} = N - #{n < b}``).
+    The returned array is shared: do not modify it.
+    """
+    parts = [plan.parts() for plan in plans]
+    points = {b for _, b, _ in parts} | {np.nextafter(g, -np.inf) for _, _, g in parts if g is not None}
+    return np.asarray(sorted(points), dtype=np.float64)
+
+
+@lru_cache(maxsize=256)
+def _scan_tables(plans: tuple[FDPlan, ...]) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.uint8]]:
+    """Breakpoints, their histogram bins and the marked-bin bit set for :func:`stecheck.fastscan.scan`."""
+    points = crossing_points(plans)
+    point_bins = fastscan.bin_of(points, HIST_BINS)
+    return points, point_bins, fastscan.marked_bins(point_bins, HIST_BINS)
+
+
 @dataclass(frozen=True)
 class ErrorSummary:
     """Statistics of the error ``e`` of one cell against Uniform[-1/2, 1/2]."""
@@ -133,6 +155,8 @@ class CellAccumulator:
     fd_sumsq: NDArray[np.int64] = field(init=False)
     fd_zero: NDArray[np.int64] = field(init=False)
     ste_count: int = 0
+    #: Per-bin sums of ``e - c_b`` when the Fourier sums come from the histogram (compiled scan), else None.
+    hist_dev: NDArray[np.float64] | None = None
 
     def __post_init__(self) -> None:
         self.fd_sum = np.zeros(len(self.plans), dtype=np.int64)
@@ -161,17 +185,50 @@ class CellAccumulator:
             power *= z
             self.fourier[order] += power.sum()
 
+    def add_scan(self, x: NDArray[np.float64], scale: int, mode: int, crossings: bool) -> None:
+        """Add a chunk with the compiled one-pass scan (:func:`stecheck.fastscan.scan`).
+
+        ``mode`` is :data:`~stecheck.fastscan.MODE_ERRORS` (``x`` holds the errors ``e``) or a deterministic
+        rounding of ``s = L x``. With ``crossings`` (unclipped deterministic rounding, ``e = n``) the
+        finite-difference counts are added too. The Fourier sums are then kept as histogram deviations
+        (:func:`stecheck.fastscan.binned_fourier_sums`); a scanned accumulator merges only with scanned ones.
+        """
+        if x.size == 0:
+            return
+        if self.hist_dev is None:
+            if self.count:
+                raise ValueError("cannot add a scanned chunk to an accumulator filled by the numpy path")
+            self.hist_dev = np.zeros(HIST_BINS)
+        points, point_bins, marked = _scan_tables(tuple(self.plans) if crossings else ())
+        below = np.zeros(points.size, dtype=np.int64)
+        # samples of earlier chunks below each breakpoint's bin (none in a fresh accumulator)
+        earlier = fastscan.counts_at_most(self.hist, point_bins, below) if crossings and self.count else 0
+        extremes = np.array([self.lowest, self.highest])
+        self.zeros += fastscan.scan(
+            x, float(scale), mode, fastscan.scratch(HIST_BINS), self.hist, self.hist_dev, self.power, extremes, points, point_bins, marked, below
+        )
+        self.lowest, self.highest = float(extremes[0]), float(extremes[1])
+        self.count += x.size
+        if crossings:
+            self.add_crossings_at_most(points, fastscan.counts_at_most(self.hist, point_bins, below) - earlier, x.size)
+
+    def crossing_points(self) -> NDArray[np.float64]:
+        """Sorted breakpoints ``p`` such that every plan's counts follow from ``#{n <= p}`` (identity A)."""
+        return crossing_points(tuple(self.plans))
+
     def add_crossings_from_n(self, n: NDArray[np.float64]) -> None:
         """Add finite-difference counts of the unclipped quantizer from the errors ``n`` (identity A)."""
-        size = n.size
-        parts = [plan.parts() for plan in self.plans]
-        points = sorted({b for _, b, _ in parts} | {np.nextafter(g, -np.inf) for _, _, g in parts if g is not None})
-        grid = np.asarray(points)
+        grid = self.crossing_points()
         below = np.cumsum(np.bincount(np.searchsorted(grid, n, side="left"), minlength=grid.size + 1))
-        at_most = dict(zip(points, below[:-1].tolist()))  # at_most[p] = #{n <= p}
-        for i, (base, b_le, b_ge) in enumerate(parts):
-            c1 = at_most[b_le]
-            c2 = 0 if b_ge is None else size - at_most[np.nextafter(b_ge, -np.inf)]
+        self.add_crossings_at_most(grid, below[:-1], n.size)  # below[j] = #{n <= grid[j]}
+
+    def add_crossings_at_most(self, points: NDArray[np.float64], at_most: NDArray[np.int64], size: int) -> None:
+        """Add the counts of ``size`` samples given ``at_most[j] = #{n <= points[j]}`` (see :meth:`crossing_points`)."""
+        table = dict(zip(points.tolist(), at_most.tolist()))
+        for i, plan in enumerate(self.plans):
+            base, b_le, b_ge = plan.parts()
+            c1 = table[b_le]
+            c2 = 0 if b_ge is None else size - table[float(np.nextafter(b_ge, -np.inf))]
             both = max(0, c1 + c2 - size) if b_ge is not None else 0
             hits = c1 + c2
             self.fd_sum[i] += base * size + hits
@@ -190,12 +247,19 @@ class CellAccumulator:
 
     def merge(self, other: CellAccumulator) -> None:
         """Add ``other`` into this accumulator (call in a fixed order for bitwise-reproducible sums)."""
+        if (self.hist_dev is None) != (other.hist_dev is None) and self.count and other.count:
+            raise ValueError("cannot merge a scanned accumulator with one filled by the numpy path")
         self.count += other.count
         self.power += other.power
         self.lowest = min(self.lowest, other.lowest)
         self.highest = max(self.highest, other.highest)
         self.zeros += other.zeros
         self.hist += other.hist
+        if other.hist_dev is not None:
+            if self.hist_dev is None:
+                self.hist_dev = other.hist_dev.copy()
+            else:
+                self.hist_dev += other.hist_dev
         self.fourier += other.fourier
         self.fd_sum += other.fd_sum
         self.fd_sumsq += other.fd_sumsq
@@ -228,10 +292,17 @@ class CellAccumulator:
             ks_pvalue=float(stats.kstwo.sf(ks, n)),
             chi2_stat=chi2,
             chi2_pvalue=chi2_p,
-            fourier_abs=tuple(float(v) for v in np.abs(self.fourier) / n),
+            fourier_abs=tuple(float(v) for v in np.abs(self.fourier_sums()) / n),
             p_zero=self.zeros / n,
             hist=tuple(int(c) for c in self._binned()),
         )
+
+    def fourier_sums(self) -> NDArray[np.complex128]:
+        """``sum exp(2 pi i l e)``, l = 1..8: exact (numpy path) or from the histogram (scanned; error at most
+        ``N (pi l w)^2 / 2``, :func:`stecheck.fastscan.binned_fourier_bound`)."""
+        if self.hist_dev is None:
+            return self.fourier
+        return self.fourier + fastscan.binned_fourier_sums(self.hist, self.hist_dev, FOURIER_ORDERS)
 
     def _ks(self) -> tuple[float, float]:
         edges = np.linspace(-1.0, 1.0, HIST_BINS + 1)

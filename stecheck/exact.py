@@ -17,13 +17,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Final
+from typing import Final, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import integrate
 
-from stecheck.distributions import Atom, Continuous, InputSpec
+from stecheck.distributions import Atom, Continuous, Distribution, InputSpec
 from stecheck.quantize import DETERMINISTIC_ROUNDINGS, levels, round_scaled
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "fd_window",
     "exact_error_moments",
     "exact_mean_crossings",
+    "exact_fd_table",
     "exact_mean_fd",
     "exact_p_fd_zero",
     "exact_cdf_n",
@@ -71,7 +72,7 @@ def _gauss_legendre() -> tuple[NDArray[np.float64], NDArray[np.float64]]:
 
 def _continuous_nodes(part: Continuous, scale: int, lo: float, hi: float) -> tuple[NDArray, NDArray] | None:
     """Quadrature nodes ``s_i`` and weights ``w_i f_s(s_i)`` over ``L [lo, hi]`` for one part."""
-    a, b = part.support(TAIL)
+    a, b = _support(part)
     a, b = max(a, lo), min(b, hi)
     if not a < b:
         return np.empty(0), np.empty(0)
@@ -102,10 +103,32 @@ def _error_at(s: NDArray, rounding: str) -> tuple[NDArray, NDArray]:
     return np.zeros_like(s), frac * (1.0 - frac)
 
 
-def _fourier_at(s: NDArray, rounding: str) -> NDArray:
-    """``E exp(2 pi i l e)`` at each point; for any rounding to integers this is ``exp(-2 pi i l s)``."""
-    orders = np.arange(1, FOURIER_ORDERS + 1)
-    return np.exp(-2j * np.pi * orders[None, :] * s[:, None])
+def _fourier_sum(s: NDArray, w: NDArray) -> NDArray:
+    """``sum_i w_i E exp(2 pi i l e)`` at points ``s``, l = 1..8.
+
+    For any rounding to integers ``E exp(2 pi i l e) = exp(-2 pi i l s)``: the l-th power of one
+    exponential (a few ulps from the direct one), summed without BLAS.
+    """
+    base = np.exp(-2j * np.pi * s)
+    power = base.copy()
+    out = np.empty(FOURIER_ORDERS, dtype=complex)
+    for order in range(FOURIER_ORDERS):
+        if order:
+            power *= base
+        out[order] = (w * power).sum()
+    return out
+
+
+@lru_cache(maxsize=1024)
+def _parts_at(dist: Distribution, k: int) -> tuple[tuple[float, Continuous | Atom], ...]:
+    """``dist.at_bits(k).parts()``, built once (grid-relative inputs build a new scipy law per k)."""
+    return tuple(dist.at_bits(k).parts())
+
+
+@lru_cache(maxsize=1024)
+def _support(part: Continuous) -> tuple[float, float]:
+    """``part.support(TAIL)``, computed once per part (a scipy ppf/isf call each)."""
+    return part.support(TAIL)
 
 
 def exact_error_moments(inp: InputSpec, k: int, rounding: str) -> ErrorMoments | None:
@@ -118,11 +141,10 @@ def exact_error_moments(inp: InputSpec, k: int, rounding: str) -> ErrorMoments |
     if not inp.has_exact:
         return None
     scale = levels(k)
-    dist = inp.dist.at_bits(k)
     lo, hi = (0.0, 1.0) if inp.path == "clip" else (-math.inf, math.inf)
     m1 = m2 = 0.0
     four = np.zeros(FOURIER_ORDERS, dtype=complex)
-    for weight, part in dist.parts():
+    for weight, part in _parts_at(inp.dist, k):
         if isinstance(part, Atom):
             points = [(1.0, float(np.clip(part.x, lo, hi)))]
         else:
@@ -134,15 +156,15 @@ def exact_error_moments(inp: InputSpec, k: int, rounding: str) -> ErrorMoments |
                 return None
             s, w = got
             e1, e2 = _error_at(s, rounding)
-            m1 += weight * float(w @ e1)
-            m2 += weight * float(w @ e2)
-            four += weight * (w @ _fourier_at(s, rounding))
+            m1 += weight * float((w * e1).sum())
+            m2 += weight * float((w * e2).sum())
+            four += weight * _fourier_sum(s, w)
         for mass, r in points:
             s = np.array([scale * r])
             e1, e2 = _error_at(s, rounding)
             m1 += weight * mass * float(e1[0])
             m2 += weight * mass * float(e2[0])
-            four += weight * mass * _fourier_at(s, rounding)[0]
+            four += weight * mass * _fourier_sum(s, np.ones(1))
     return ErrorMoments(m1, max(m2 - m1 * m1, 0.0), tuple(float(v) for v in np.abs(four)))
 
 
@@ -164,37 +186,78 @@ def exact_mean_crossings(inp: InputSpec, k: int, rounding: str, scheme: str, h: 
     the unclipped quantizer, ``j = 0..L-1`` for ``clip``). Stochastic rounding and dither:
     ``E_U SR(s) = s``, so ``L h`` unclipped and ``L int_0^1 [F(u - lo) - F(u - hi)] du`` clipped.
     """
+    counts = _mean_crossings_many(inp, k, rounding, (fd_window(scheme, h),))
+    return None if counts is None else float(counts[0])
+
+
+#: Above this many CDF evaluations per part the windows are summed one at a time (bounded memory).
+_BATCH_CELLS: Final = 1 << 20
+
+
+def _mean_crossings_many(
+    inp: InputSpec, k: int, rounding: str, windows: tuple[tuple[float, float], ...]
+) -> NDArray[np.float64] | None:
+    """:func:`exact_mean_crossings` for several windows ``(lo, hi]`` at once (one CDF call per part).
+
+    The unclipped threshold range is the union over the windows: extra terms are differences of the
+    CDF beyond ``TAIL``, below 1e-15 each.
+    """
     if not inp.has_exact:
         return None
     scale = levels(k)
-    lo, hi = fd_window(scheme, h)
+    lo = np.array([w[0] for w in windows])
+    hi = np.array([w[1] for w in windows])
     clip = inp.path == "clip"
-    total = 0.0
-    for weight, part in inp.dist.at_bits(k).parts():
+    total = np.zeros(len(windows))
+    for weight, part in _parts_at(inp.dist, k):
         if isinstance(part, Atom):
-            total += weight * _atom_crossings(part.x, k, rounding, lo, hi, clip)
+            total += weight * np.array([_atom_crossings(part.x, k, rounding, a, b, clip) for a, b in windows])
             continue
         if rounding not in DETERMINISTIC_ROUNDINGS:
             if not clip:
-                total += weight * scale * h
-            else:
+                total += weight * scale * (hi - lo)
+                continue
+            for i, (a, b) in enumerate(windows):
                 val, _ = integrate.quad(
-                    lambda u: float(part.cdf(np.array(u - lo)) - part.cdf(np.array(u - hi))), 0.0, 1.0, limit=200
+                    lambda u, a=a, b=b: float(part.cdf(np.array(u - a)) - part.cdf(np.array(u - b))), 0.0, 1.0,
+                    limit=200,
                 )
-                total += weight * scale * val
+                total[i] += weight * scale * val
             continue
         if clip:
             j = np.arange(scale)
         else:
-            a, b = part.support(TAIL)
-            j_lo = math.floor(scale * (a + lo) - 1)
-            j_hi = math.ceil(scale * (b + hi) + 1)
+            a, b = _support(part)
+            j_lo = math.floor(scale * (a + lo.min()) - 1)
+            j_hi = math.ceil(scale * (b + hi.max()) + 1)
             if j_hi - j_lo > MAX_CELLS:
                 return None
             j = np.arange(j_lo, j_hi + 1)
         t = (j + 0.5) / scale
-        total += weight * float(np.sum(part.cdf(t - lo) - part.cdf(t - hi)))
+        if t.size * len(windows) <= _BATCH_CELLS:
+            total += weight * np.sum(part.cdf(t[None, :] - lo[:, None]) - part.cdf(t[None, :] - hi[:, None]), axis=1)
+        else:
+            total += weight * np.array([np.sum(part.cdf(t - a) - part.cdf(t - b)) for a, b in windows])
     return total
+
+
+def exact_fd_table(
+    inp: InputSpec, k: int, rounding: str, plans: Sequence[tuple[str, float]]
+) -> list[tuple[float | None, float | None]]:
+    """``(E[D_h], P(D_h = 0))`` for every ``(scheme, h)`` of ``plans``, with one CDF pass per part.
+
+    Equal to :func:`exact_mean_fd` and :func:`exact_p_fd_zero` plan by plan (up to the summation range,
+    see :func:`_mean_crossings_many`); the engine fills the exact fields of a cell with it.
+    """
+    counts = _mean_crossings_many(inp, k, rounding, tuple(fd_window(s, h) for s, h in plans))
+    if counts is None:
+        return [(None, exact_p_fd_zero(inp, k, rounding, s, h)) for s, h in plans]
+    scale = levels(k)
+    out: list[tuple[float | None, float | None]] = []
+    for (scheme, h), count in zip(plans, counts.tolist()):
+        zero = min(max(1.0 - count, 0.0), 1.0) if scale * h <= 1.0 else exact_p_fd_zero(inp, k, rounding, scheme, h)
+        out.append((count / (scale * h), zero))
+    return out
 
 
 def exact_mean_fd(inp: InputSpec, k: int, rounding: str, scheme: str, h: float) -> float | None:
@@ -223,7 +286,7 @@ def exact_p_fd_zero(inp: InputSpec, k: int, rounding: str, scheme: str, h: float
     lo, hi = fd_window(scheme, h)
     t_first, t_last = 0.5 / scale, (scale - 0.5) / scale
     total = 0.0
-    for weight, part in inp.dist.at_bits(k).parts():
+    for weight, part in _parts_at(inp.dist, k):
         if isinstance(part, Atom):
             total += weight * float(_atom_crossings(part.x, k, rounding, lo, hi, True) == 0)
         else:
@@ -243,7 +306,7 @@ def exact_cdf_n(inp: InputSpec, k: int, x: ArrayLike, rounding: str = "half-up")
     shape = np.shape(x)
     x = np.atleast_1d(np.asarray(x, dtype=np.float64)).ravel()
     out = np.zeros_like(x)
-    for weight, part in inp.dist.at_bits(k).parts():
+    for weight, part in _parts_at(inp.dist, k):
         if isinstance(part, Atom):
             s = scale * part.x
             n = float(round_scaled(np.array([s]), rounding)[0] - s)

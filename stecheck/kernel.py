@@ -13,9 +13,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from stecheck.estimators import CellAccumulator, FDPlan, crossing_counts
+from stecheck.fastscan import MODE_ERRORS, MODE_HALF_EVEN, MODE_HALF_UP
 from stecheck.quantize import DETERMINISTIC_ROUNDINGS, round_scaled
 
 __all__ = ["accumulate_chunk", "rounded_levels"]
+
+_SCAN_MODES = {"half-even": MODE_HALF_EVEN, "half-up": MODE_HALF_UP}
 
 
 def rounded_levels(
@@ -42,6 +45,7 @@ def accumulate_chunk(
     clip: bool,
     plans: list[FDPlan],
     noise: NDArray[np.float64] | None = None,
+    fast: bool = True,
 ) -> CellAccumulator:
     """Statistics of one chunk of one cell.
 
@@ -59,16 +63,24 @@ def accumulate_chunk(
         Finite differences to estimate.
     noise : ndarray, optional
         ``U ~ Uniform[0, 1)`` per sample, for stochastic rounding and dither.
+    fast : bool
+        Use the compiled one-pass scan (:mod:`stecheck.fastscan`): fused with the rounding for unclipped
+        deterministic rounding, for the error statistics otherwise. False selects the numpy reference
+        path; the two agree exactly on every integer statistic (tests/test_fastpaths.py).
     """
     acc = CellAccumulator(plans)
+    if fast and not clip and rounding in DETERMINISTIC_ROUNDINGS:
+        acc.add_scan(x, scale, _SCAN_MODES[rounding], crossings=True)  # one fused pass, nothing materialised
+        return acc
     s = scale * x
     m, n_v = rounded_levels(s, rounding, noise)
+    add_error = (lambda e: acc.add_scan(e, scale, MODE_ERRORS, crossings=False)) if fast else acc.add_error
     if not clip:
-        acc.add_error(m - s)
+        add_error(m - s)
         acc.add_crossings_from_n(n_v)
         return acc
     m_in = np.clip(m, 0, scale)
-    acc.add_error(m_in - np.clip(s, 0.0, float(scale)))
+    add_error(m_in - np.clip(s, 0.0, float(scale)))
     counts = []
     for plan in plans:
         if plan.scheme == "forward":

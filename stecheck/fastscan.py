@@ -1,0 +1,241 @@
+"""Compiled one-pass scan of a chunk: every per-sample statistic of one cell in a single loop (numba).
+
+This is the fast path of :func:`stecheck.kernel.accumulate_chunk`; the numpy code in
+:mod:`stecheck.estimators` stays the reference it is tested against (tests/test_fastpaths.py). Per
+sample the loop rounds ``s = L x`` (or takes a precomputed error), then updates
+
+- the power sums of the error ``e``, its extremes and the number of exact zeros;
+- the fine histogram of ``e`` on [-1, 1] (the same bins as the reference: KS and chi-square come from it)
+  and, per bin ``b`` with centre ``c_b``, the sum of the deviations ``e - c_b`` (the Fourier sums follow
+  from these two, see :func:`binned_fourier_sums`);
+- for every crossing breakpoint ``p`` of the finite-difference plans, the number of samples in the bin
+  that holds ``p`` with ``e <= p``. With the histogram below that bin this gives ``#{n <= p}`` exactly
+  (bin indices are monotone in ``e``), hence every ``E[D_h]`` by identity A.
+
+Everything is float64; the integer statistics equal the reference exactly, the power sums to rounding
+(the summation order differs), the Fourier sums within the bound of :func:`binned_fourier_sums`. The
+loop releases the GIL (``nogil``), so chunks scale over threads.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from typing import Final
+
+import numpy as np
+from numba import njit
+from numpy.typing import NDArray
+
+__all__ = [
+    "MODE_ERRORS",
+    "MODE_HALF_EVEN",
+    "MODE_HALF_UP",
+    "bin_centres",
+    "bin_of",
+    "binned_fourier_bound",
+    "binned_fourier_sums",
+    "counts_at_most",
+    "marked_bins",
+    "scan",
+    "scratch",
+]
+
+#: The input array already holds the errors ``e``.
+MODE_ERRORS: Final = 0
+#: The input holds ``x``; ``e = rint(L x) - L x``.
+MODE_HALF_EVEN: Final = 1
+#: The input holds ``x``; ``e = floor(L x + 1/2) - L x``.
+MODE_HALF_UP: Final = 2
+
+
+#: Fixed-point scale of the per-bin deviation sums (a deviation is at most half a bin, 2^-16).
+DEV_SCALE: Final = 2.0**36
+#: A bin's count sits above bit 40 of its packed word, its deviation sum (|.| < 2^38 per block) below.
+_COUNT_SHIFT: Final = 40
+#: Samples per block between two unpackings of the packed words (keeps the deviation sums in range).
+BLOCK: Final = 1 << 18
+
+
+@njit(nogil=True, cache=True)
+def _unpack(packed: NDArray[np.int64], hist: NDArray[np.int64], dev: NDArray[np.float64]) -> None:  # pragma: no cover
+    """Add packed words ``count << 40 + round(sum d * 2^36)`` into ``hist`` and ``dev``; zero them."""
+    half = np.int64(1) << (_COUNT_SHIFT - 1)
+    for b in range(packed.size):
+        v = packed[b]
+        if v != 0:
+            c = (v + half) >> _COUNT_SHIFT
+            hist[b] += c
+            dev[b] += (v - (c << _COUNT_SHIFT)) / DEV_SCALE
+            packed[b] = 0
+
+
+@njit(nogil=True, cache=True)
+def scan(  # pragma: no cover - compiled; tested through kernel.accumulate_chunk against the reference
+    x: NDArray[np.float64],
+    scale: float,
+    mode: int,
+    packed: NDArray[np.int64],
+    hist: NDArray[np.int64],
+    dev: NDArray[np.float64],
+    power: NDArray[np.float64],
+    extremes: NDArray[np.float64],
+    points: NDArray[np.float64],
+    point_bins: NDArray[np.int64],
+    marked: NDArray[np.uint8],
+    below: NDArray[np.int64],
+) -> int:
+    """Add one chunk into the accumulator arrays (in place); return the number of exact zeros of ``e``.
+
+    Parameters
+    ----------
+    x : ndarray
+        Inputs (``mode`` 1, 2) or errors (``mode`` 0).
+    scale : float
+        ``L`` (unused in mode 0).
+    mode : int
+        :data:`MODE_ERRORS`, :data:`MODE_HALF_EVEN` or :data:`MODE_HALF_UP`.
+    packed : ndarray
+        Zeroed int64 scratch, one word per bin (left zeroed): the loop adds ``2^40 + round(d 2^36)`` for
+        a sample with deviation ``d = e - c_b`` from its bin centre, one scattered write per sample into
+        a table half the size of two. The deviation is rounded to ``2^-37``.
+    hist, dev : ndarray
+        Bin counts of ``e`` on [-1, 1] and per-bin sums of ``e - c_b``.
+    power : ndarray
+        ``sum e^p``, p = 1..4 (two interleaved partial sums per power shorten the dependency chains).
+    extremes : ndarray
+        ``[min e, max e]``.
+    points, point_bins, marked, below : ndarray
+        Crossing breakpoints and their bins, a bit set of the bins that need a look at the exact value
+        (the breakpoints' bins and the bin of 0, see :func:`marked_bins`), and the per-breakpoint count
+        of samples in that bin with ``e <= point``.
+    """
+    bins = packed.size
+    half = bins / 2.0
+    width = 1.0 / half
+    zero_bin = bins // 2
+    one = np.int64(1) << _COUNT_SHIFT
+    p1 = 0.0
+    p2 = 0.0
+    p3 = 0.0
+    p4 = 0.0
+    q1 = 0.0
+    q2 = 0.0
+    q3 = 0.0
+    q4 = 0.0
+    lo = extremes[0]
+    hi = extremes[1]
+    zeros = 0
+    for start in range(0, x.size, BLOCK):
+        for i in range(start, min(start + BLOCK, x.size)):
+            if mode == 0:
+                e = x[i]
+            else:
+                s = scale * x[i]
+                if mode == 1:
+                    e = np.rint(s) - s
+                else:
+                    e = math.floor(s + 0.5) - s
+            e2 = e * e
+            if i & 1:
+                p1 += e
+                p2 += e2
+                p3 += e2 * e
+                p4 += e2 * e2
+            else:
+                q1 += e
+                q2 += e2
+                q3 += e2 * e
+                q4 += e2 * e2
+            lo = min(lo, e)
+            hi = max(hi, e)
+            idx = min(int((e + 1.0) * half), bins - 1)  # e >= -1, so the truncation is a floor
+            d = (e - ((idx + 0.5) * width - 1.0)) * DEV_SCALE
+            packed[idx] += one + np.int64(math.floor(d + 0.5))
+            if (marked[idx >> 3] >> (idx & 7)) & 1:
+                if idx == zero_bin and e == 0.0:
+                    zeros += 1
+                for j in range(points.size):
+                    if point_bins[j] == idx and e <= points[j]:
+                        below[j] += 1
+        _unpack(packed, hist, dev)
+    power[0] += p1 + q1
+    power[1] += p2 + q2
+    power[2] += p3 + q3
+    power[3] += p4 + q4
+    extremes[0] = lo
+    extremes[1] = hi
+    return zeros
+
+
+def marked_bins(point_bins: NDArray[np.int64], bins: int) -> NDArray[np.uint8]:
+    """Bit set (``bins / 8`` bytes, little-endian bits) of the breakpoints' bins and the bin of ``e = 0``."""
+    flags = np.zeros(bins, dtype=bool)
+    flags[point_bins] = True
+    flags[bins // 2] = True
+    return np.packbits(flags, bitorder="little")
+
+
+@njit(nogil=True, cache=True)
+def counts_at_most(  # pragma: no cover - compiled
+    hist: NDArray[np.int64], point_bins: NDArray[np.int64], below: NDArray[np.int64]
+) -> NDArray[np.int64]:
+    """``#{e <= p}`` per breakpoint (``point_bins`` ascending): the histogram below its bin plus ``below``."""
+    out = np.empty(point_bins.size, dtype=np.int64)
+    running = 0
+    b = 0
+    for j in range(point_bins.size):
+        while b < point_bins[j]:
+            running += hist[b]
+            b += 1
+        out[j] = running + below[j]
+    return out
+
+
+def bin_of(values: NDArray[np.float64], bins: int) -> NDArray[np.int64]:
+    """The histogram bin of each value, exactly as the scan computes it (truncation of ``(e+1) bins/2``)."""
+    idx = ((np.asarray(values, dtype=np.float64) + 1.0) * (bins / 2.0)).astype(np.int64)
+    return np.clip(idx, 0, bins - 1)
+
+
+def bin_centres(bins: int) -> NDArray[np.float64]:
+    """Bin centres ``c_b = (b + 1/2) w - 1`` with ``w = 2 / bins``, as the scan computes them."""
+    return (np.arange(bins) + 0.5) * (2.0 / bins) - 1.0
+
+
+def binned_fourier_sums(hist: NDArray[np.int64], dev: NDArray[np.float64], orders: int) -> NDArray[np.complex128]:
+    """``sum_i exp(2 pi i l e_i)``, l = 1..orders, from bin counts and per-bin deviation sums.
+
+    With ``e = c_b + d`` in bin ``b``: ``exp(2 pi i l e) = exp(2 pi i l c_b) (1 + 2 pi i l d + r)``,
+    ``|r| <= (2 pi l d)^2 / 2``, so ``sum_b exp(2 pi i l c_b) (N_b + 2 pi i l D_b)`` (``D_b`` the bin's sum of
+    ``d``) differs from the exact sum by at most ``N (pi l w)^2 / 2`` for bins of width ``w``
+    (:func:`binned_fourier_bound`; a first-order Taylor expansion per bin).
+    """
+    used = np.flatnonzero(hist)
+    base = np.exp((2j * np.pi) * bin_centres(hist.size)[used])
+    counts = hist[used].astype(np.float64)
+    devs = dev[used]
+    out = np.empty(orders, dtype=np.complex128)
+    phase = base.copy()
+    for l in range(1, orders + 1):
+        if l > 1:
+            phase *= base  # exp(2 pi i l c_b), within a few ulps of the direct exponential
+        out[l - 1] = (phase * counts).sum() + (2j * np.pi * l) * (phase * devs).sum()
+    return out
+
+
+def binned_fourier_bound(bins: int, orders: int) -> NDArray[np.float64]:
+    """Per-sample bound ``(pi l w)^2 / 2`` (``w = 2 / bins``) on the error of :func:`binned_fourier_sums`."""
+    width = 2.0 / bins
+    return (np.pi * np.arange(1, orders + 1) * width) ** 2 / 2.0
+
+
+_LOCAL = threading.local()
+
+
+def scratch(bins: int) -> NDArray[np.int64]:
+    """This thread's zeroed packed-word table for :func:`scan` (scan leaves it zeroed)."""
+    table = getattr(_LOCAL, "table", None)
+    if table is None or table.size != bins:
+        table = _LOCAL.table = np.zeros(bins, dtype=np.int64)
+    return table
