@@ -53,7 +53,7 @@ def spot_table(records: Sequence[Record]) -> Table:
         table.add_column(escape(header), justify="left" if header in ("family", "ok") else "right")
     for rec in records:
         table.add_row(
-            escape(rec["family"]), fmt(rec["sigma_s"]), fmt(rec["offset"]), fmt(rec["h"]), str(rec["samples"]),
+            escape(rec["family"]), fmt(rec["sigma_s"]), fmt(rec["offset"]), fmt(rec["lh"]), str(rec["samples"]),
             f"{fmt(rec['mean_fd'])} ± {fmt(rec['mean_fd_se'], 2)}", fmt(rec["exact_mean_fd"]), fmt(rec["z"], 2),
             "yes" if rec["ok"] else "NO",
         )

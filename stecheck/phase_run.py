@@ -8,6 +8,13 @@ checks); no I/O here. Three record sets share the project's writers:
   exact evaluations;
 - spot-check records: the engine's Monte Carlo E[D_h] at a few grid points against the CDF sum (and
   against ``stecheck.exact.exact_mean_fd`` on the same input, ``exact_ref_mean_fd``).
+
+Fields: ``lh`` is the step ``L h`` in quantization steps (0: the limit h -> 0); ``sigma_s`` is L times the
+standard deviation of r; ``offset`` is ``(L * centre) mod 1``; ``worst_dev`` is ``max |E[D] - 1|`` over the
+grid offsets (CDF sums) and ``worst_offset`` where it occurs; ``fd_gap`` is the largest
+``|E[D]_CDF - E[D]_Fourier| / max(1, |E[D]|)`` and ``n_gap`` the largest ``|E[n]_CDF - E[n]_Fourier|`` over
+the offsets; ``holds`` is ``worst_dev <= tolerance``; ``sigma_bound`` is where the analytic bound of
+:func:`stecheck.phase.stability_bound` reaches the tolerance.
 """
 
 from __future__ import annotations
@@ -68,17 +75,17 @@ SPOT_OFFSETS: Final = (0.0, 0.5, 0.25)
 #: A spot check fails beyond this many standard errors.
 SPOT_Z: Final = 5.0
 
-RULE_FIELDS: Final = ("family", "h", "tolerance", "sigma_s_star", "worst_at_star", "sigma_bound", "sd", "k_min")
+RULE_FIELDS: Final = ("family", "lh", "tolerance", "sigma_s_star", "worst_at_star", "sigma_bound", "sd", "k_min")
 MAP_FIELDS: Final = (
-    "family", "h", "sigma_s", "offsets", "worst_dev", "worst_offset", "mean_fd_min", "mean_fd_max",
+    "family", "lh", "sigma_s", "offsets", "worst_dev", "worst_offset", "mean_fd_min", "mean_fd_max",
     "mean_fd_level", "mean_fd_threshold", "max_abs_mean_n", "fd_gap", "n_gap", "holds",
 )
 SPOT_FIELDS: Final = (
-    "family", "sigma_s", "offset", "h", "k", "dist", "samples", "seed", "mean_fd", "mean_fd_se",
+    "family", "sigma_s", "offset", "lh", "k", "dist", "samples", "seed", "mean_fd", "mean_fd_se",
     "exact_mean_fd", "exact_ref_mean_fd", "z", "ok",
 )
 RULE_MD_COLUMNS: Final = (
-    ("family", "family"), ("h", "L h"), ("tolerance", "tolerance"), ("sigma_s_star", "sigma_s*"),
+    ("family", "family"), ("lh", "L h"), ("tolerance", "tolerance"), ("sigma_s_star", "sigma_s*"),
     ("sd", "input sd"), ("k_min", "k_min"),
 )
 MAP_MD_COLUMNS: Final = (
@@ -87,7 +94,7 @@ MAP_MD_COLUMNS: Final = (
     ("max_abs_mean_n", "max |E[n]|"), ("fd_gap", "CDF vs Fourier"), ("holds", "holds"),
 )
 SPOT_MD_COLUMNS: Final = (
-    ("family", "family"), ("sigma_s", "sigma_s"), ("offset", "offset"), ("h", "L h"), ("samples", "N"),
+    ("family", "family"), ("sigma_s", "sigma_s"), ("offset", "offset"), ("lh", "L h"), ("samples", "N"),
     ("mean_fd", "MC E[D_h]"), ("mean_fd_se", "SE"), ("exact_mean_fd", "exact"), ("z", "z"), ("ok", "ok"),
 )
 
@@ -159,7 +166,7 @@ def map_records(pm: PhaseMap, tolerance: float) -> list[Record]:
         worst = int(np.argmax(dev[i]))
         out.append({
             "family": pm.family.name,
-            "h": pm.eta,
+            "lh": pm.eta,
             "sigma_s": float(sd),
             "offsets": int(pm.offset.size),
             "worst_dev": float(dev[i, worst]),
@@ -182,7 +189,7 @@ def rule_records(rule: Rule, sds: tuple[float, ...]) -> list[Record]:
     return [
         {
             "family": rule.family.name,
-            "h": rule.eta,
+            "lh": rule.eta,
             "tolerance": rule.tolerance,
             "sigma_s_star": rule.sigma_star,
             "worst_at_star": rule.worst_at_star,
@@ -222,7 +229,7 @@ def spot_checks(pm: PhaseMap, samples: int, seed: int) -> list[Record]:
             "family": pm.family.name,
             "sigma_s": sd,
             "offset": off,
-            "h": eta,
+            "lh": eta,
             "k": SPOT_BITS,
             "dist": rec["dist"],
             "samples": rec["samples"],

@@ -114,7 +114,7 @@ def test_monte_carlo_spot_checks_within_5_standard_errors(eta: float) -> None:
             assert abs(rec["z"]) <= SPOT_Z, rec
             assert rec["ok"]
             assert rec["exact_ref_mean_fd"] == pytest.approx(rec["exact_mean_fd"], rel=1e-9, abs=1e-12)
-            assert rec["h"] == (eta if eta > 0 else 0.1)
+            assert rec["lh"] == (eta if eta > 0 else 0.1)
 
 
 # ---------------------------------------------------------------- the rule of thumb

@@ -46,7 +46,7 @@ def render() -> str:
         f"The two exact evaluations of the {len(rows) * rows[0]['offsets']:,} map points agree: largest gap "
         f"{fd_gap:.1e} in E[D] (relative to max(1, E[D])) and {n_gap:.1e} in E[n]. "
         + (
-            f"{len(spots)} Monte Carlo spot checks (engine, {spots[0]['samples']:,} samples each, L h = {fmt(spots[0]['h'])}, "
+            f"{len(spots)} Monte Carlo spot checks (engine, {spots[0]['samples']:,} samples each, L h = {fmt(spots[0]['lh'])}, "
             f"seed `{meta['seed']}`) lie within {worst_z:.2f} standard errors of the CDF sums."
             if spots else ""
         ),

@@ -58,7 +58,7 @@ def plot_worst_case(map_records: Sequence[Record], rule_records: Sequence[Record
     each family's ``sigma_s*`` (dashed)."""
     fig, ax = new_figure(6.4, 4.0)
     stars = {rec["family"]: rec["sigma_s_star"] for rec in rule_records}
-    eta = map_records[0]["h"] if map_records else 0.0
+    eta = map_records[0]["lh"] if map_records else 0.0
     for i, family in enumerate(dict.fromkeys(rec["family"] for rec in map_records)):
         rows = [rec for rec in map_records if rec["family"] == family]
         sigma = np.array([rec["sigma_s"] for rec in rows])
