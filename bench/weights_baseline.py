@@ -3,7 +3,7 @@
 The reference the fast scan is checked against (tests) and timed against (bench/weights_speed.py): the
 whole tensor in memory, every statistic computed directly from its definition for each k, KS by
 ``scipy.stats.kstest`` (exact distribution up to 1000 weights, Kolmogorov's limit above), every Fourier
-coefficient by its own complex exponential.
+coefficient by its own complex exponential, E[D_h] from the per-weight crossing counts of identity A.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
+from stecheck.estimators import FDPlan, crossing_counts
 from stecheck.quantize import dorefa_weight_transform, quantize
 
 
@@ -43,7 +44,7 @@ def plain_statistics(w: np.ndarray, bits, steps, name: str = "dorefa") -> dict[i
             "ks_stat": float(ks.statistic),
             "ks_pvalue": float(ks.pvalue),
             "fourier_abs": [float(abs(np.mean(np.exp(2j * np.pi * l * n)))) for l in range(1, 9)],
-            "mean_fd": [float(np.mean(np.floor(L * h + 0.5 - n)) / (L * h)) for h in steps],
+            "mean_fd": [float(np.mean(crossing_counts(n, FDPlan("forward", h, L))) / (L * h)) for h in steps],
             "sqnr_db": float(10 * np.log10(np.var(r) / np.mean((q - r) ** 2))),
             "sqnr_uniform_db": float(10 * np.log10(12 * L**2 * np.var(r))),
             "nonfinite": int(finite.size - finite.sum()),

@@ -135,7 +135,7 @@ def scan(
     transform: str = "dorefa",
     progress: Callable[[int], None] | None = None,
 ) -> list[Record]:
-    """Records of every tensor (in order), then the aggregate rows per (k, h)."""
+    """Records of every tensor (in order), then the aggregate rows per (k, h); every field present (None if n/a)."""
     if transform not in TRANSFORMS:
         raise ConfigError(f"unknown transform {transform!r}: expected one of {', '.join(TRANSFORMS)}")
     records: list[Record] = []
@@ -144,4 +144,4 @@ def scan(
         records.extend(_tensor_records(label, tensor, st, bits, steps, transform))
         if progress is not None:
             progress(tensor.size)
-    return records + _aggregate(label, records, bits, steps, transform)
+    return [{key: rec.get(key) for key in WEIGHTS_FIELDS} for rec in records + _aggregate(label, records, bits, steps, transform)]

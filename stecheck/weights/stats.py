@@ -7,7 +7,7 @@ computed here from chunks of the tensor, in constant memory, by at most three pa
 0. count, non-finite count, minimum, maximum and max|w| (the transform's per-tensor constants);
 1. per chunk, ``r = T(w)`` once, then for every k: ``n = round(L r) - L r`` (as stecheck.quantize),
    the sums of n and n^2, a 2^16-bin histogram of n (for the KS statistic), and the identity-A crossing
-   counts ``floor(L h) + 1{n <= frac(L h) - 1/2}`` (stecheck.estimators.FDPlan) for every h; for all k <= 8
+   counts ``floor(L h + 1/2 - n)`` (stecheck.estimators.crossing_counts) for every h; for all k <= 8
    together, Taylor moments of r on a fine grid from which one FFT per order gives every Fourier
    coefficient exp(-2 pi i l L r) (Anderson and Dahleh 1996; a type-1 non-uniform DFT);
 2. only the values in the histogram bins that can hold the KS supremum, to evaluate it exactly.
@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 from scipy import stats
 
 from stecheck.errors import ConfigError
-from stecheck.estimators import FDPlan
+from stecheck.estimators import FDPlan, crossing_counts
 from stecheck.exact import FOURIER_ORDERS
 from stecheck.quantize import levels
 
@@ -122,7 +122,7 @@ def make_transform(name: str, extent: Extent) -> Transform | None:
     if extent.count == 0 or not extent.hi > extent.lo:
         return None
     if name == "dorefa":
-        return Transform(name, 0.0, 2.0 * math.tanh(extent.amax), 0.5)
+        return Transform(name, 0.0, 2.0 * float(np.tanh(extent.amax)), 0.5)  # numpy's tanh, as quantize
     if name == "absmax":
         return Transform(name, 0.0, 2.0 * extent.amax, 0.5)
     return Transform(name, extent.lo, extent.hi - extent.lo, 0.0)
@@ -300,12 +300,8 @@ class _BitsAccumulator:
         self.s1 += _wsum(n, weights)
         self.s2 += float(np.dot(n, n)) if weights is None else float(np.dot(n * n, weights))
         self.hist += np.bincount(_ks_bin(n), weights=weights, minlength=KS_BINS)
-        total = n.size if weights is None else float(weights.sum())
         for i, plan in enumerate(self.plans):
-            # identity A: crossings = floor(L h) + 1{n <= frac(L h) - 1/2} (stecheck.estimators.FDPlan)
-            base, below, _ = plan.parts()
-            hit = n <= below
-            self.crossings[i] += base * total + (np.count_nonzero(hit) if weights is None else float(weights[hit].sum()))
+            self.crossings[i] += _wsum(crossing_counts(n, plan), weights)  # identity A, floor(L h + 1/2 - n)
         if not self.taylor:
             self.fourier += _direct_fourier(n, weights)
 
