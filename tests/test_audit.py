@@ -8,21 +8,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy import integrate
-
 from stecheck.audit import (
     AUDIT_FIELDS,
     AuditConfig,
     Case,
+    RecordIndex,
     audit,
-    fourier_mean_fd,
-    normal_or_logistic_phi,
+    fourier_prediction,
+    fourier_row,
     verdict_all,
     verdict_implication,
     weights_conclusion_row,
     weights_mean_zero_row,
 )
+from stecheck.config import RunConfig
 from stecheck.distributions import parse_input
+from stecheck.engine import run
+from stecheck.errors import ConfigError
 from stecheck.exact import exact_mean_fd
 from stecheck.quantize import levels
 from tests.conftest import SEED, invoke
@@ -85,10 +87,17 @@ def test_positive_rows_and_step_4_follow_the_rounding(small: dict[str, str]) -> 
     assert deterministic["4"] == "fails"
 
 
-def test_fourier_row_fails_when_the_series_is_truncated() -> None:
-    sharp = replace(SMALL, smooth_inputs=("normal(0.5,0.05)",))
-    assert verdicts(sharp)["F"] == "holds"
-    assert verdicts(replace(sharp, orders=1))["F"] == "fails"
+def test_fourier_row_verdict_follows_the_measured_slope() -> None:
+    specs = ("normal(0.5,0.15)", "logistic(0.4,0.05)")
+    config = RunConfig(inputs=specs, bits=(1,), steps=(1e-3,), schemes=("forward",), samples=40_000, seed=SEED)
+    index = RecordIndex.of(run(config).records, 40_000)
+    assert fourier_row(index, specs, (1,), 1e-3, 5.0).verdict == "holds"
+    # move one measured E[D_h] by 10 standard errors: that case no longer matches the prediction
+    key = ("logistic(0.4,0.05)", 1, 1e-3)
+    moved = dict(index[key], mean_fd=index[key]["mean_fd"] + 10 * index[key]["mean_fd_se"])
+    index[key] = moved
+    row = fourier_row(index, specs, (1,), 1e-3, 5.0)
+    assert row.verdict == "holds-only-if" and "fails for logistic(0.4,0.05) k=1" in row.condition
 
 
 def test_verdict_rules() -> None:
@@ -99,30 +108,21 @@ def test_verdict_rules() -> None:
 
 
 @pytest.mark.parametrize("spec,k", [("normal(0.5,0.15)", 1), ("normal(0.3,0.1)", 2), ("logistic(0.4,0.05)", 1),
-                                    ("logistic(0.2,0.03)", 3)])
+                                    ("laplace(0.45,0.1)", 2), ("t(5,0.2,0.03)", 3)])
 @pytest.mark.parametrize("a", [1e-3, 0.3, 1.0])
 def test_fourier_prediction_equals_the_exact_cdf_sum(spec: str, k: int, a: float) -> None:
-    inp = parse_input(spec)
     scale = levels(k)
-    finite, limit = fourier_mean_fd(normal_or_logistic_phi(inp.dist.parts()[0][1], scale, 200), a)
-    exact = exact_mean_fd(inp, k, "half-even", "forward", a / scale)
-    assert finite == pytest.approx(exact - 1.0, abs=1e-9)
-    # the h -> 0 limit 2 sum (-1)^l Re phi(2 pi l) is the finite-h form at vanishing a (bias ~ a f_n'(-1/2) / 2)
-    tiny, _ = fourier_mean_fd(normal_or_logistic_phi(inp.dist.parts()[0][1], scale, 200), 1e-8)
+    finite, limit = fourier_prediction(spec, k, a / scale)
+    exact = exact_mean_fd(parse_input(spec), k, "half-even", "forward", a / scale)
+    assert finite == pytest.approx(exact - 1.0, abs=1e-8)
+    # the h -> 0 limit is the finite-h prediction at vanishing step (bias about a f_n'(-1/2) / 2)
+    tiny, _ = fourier_prediction(spec, k, 1e-9 / scale)
     assert limit == pytest.approx(tiny, abs=1e-5 * max(1.0, abs(limit)))
 
 
-@pytest.mark.parametrize("spec", ["normal(0.3,0.1)", "logistic(0.4,0.05)"])
-def test_characteristic_function_matches_quadrature(spec: str) -> None:
-    part = parse_input(spec).dist.parts()[0][1]
-    scale = levels(2)
-    phi = normal_or_logistic_phi(part, scale, 3)
-    lo, hi = part.support(1e-15)
-    for order, value in enumerate(phi, start=1):
-        u = 2 * np.pi * order
-        re = integrate.quad(lambda r: np.cos(u * scale * r) * part.pdf(r), lo, hi, limit=400)[0]
-        im = integrate.quad(lambda r: np.sin(u * scale * r) * part.pdf(r), lo, hi, limit=400)[0]
-        assert value == pytest.approx(complex(re, im), abs=1e-9)
+def test_fourier_row_refuses_inputs_without_a_closed_form() -> None:
+    with pytest.raises(ConfigError, match="Fourier row"):
+        AuditConfig(smooth_inputs=("beta(2,3)",)).validated()
 
 
 def _weights_records(tmp_path: Path) -> dict[str, list]:

@@ -1,0 +1,278 @@
+"""What is true instead of the argument's conclusion, and the argument on real weights (pure: no I/O).
+
+Identity A (``E[D_h] = F_n(L h - 1/2) / (L h)``; all equal 1 iff n is uniform), stochastic rounding and
+uniform dither (``d/dr E[q(r)] = 1`` at every r), the Fourier prediction of ``E[D_h] - 1`` for smooth
+inputs (THEORY.md), and steps 8' and 9 evaluated on the records of a weights scan.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Final, Sequence
+
+import numpy as np
+
+from stecheck.audit_rows import (
+    UNIFORM_TOL,
+    AuditRow,
+    Case,
+    RecordIndex,
+    bits_text,
+    conditional,
+    pm_text,
+    verdict_all,
+    verdict_implication,
+    within,
+)
+from stecheck.audit_steps import STEP_9_CLAIM
+from stecheck.distributions import Continuous, format_number, parse_input
+from stecheck.errors import ConfigError
+from stecheck.exact import exact_cdf_n
+from stecheck.phase import Family, fourier_sums
+from stecheck.quantize import levels
+from stecheck.records import Record
+
+__all__ = [
+    "IDENTITY_GRID",
+    "identity_a_row",
+    "randomized_rounding_row",
+    "location_scale",
+    "fourier_prediction",
+    "fourier_row",
+    "weights_mean_zero_row",
+    "weights_conclusion_row",
+]
+
+#: Steps, in units of Delta (a = L h), at which identity A is shown.
+IDENTITY_GRID: Final = (0.1, 0.25, 0.5, 0.75, 1.0)
+
+
+def identity_a_row(records: RecordIndex, inputs: Sequence[str], bits: Sequence[int], z: float) -> AuditRow:
+    """Identity A: ``E[D_h] = F_n(L h - 1/2) / (L h)`` for ``h <= Delta``; all equal 1 iff n is uniform.
+
+    Three independent numbers per (input, k, a = L h): the Monte Carlo E[D_h], the exact CDF sum over
+    thresholds (``exact_mean_fd``) and ``F_n(a - 1/2)/a`` from :func:`stecheck.exact.exact_cdf_n`. The
+    "iff" is checked against the Sripad-Snyder measure of uniformity ``max_l abs(phi(2 pi l))`` (exact).
+    """
+    cases = []
+    mismatches = 0
+    for spec in inputs:
+        inp = parse_input(spec)
+        for k in bits:
+            scale = levels(k)
+            grid = np.asarray(IDENTITY_GRID)
+            ident = exact_cdf_n(inp, k, grid - 0.5) / grid
+            recs = [records[(spec, k, a / scale)] for a in IDENTITY_GRID]
+            uniform = max(recs[0]["exact_fourier_abs"]) <= UNIFORM_TOL
+            all_one = bool(np.all(np.abs(ident - 1.0) <= UNIFORM_TOL))
+            mismatches += int(uniform != all_one)
+            for a, value, rec in zip(IDENTITY_GRID, ident, recs):
+                agree = within(rec["mean_fd"], float(value), rec["mean_fd_se"], z) and abs(rec["exact_mean_fd"] - value) <= 1e-8 * max(1.0, value)
+                cases.append(Case(spec, k, rec["mean_fd"], float(value), agree and uniform == all_one, se=rec["mean_fd_se"],
+                                  exact=rec["exact_mean_fd"], h=a / scale,
+                                  note=f"a = Lh = {a:g}; n uniform: {uniform}; E[D_h] = 1 for all h <= Delta: {all_one}"))
+    verdict = verdict_all(cases)
+    uniform_cells = sorted({(c.label, c.k) for c in cases if "n uniform: True" in c.note})
+    worst = max(cases, key=Case.deviation)
+    return AuditRow(
+        "A", "What is true instead (identity A): E[D_h] = F_n(Lh - 1/2)/(Lh) for 0 < h <= 1/L, so E[D_h] = 1 for "
+        "every such h if and only if n is uniform.",
+        verdict,
+        conditional("For the unclipped deterministic quantizer and every input.", cases, verdict),
+        f"{len(cases)} cells (input, k, Lh in {', '.join(f'{a:g}' for a in IDENTITY_GRID)}): Monte Carlo E[D_h] "
+        f"within {z:g} SE of F_n(Lh - 1/2)/(Lh) (largest deviation {worst.deviation():.2f} SE, {worst.label} k={worst.k}); "
+        f"the exact CDF sum agrees to 1e-8. n uniform (max abs(phi(2 pi l)) <= {UNIFORM_TOL:g}) in "
+        f"{len(uniform_cells)} (input, k) pairs, exactly those where E[D_h] = 1 at every Lh ({mismatches} mismatches).",
+        f"a case holds when the estimate is within {z:g} SE of F_n(Lh - 1/2)/(Lh), the exact E[D_h] equals it to "
+        "1e-8, and 'n uniform' agrees with 'E[D_h] = 1 at every Lh'.",
+        "E[D_h] vs F_n(Lh - 1/2)/(Lh)", tuple(cases),
+    )
+
+
+# ---------------------------------------------------------------- positive rows
+
+
+def randomized_rounding_row(records: RecordIndex, rounding: str, points: Sequence[float], bits: Sequence[int],
+                            h: float, z: float) -> AuditRow:
+    """SR / DITHER: ``d/dr E[q(r)] = 1`` at every r, by finite differences of a Monte Carlo mean with
+    common random numbers (the same noise at r and r + h), at fixed points r (``point(x)`` inputs).
+    """
+    cases = []
+    for x in points:
+        spec = f"point({format_number(x)})"
+        for k in bits:
+            for scheme in ("forward", "central"):
+                rec = records[(spec, k, h, rounding, scheme)]
+                cases.append(Case(f"r = {format_number(x)}", k, rec["mean_fd"], 1.0,
+                                  within(rec["mean_fd"], 1.0, rec["mean_fd_se"], z), se=rec["mean_fd_se"],
+                                  exact=rec["exact_mean_fd"], h=h, note=scheme))
+    verdict = verdict_all(cases)
+    worst = max(cases, key=Case.deviation)
+    step = "SR" if rounding == "stochastic" else "DITHER" if rounding == "dither" else rounding
+    what = {"stochastic": "stochastic rounding floor(L r + U)/L, U ~ Uniform[0,1)",
+            "dither": "uniformly dithered rounding round(L r + V)/L, V ~ Uniform[-1/2,1/2)"}.get(rounding, f"{rounding} rounding")
+    return AuditRow(
+        step, f"With {what}, d/dr E[quantize_k(r)] = 1 at every r.",
+        verdict,
+        conditional("For every r (unclipped): E[q(r)] = r exactly.", cases, verdict),
+        f"Forward and central differences (h = {h:g}) of the Monte Carlo mean over {records.samples:,} draws of the noise, "
+        f"shared between r and r + h, at r = {', '.join(format_number(x) for x in points)} (a level, a threshold, "
+        f"neither): {sum(c.passed for c in cases)} of {len(cases)} within {z:g} SE of 1; farthest "
+        f"{worst.label} k={worst.k} {worst.note}: {pm_text(worst.value, worst.se, worst.exact)}."
+        + (" With the same noise U, dither round(s + U - 1/2) equals stochastic rounding floor(s + U) except at ties, "
+           "so the two rows share their numbers." if rounding == "dither" else ""),
+        f"a case holds when the estimate is within {z:g} SE of 1.",
+        "d/dr E[q(r)] by finite differences", tuple(cases),
+    )
+
+
+_FAMILIES: Final = {"norm": "normal", "logistic": "logistic", "laplace": "laplace", "uniform": "uniform", "t": "t"}
+
+
+def location_scale(spec: str) -> tuple[Family, float, float]:
+    """``(family, centre, sd)`` of a symmetric location-scale input (normal, logistic, Laplace, uniform, t).
+
+    Raises :class:`ConfigError` for any other input (the Fourier row needs a closed-form characteristic
+    function: :class:`stecheck.phase.Family`).
+    """
+    parts = parse_input(spec).dist.parts()
+    part = parts[0][1] if len(parts) == 1 else None
+    name = _FAMILIES.get(part.rv.dist.name) if isinstance(part, Continuous) else None
+    if name is None or part is None or not isinstance(part, Continuous):
+        raise ConfigError(f"the Fourier row needs a normal, logistic, laplace, uniform or t input, got {spec!r}")
+    df = float(part.rv.args[0]) if name == "t" else None
+    if df is not None and df <= 2:
+        raise ConfigError(f"the Fourier row needs t(df) with df > 2 (a finite standard deviation), got {spec!r}")
+    return Family(name, df), float(part.rv.mean()), float(part.rv.std())
+
+
+def fourier_prediction(spec: str, k: int, h: float) -> tuple[float, float]:
+    """Fourier prediction of ``E[D_h] - 1`` at step ``h`` and its ``h -> 0`` limit ``2 sum (-1)^l Re phi(2 pi l)``.
+
+    Evaluated by :func:`stecheck.phase.fourier_sums` on ``s = L r`` (sigma_s = L sd, offset ``L centre mod 1``,
+    ``eta = L h``): ``E[D_eta] = 1 + 2 sum_{l>=1} (-1)^l Re[phi(2 pi l) (e^{2 pi i l eta} - 1) / (2 pi i l eta)]``,
+    which tends to ``1 + 2 sum_{l>=1} (-1)^l Re phi(2 pi l)`` (Sripad and Snyder 1977; THEORY.md).
+    """
+    family, centre, sd = location_scale(spec)
+    scale = levels(k)
+    offset = (scale * centre) % 1.0
+    finite, _ = fourier_sums(family, scale * sd, offset, scale * h)
+    limit, _ = fourier_sums(family, scale * sd, offset, 0.0)
+    return float(finite[0]) - 1.0, float(limit[0]) - 1.0
+
+
+def fourier_row(records: RecordIndex, inputs: Sequence[str], bits: Sequence[int], h: float, z: float) -> AuditRow:
+    """F: for smooth inputs the error of E[D_h] against 1 matches ``2 sum (-1)^l Re phi(2 pi l)``."""
+    cases = []
+    for spec in inputs:
+        for k in bits:
+            if levels(k) * h > 1.0:
+                raise ConfigError(f"the Fourier row needs h <= 1/L: h = {h:g} at k = {k}")
+            finite, limit = fourier_prediction(spec, k, h)
+            rec = records[(spec, k, h)]
+            value, exact = rec["mean_fd"] - 1.0, rec["exact_mean_fd"] - 1.0
+            ok = within(value, finite, rec["mean_fd_se"], z) and abs(exact - finite) <= UNIFORM_TOL * max(1.0, abs(exact))
+            cases.append(Case(spec, k, value, finite, ok, se=rec["mean_fd_se"], exact=exact, h=h,
+                              note=f"h -> 0 limit 2 sum (-1)^l Re phi(2 pi l) = {limit:.4g}"))
+    verdict = verdict_all(cases)
+    big = max(cases, key=lambda c: abs(c.target))
+    worst = max(cases, key=Case.deviation)
+    return AuditRow(
+        "F", "For smooth inputs the error of E[D_h] against 1 is the Fourier sum 2 sum_l (-1)^l Re phi(2 pi l) "
+        "(phi: characteristic function of L r; normal: exp(2 pi i l mu_s - 2 pi^2 l^2 sigma_s^2)).",
+        verdict,
+        conditional("For inputs whose characteristic function is known in closed form.", cases, verdict),
+        f"E[D_h] - 1 (forward, h = {h:g}; Monte Carlo ± SE, exact CDF sum) against the series at step h "
+        f"(stecheck.phase.fourier_sums) in {len(cases)} cells: largest predicted error {big.label} k={big.k}: "
+        f"prediction {big.target:.4g}, measured {pm_text(big.value, big.se, big.exact)} ({big.note}); largest "
+        f"deviation {worst.deviation():.2f} SE ({worst.label} k={worst.k}).",
+        f"a case holds when the estimate is within {z:g} SE of the prediction and the exact value within "
+        f"{UNIFORM_TOL:g} (relative) of it.",
+        "E[D_h] - 1 vs Fourier prediction", tuple(cases),
+    )
+
+
+# ---------------------------------------------------------------- rows on real weights
+
+
+def _tensor_label(rec: Record) -> str:
+    return f"{rec['source']}:{rec['tensor']}"
+
+
+def _weight_cells(records: Sequence[Record], bits: Sequence[int], h: float) -> list[Record]:
+    """Tensor records of a weights scan at the audit's k and h (degenerate tensors left out)."""
+    cells = [r for r in records if r["kind"] == "tensor" and not r["degenerate"] and r["k"] in bits and r["h"] == h]
+    if not cells:
+        raise ConfigError(f"the weights scan has no usable tensor at k in {list(bits)} and h = {h:g}")
+    return cells
+
+
+def _weights_mean_case(rec: Record, z: float) -> Case:
+    """E[n] of a tensor (exact for the tensor) against 0, with the standard error of a sample of its size."""
+    se = math.sqrt(rec["var_n"] / (rec["size"] - rec["nonfinite"]))
+    return Case(_tensor_label(rec), rec["k"], rec["mean_n"], 0.0, within(rec["mean_n"], 0.0, se, z), se=se,
+                exact=rec["mean_n"], note=f"{rec['size']:,} weights, 12 Var(n) = {rec['var12_n']:.4g}")
+
+
+def weights_mean_zero_row(records: Sequence[Record], bits: Sequence[int], h: float, z: float) -> AuditRow:
+    """(8') on real weights: E[n] of each tensor (DoReFa transform) against 0.
+
+    A tensor's E[n] is exact (the tensor is the population); the standard error ``sqrt(Var(n) / size)`` asks
+    whether the weights could be a sample from an input with E[n] = 0 (THEORY.md, Monte Carlo versus exact).
+    """
+    cases = [_weights_mean_case(rec, z) for rec in _weight_cells(records, bits, h)]
+    verdict = verdict_all(cases)
+    worst = max(cases, key=Case.deviation)
+    return AuditRow(
+        "8'W", "E(n) = 0 for real weights (DoReFa weight transform).",
+        verdict,
+        conditional("For tensors whose transformed weights are symmetric about a level or a threshold.", cases, verdict),
+        f"E[n] of {len({c.label for c in cases})} tensors at k = {bits_text(c.k for c in cases)}: "
+        f"{sum(c.passed for c in cases)} of {len(cases)} within {z:g} SE of 0; farthest {worst.label} k={worst.k}: "
+        f"{pm_text(worst.value, worst.se)} ({worst.note}).",
+        f"a case holds when the tensor's E[n] is within {z:g} SE (of a sample of its size) of 0.",
+        "E[n] of a tensor", tuple(cases),
+    )
+
+
+def weights_conclusion_row(records: Sequence[Record], bits: Sequence[int], h: float, z: float) -> AuditRow:
+    """(9) on real weights: E[D_h] of each tensor whose E[n] is 0 (row 8'W), against 1.
+
+    The standard error is that of a sample of the tensor's size: ``Var(D_h) = (Delta/h) E[D_h] - E[D_h]^2``
+    for ``h <= Delta`` (D_h is 0 or Delta/h).
+    """
+    cases, vacuous = [], []
+    for rec in _weight_cells(records, bits, h):
+        size = rec["size"] - rec["nonfinite"]
+        mean = rec["mean_fd"]
+        scale = levels(rec["k"])
+        se = math.sqrt(max(mean / (scale * h) - mean * mean, 0.0) / size)
+        case = Case(_tensor_label(rec), rec["k"], mean, 1.0, within(mean, 1.0, se, z), se=se, exact=mean, h=h,
+                    note=f"E[n] = {rec['mean_n']:.3g}")
+        if _weights_mean_case(rec, z).passed:
+            cases.append(case)
+        else:
+            vacuous.append(replace(case, passed=True, note="premise false: E[n] != 0"))
+    if not cases:
+        return AuditRow(
+            "9W", STEP_9_CLAIM + " On real weights.", "holds",
+            "Vacuously: no tensor here has E(n) = 0 within its standard error.",
+            f"E[n] != 0 in all {len(vacuous)} (tensor, k) cells.", "an implication with a false premise holds vacuously.",
+            "E[D_h] of a tensor given E[n] = 0", tuple(vacuous),
+        )
+    verdict = verdict_implication(cases)
+    bad = [c for c in cases if not c.passed]
+    far = max(cases, key=Case.deviation)
+    return AuditRow(
+        "9W", STEP_9_CLAIM + " On real weights.",
+        verdict,
+        "Does not follow: E[D_h] = F_n(Lh - 1/2)/(Lh) depends on the whole distribution of n (identity A), not "
+        "on its mean." if verdict == "fails" else "No counterexample among these tensors.",
+        f"E[n] = 0 (within {z:g} SE) in {len(cases)} (tensor, k) cells; E[D_h] (forward, h = {h:g}, exact for "
+        f"the tensor) is more than {z:g} SE from 1 in {len(bad)} of them; farthest {far.label} k={far.k}: "
+        f"{pm_text(far.value, far.se)} ({far.note}).",
+        f"an implication: it fails when any tensor with E[n] = 0 has E[D_h] more than {z:g} SE (of a sample of "
+        "its size) from 1.",
+        "E[D_h] of a tensor given E[n] = 0", tuple(cases),
+    )
