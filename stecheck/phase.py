@@ -64,7 +64,7 @@ from typing import Final
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import optimize, special
+from scipy import special
 
 from stecheck.distributions import format_number
 from stecheck.errors import ConfigError, SpecError
@@ -97,6 +97,9 @@ TAIL: Final = 1e-17
 PSI_CUTOFF: Final = 1e-18
 #: Offsets per worst-case evaluation before local refinement.
 WORST_OFFSETS: Final = 128
+#: Rounds and points per round of the local zoom that refines a worst case over offsets.
+ZOOM_LEVELS: Final = 3
+ZOOM_POINTS: Final = 65
 #: Relative spacing of the sigma scan behind the rule of thumb.
 SCAN_STEP: Final = 5e-4
 
@@ -423,20 +426,22 @@ def worst_case(family: Family, sd: float, eta: float) -> tuple[float, float]:
     """``(max_mu |E[D_eta] - 1|, argmax mu)`` for ``sigma_s = sd``.
 
     The maximum over :func:`_worst_offsets` (0, 1/2 and the centres of symmetry included) is refined by
-    a bounded scalar search around the three best grid offsets.
+    :data:`ZOOM_LEVELS` rounds of zooming: each round evaluates :data:`ZOOM_POINTS` offsets across
+    +-1 spacing around each of the three best offsets so far, shrinking the spacing by the same factor
+    (final spacing ``(1/128) (2/64)^3``, about 2e-7).
     """
-    grid = _worst_offsets(eta)
-    dev = np.abs(_fourier_fd(family, np.array([sd]), grid, eta)[0] - 1.0)
-    best, where = float(dev.max()), float(grid[int(dev.argmax())])
-    step = 1.0 / WORST_OFFSETS
-    for i in np.argsort(dev)[-3:]:
-        res = optimize.minimize_scalar(
-            lambda m: -abs(float(_fourier_fd(family, np.array([sd]), np.array([m]), eta)[0, 0]) - 1.0),
-            bounds=(grid[i] - step, grid[i] + step), method="bounded", options={"xatol": 1e-10},
-        )
-        if -res.fun > best:
-            best, where = float(-res.fun), float(np.mod(res.x, 1.0))
-    return best, where
+    sig = np.array([sd])
+    offsets = _worst_offsets(eta)
+    dev = np.abs(_fourier_fd(family, sig, offsets, eta)[0] - 1.0)
+    spacing = 1.0 / WORST_OFFSETS
+    for _ in range(ZOOM_LEVELS):
+        centres = offsets[np.argsort(dev)[-3:]]
+        local = np.linspace(-spacing, spacing, ZOOM_POINTS)
+        offsets = np.concatenate([offsets[np.argsort(dev)[-3:]], np.mod(np.add.outer(centres, local).ravel(), 1.0)])
+        dev = np.abs(_fourier_fd(family, sig, offsets, eta)[0] - 1.0)
+        spacing *= 2.0 / (ZOOM_POINTS - 1)
+    i = int(np.argmax(dev))
+    return float(dev[i]), float(offsets[i])
 
 
 def stability_bound(family: Family, sd: float, eta: float) -> float:
