@@ -80,7 +80,7 @@ class ResumableRun:
                 raise StecheckError(f"cannot resume: {str(plan_path)!r} is malformed; rerun without --resume")
             if config.seed is None:
                 config = replace(config, seed=int(saved["seed"]))
-            diff = _differences(saved["config"], config.as_dict())
+            diff = _differences(saved["config"], json.loads(json.dumps(config.as_dict())))
             if diff:
                 raise StecheckError(f"cannot resume: the options differ from the interrupted run's ({'; '.join(diff)})")
             for index, spec in enumerate(config.inputs):

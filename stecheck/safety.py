@@ -4,9 +4,9 @@
   second run writing the same ``--out`` fails at once instead of interleaving files with the first.
 - :func:`interruptible` turns SIGTERM into :class:`KeyboardInterrupt` (as Ctrl-C already is), so the
   ``finally`` clauses of the atomic writers run and no temporary file is left behind.
-- :func:`signals_deferred` blocks SIGINT and SIGTERM while a set of result files is replaced, so a run
-  either leaves the previous files or the complete new set, never a mix; a pending signal is delivered
-  as soon as the block ends.
+- :func:`signals_deferred` holds back SIGINT and SIGTERM while a set of result files is replaced, so a
+  run either leaves the previous files or the complete new set, never a mix; a signal that arrived
+  meanwhile is raised again as soon as the block ends.
 """
 
 from __future__ import annotations
@@ -108,12 +108,24 @@ def interruptible() -> Iterator[None]:
 
 @contextmanager
 def signals_deferred() -> Iterator[None]:
-    """Block SIGINT and SIGTERM for the block; a signal that arrived meanwhile is delivered at its end."""
+    """Hold back SIGINT and SIGTERM for the block; one that arrived meanwhile is raised again at its end.
+
+    The handlers are swapped for a recorder rather than the signals masked, since a process-directed
+    signal may be taken by any thread while Python runs every handler in the main thread.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+    pending: list[int] = []
+
+    def record(signum: int, frame: FrameType | None) -> None:
+        pending.append(signum)
+
+    previous = {signum: signal.signal(signum, record) for signum in _SIGNALS}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if pending:
+            signal.raise_signal(pending[0])
