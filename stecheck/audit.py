@@ -120,7 +120,7 @@ class AuditConfig:
     h: float = 1e-3
     inputs: tuple[str, ...] = ("uniform(0,1)", "normal(0.5,0.15)", "normal(0.3,0.1)", "onlevel(0.4)", "onthreshold(0.1)")
     smooth_inputs: tuple[str, ...] = ("normal(0.5,0.15)", "normal(0.3,0.1)", "logistic(0.4,0.05)")
-    points: tuple[float, ...] = (0.0, 0.5, 0.3)
+    points: tuple[float, ...] = (0.0, 0.5, 0.37)
     randomized: tuple[str, ...] = ("stochastic", "dither")
     z: float = 5.0
 

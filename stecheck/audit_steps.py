@@ -290,7 +290,7 @@ def step_p_zero(records: RecordIndex, inputs: Sequence[str], bits: Sequence[int]
         f"in {len(cases)} cells of {records.samples:,} samples each; P(n != 0) up to {top.value:.6g} "
         f"(exact {top.exact:.6g}, {top.label} k={top.k}).",
         f"a case holds when the upper {1 - level:.7f} Clopper-Pearson bound of P(n != 0) is below 1/2.",
-        "P(n != 0)", tuple(cases),
+        "P(n != 0) (claimed low: below 1/2)", tuple(cases),
     )
 
 

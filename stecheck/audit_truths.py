@@ -30,12 +30,13 @@ from stecheck.distributions import Continuous, format_number, parse_input
 from stecheck.errors import ConfigError
 from stecheck.exact import exact_cdf_n
 from stecheck.phase import Family, fourier_sums
-from stecheck.quantize import levels
+from stecheck.quantize import levels, rounding_error
 from stecheck.records import Record
 
 __all__ = [
     "IDENTITY_GRID",
     "identity_a_row",
+    "point_kind",
     "randomized_rounding_row",
     "location_scale",
     "fourier_prediction",
@@ -93,6 +94,15 @@ def identity_a_row(records: RecordIndex, inputs: Sequence[str], bits: Sequence[i
 # ---------------------------------------------------------------- positive rows
 
 
+def point_kind(x: float, bits: Sequence[int]) -> str:
+    """``r = x (a level at k=1-4)``: where ``x`` sits on the grid of each k (a level, a threshold, or neither)."""
+    kinds: dict[str, list[int]] = {}
+    for k in bits:
+        n = abs(float(rounding_error(np.array([x]), k)[0]))
+        kinds.setdefault("a level" if n == 0.0 else "a threshold" if n == 0.5 else "neither", []).append(k)
+    return f"r = {format_number(x)} (" + ", ".join(f"{kind} at k={bits_text(ks)}" for kind, ks in kinds.items()) + ")"
+
+
 def randomized_rounding_row(records: RecordIndex, rounding: str, points: Sequence[float], bits: Sequence[int],
                             h: float, z: float) -> AuditRow:
     """SR / DITHER: ``d/dr E[q(r)] = 1`` at every r, by finite differences of a Monte Carlo mean with
@@ -117,8 +127,8 @@ def randomized_rounding_row(records: RecordIndex, rounding: str, points: Sequenc
         verdict,
         conditional("For every r (unclipped): E[q(r)] = r exactly.", cases, verdict),
         f"Forward and central differences (h = {h:g}) of the Monte Carlo mean over {records.samples:,} draws of the noise, "
-        f"shared between r and r + h, at r = {', '.join(format_number(x) for x in points)} (a level, a threshold, "
-        f"neither): {sum(c.passed for c in cases)} of {len(cases)} within {z:g} SE of 1; farthest "
+        f"shared between r and r + h, at {'; '.join(point_kind(x, bits) for x in points)}: "
+        f"{sum(c.passed for c in cases)} of {len(cases)} within {z:g} SE of 1; farthest "
         f"{worst.label} k={worst.k} {worst.note}: {pm_text(worst.value, worst.se, worst.exact)}."
         + (" With the same noise U, dither round(s + U - 1/2) equals stochastic rounding floor(s + U) except at ties, "
            "so the two rows share their numbers." if rounding == "dither" else ""),
