@@ -351,6 +351,10 @@ def _check_ranges(name: str, args: list[float]) -> None:
 # ---------------------------------------------------------------- parser
 
 
+#: Names float() reads as non-finite numbers; refused as numbers rather than parsed as family names.
+_NON_FINITE: Final = ("nan", "inf", "infinity")
+
+
 @dataclass
 class _Token:
     kind: str  # "name", "number", or the punctuation itself
@@ -410,6 +414,9 @@ class _Parser:
         return tok
 
     def number(self) -> float:
+        tok = self.peek()
+        if tok is not None and tok.kind == "name" and tok.text.lower() in _NON_FINITE:
+            raise self.fail(f"number {tok.text!r} is not finite", tok.pos)
         tok = self.take("number")
         try:
             value = float(tok.text)
@@ -438,9 +445,7 @@ class _Parser:
         if tok.kind == "name" and self.peek(1) is not None and self.peek(1).kind == "=":  # type: ignore[union-attr]
             self.i += 2
             return (tok.text, self.number())
-        if tok.kind == "name" and tok.text.lower() in ("nan", "inf", "infinity"):
-            raise self.fail(f"number {tok.text!r} is not finite", tok.pos)
-        if tok.kind == "name":
+        if tok.kind == "name" and tok.text.lower() not in _NON_FINITE:
             return self.call()
         value = self.number()
         if self.peek() is not None and self.peek().kind == "*":  # type: ignore[union-attr]
