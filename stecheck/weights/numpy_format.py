@@ -23,23 +23,24 @@ def npy_tensors(path: Path) -> list[TensorRef]:
     """The array of a ``.npy`` file, memory-mapped; named after the file."""
     path = Path(path)
     try:
-        array = np.load(path, mmap_mode="r", allow_pickle=False)
+        # open_memmap closes its handle on failure (np.load does not) and refuses object arrays
+        array = np.lib.format.open_memmap(path, mode="r")
     except (OSError, ValueError, EOFError) as exc:
         raise _fail(path, exc) from None
     return [TensorRef(path.stem, tuple(array.shape), array.dtype, array_reader(array))]
 
 
 def npz_tensors(path: Path) -> list[TensorRef]:
-    """The arrays of a ``.npz`` archive, each read (whole) when first scanned."""
+    """The arrays of a ``.npz`` archive (each member is read whole: zip members cannot be memory-mapped)."""
     path = Path(path)
     try:
-        archive = np.load(path, allow_pickle=False)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise ValueError("not an .npz archive")
-        out = []
-        for name in archive.files:
-            array = archive[name]  # object arrays raise here: allow_pickle is off
-            out.append(TensorRef(name, tuple(array.shape), array.dtype, array_reader(array)))
+        with path.open("rb") as handle, zipfile.ZipFile(handle) as archive:
+            out = []
+            for member in archive.namelist():
+                with archive.open(member) as entry:
+                    array = np.lib.format.read_array(entry, allow_pickle=False)  # object arrays raise here
+                name = member[:-4] if member.endswith(".npy") else member
+                out.append(TensorRef(name, tuple(array.shape), array.dtype, array_reader(array)))
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise _fail(path, exc) from None
     return out

@@ -7,6 +7,7 @@ code; anything else is refused. torch is an optional extra (``pip install 'stech
 from __future__ import annotations
 
 import pickle
+import warnings
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -54,7 +55,9 @@ def torch_tensors(path: Path) -> list[TensorRef]:
     try:
         if path.stat().st_size == 0:
             raise StecheckError(f"{str(path)!r} is not a PyTorch checkpoint: the file is empty")
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # e.g. "pickle protocol 4": the load below decides, not the warning
+            warnings.simplefilter("ignore")
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except StecheckError:
         raise
     except pickle.UnpicklingError as exc:
