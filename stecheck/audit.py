@@ -115,7 +115,7 @@ class AuditConfig:
     """
 
     bits: tuple[int | str, ...] = ("1-4",)
-    samples: int = 1_000_000
+    samples: int = 500_000
     seed: int | None = None
     h: float = 1e-3
     inputs: tuple[str, ...] = ("uniform(0,1)", "normal(0.5,0.15)", "normal(0.3,0.1)", "onlevel(0.4)", "onthreshold(0.1)")
