@@ -25,7 +25,7 @@ from stecheck.quantize import DETERMINISTIC_ROUNDINGS, levels
 from stecheck.records import Record, provenance
 from stecheck.sampling import CHUNK_SIZE, NOISE, chunk_plan, chunk_rng, draw_chunk
 
-__all__ = ["RunResult", "run", "simulate", "total_samples"]
+__all__ = ["RunResult", "monte_carlo", "run", "simulate", "total_samples"]
 
 Progress = Callable[[int], None]
 CellKey = tuple[int, str]
@@ -64,10 +64,13 @@ def _chunk_task(
     return out
 
 
-def _monte_carlo(
-    config: RunConfig, inp: InputSpec, seed: int, threads: int, progress: Progress | None, fast: bool
+def monte_carlo(
+    config: RunConfig, inp: InputSpec, seed: int, threads: int = 1, progress: Progress | None = None, fast: bool = True
 ) -> dict[CellKey, CellAccumulator]:
-    """Merge the chunk results of one input in chunk order, with at most ``2 * threads`` in flight."""
+    """The merged accumulators ``(k, rounding) -> CellAccumulator`` of one input (``config`` validated).
+
+    Chunk results are merged in chunk order, with at most ``2 * threads`` chunks in flight.
+    """
     plan = chunk_plan(inp, config.samples)
     merged: dict[CellKey, CellAccumulator] | None = None
 
@@ -78,6 +81,7 @@ def _monte_carlo(
         else:
             for key, acc in part.items():
                 merged[key].merge(acc)
+                acc.release()
         if progress is not None:
             progress(length)
 
@@ -175,7 +179,7 @@ def run(config: RunConfig, threads: int = 1, progress: Progress | None = None, f
     records: list[Record] = []
     for spec in config.inputs:
         inp = parse_input(spec)
-        mc = None if config.method == "exact" else _monte_carlo(config, inp, seed, threads, progress, fast)
+        mc = None if config.method == "exact" else monte_carlo(config, inp, seed, threads, progress, fast)
         records.extend(_records_for(config, inp, seed, mc))
     wall = time.perf_counter() - started
     meta = provenance("simulate", config.as_dict(), seed=seed, wall_time_s=wall, threads=threads, chunk_size=CHUNK_SIZE,

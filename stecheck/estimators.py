@@ -18,6 +18,7 @@ numbers of samples with ``n`` below a few breakpoints, found with one ``searchso
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Final, Sequence
@@ -45,6 +46,35 @@ HIST_BINS: Final = 1 << 16
 #: Equal-width bins on [-1/2, 1/2] for the chi-square test of uniformity.
 CHI2_BINS: Final = 64
 _ORDERS = np.arange(1, FOURIER_ORDERS + 1)
+
+
+class _TablePool:
+    """Recycled zeroed ``HIST_BINS`` tables (a few per dtype; thread-safe)."""
+
+    def __init__(self, keep: int = 64) -> None:
+        self._free: dict[np.dtype, list[NDArray]] = {}
+        self._lock = threading.Lock()
+        self._keep = keep
+
+    def take(self, dtype: type) -> NDArray:
+        with self._lock:
+            free = self._free.get(np.dtype(dtype))
+            table = free.pop() if free else None
+        if table is None:
+            return np.zeros(HIST_BINS, dtype=dtype)
+        table.fill(0)
+        return table
+
+    def give(self, table: NDArray) -> None:
+        if table.shape != (HIST_BINS,):
+            return
+        with self._lock:
+            free = self._free.setdefault(table.dtype, [])
+            if len(free) < self._keep:
+                free.append(table)
+
+
+_TABLES = _TablePool()
 
 
 @dataclass(frozen=True)
@@ -149,7 +179,7 @@ class CellAccumulator:
     lowest: float = math.inf
     highest: float = -math.inf
     zeros: int = 0
-    hist: NDArray[np.int64] = field(default_factory=lambda: np.zeros(HIST_BINS, dtype=np.int64))
+    hist: NDArray[np.int64] = field(default_factory=lambda: _TABLES.take(np.int64))
     fourier: NDArray[np.complex128] = field(default_factory=lambda: np.zeros(FOURIER_ORDERS, dtype=complex))
     fd_sum: NDArray[np.int64] = field(init=False)
     fd_sumsq: NDArray[np.int64] = field(init=False)
@@ -198,7 +228,7 @@ class CellAccumulator:
         if self.hist_dev is None:
             if self.count:
                 raise ValueError("cannot add a scanned chunk to an accumulator filled by the numpy path")
-            self.hist_dev = np.zeros(HIST_BINS)
+            self.hist_dev = _TABLES.take(np.float64)
         points, point_bins, marked = _scan_tables(tuple(self.plans) if crossings else ())
         below = np.zeros(points.size, dtype=np.int64)
         # samples of earlier chunks below each breakpoint's bin (none in a fresh accumulator)
@@ -265,6 +295,18 @@ class CellAccumulator:
         self.fd_sumsq += other.fd_sumsq
         self.fd_zero += other.fd_zero
         self.ste_count += other.ste_count
+
+    def release(self) -> None:
+        """Hand this (merged, no longer needed) accumulator's histogram tables back for reuse.
+
+        The engine calls it on each chunk's accumulator after merging it: a new table then costs a
+        memset instead of fresh pages, whose faults serialise threads on the kernel's memory map lock.
+        """
+        _TABLES.give(self.hist)
+        if self.hist_dev is not None:
+            _TABLES.give(self.hist_dev)
+        self.hist = np.zeros(0, dtype=np.int64)
+        self.hist_dev = None
 
     # ------------------------------------------------------------ summaries
 
