@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 from scipy import stats
 
 from stecheck.errors import ConfigError
-from stecheck.estimators import FDPlan, crossing_counts
+from stecheck.estimators import FDPlan
 from stecheck.exact import FOURIER_ORDERS
 from stecheck.quantize import levels
 
@@ -130,7 +130,8 @@ def make_transform(name: str, extent: Extent) -> Transform | None:
 
 def _finite(chunk: Chunk) -> tuple[NDArray[np.float64], NDArray | None, int]:
     values, weights = chunk
-    values = np.asarray(values, dtype=np.float64).ravel()
+    with np.errstate(invalid="ignore"):  # signalling NaNs (any bit pattern can come from a file) raise on cast
+        values = np.asarray(values, dtype=np.float64).ravel()
     ok = np.isfinite(values)
     if ok.all():
         return values, weights, 0
@@ -301,7 +302,10 @@ class _BitsAccumulator:
         self.s2 += float(np.dot(n, n)) if weights is None else float(np.dot(n * n, weights))
         self.hist += np.bincount(_ks_bin(n), weights=weights, minlength=KS_BINS)
         for i, plan in enumerate(self.plans):
-            self.crossings[i] += _wsum(crossing_counts(n, plan), weights)  # identity A, floor(L h + 1/2 - n)
+            # identity A: the crossing counts of stecheck.estimators.crossing_counts, floor(L h + 1/2 - n),
+            # summed as floats (exact integers) without the int64 copy
+            counts = (plan.lh + 0.5) - n
+            self.crossings[i] += _wsum(np.floor(counts, out=counts), weights)
         if not self.taylor:
             self.fourier += _direct_fourier(n, weights)
 
