@@ -27,7 +27,7 @@ __all__ = ["Z_VERDICT", "WEIGHTS_TOLERANCE", "Report", "Table", "build_report", 
 
 Z_VERDICT: Final = 5.0
 WEIGHTS_TOLERANCE: Final = 0.1
-_IMAGE_ORDER: Final = ("slope_vs_h", "mean_and_slope_vs_k", "fourier", "variants", "weights_heatmap", "weights_sqnr")
+_IMAGE_ORDER: Final = ("slope_vs_h", "mean_and_slope_vs_k", "noise", "fourier", "variants", "weights_heatmap", "weights_sqnr")
 
 
 def _inline_html(text: str) -> str:

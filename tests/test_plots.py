@@ -44,11 +44,12 @@ def one(fig_or_ax, gid: str):
 
 def test_noise_histograms_show_the_recorded_histogram_and_statistics(runs):
     _, records = read_run(runs["simulate"])
-    fig = noise_histograms(records, "normal(0.3,0.1)")
-    cells = {r["k"]: r for r in records if r["dist"] == "normal(0.3,0.1)"}
-    assert len([ax for ax in fig.axes if ax.get_visible()]) == len(cells)
-    for k, rec in cells.items():
-        patch = one(fig, f"hist:{k}")
+    fig = noise_histograms(records, ["normal(0.3,0.1)", "onlevel(0.4)"])
+    assert len([ax for ax in fig.axes if ax.get_visible()]) == 2 * 3
+    cells = {(r["dist"], r["k"]): r for r in records if r["dist"] in ("normal(0.3,0.1)", "onlevel(0.4)")}
+    assert len(cells) == 6
+    for (dist, k), rec in cells.items():
+        patch = one(fig, f"hist:{dist}:{k}")
         density, edges = patch.get_data().values, patch.get_data().edges
         counts = np.asarray(rec["hist_n"], dtype=float)
         np.testing.assert_array_equal(density, counts * counts.size / rec["samples"])
@@ -144,7 +145,7 @@ def test_variants_curves_equal_records(runs):
 
 def test_plot_run_writes_every_planned_figure(runs, tmp_path):
     expected = {
-        "simulate": {"slope_vs_h", "mean_and_slope_vs_k", "fourier"} | {f"noise_{s}" for s in ("uniform_0_1", "normal_0p3_0p1", "onlevel_0p4")},
+        "simulate": {"slope_vs_h", "mean_and_slope_vs_k", "fourier", "noise"},
         "variants": {"variants"},
         "weights": {"weights_heatmap", "weights_sqnr"},
     }

@@ -6,7 +6,6 @@ for a sweep over point inputs) and ``weights`` (figure 5); other kinds are skipp
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Final, Sequence
@@ -29,10 +28,9 @@ __all__ = [
     "noise_inputs",
     "plan_figures",
     "plot_run",
-    "slug",
 ]
 
-#: Figure 1 is drawn for at most this many inputs of a run: those whose n is least uniform (largest KS).
+#: Figure 1 has one row for each of at most this many inputs: those whose n is least uniform (largest KS).
 MAX_NOISE_FIGURES: Final = 4
 
 #: Fields a record of each known kind must have for its figures.
@@ -48,11 +46,6 @@ class PlannedFigure:
 
     stem: str
     draw: Callable[[], Figure]
-
-
-def slug(text: str) -> str:
-    """A file-name-safe form of an input spec or tensor name."""
-    return re.sub(r"[^A-Za-z0-9]+", "_", text.replace(".", "p")).strip("_") or "input"
 
 
 def find_runs(paths: Sequence[Path], root: Path = Path("results")) -> list[Path]:
@@ -104,8 +97,9 @@ def plan_figures(meta: dict, records: Sequence[Record]) -> list[PlannedFigure]:
         PlannedFigure("mean_and_slope_vs_k", lambda: against_k(records)),
         PlannedFigure("fourier", lambda: fourier_spectrum(records)),
     ]
-    for dist in noise_inputs(records):
-        planned.append(PlannedFigure(f"noise_{slug(dist)}", lambda dist=dist: noise_histograms(records, dist)))
+    noisy = noise_inputs(records)
+    if noisy:
+        planned.append(PlannedFigure("noise", lambda: noise_histograms(records, noisy)))
     return planned
 
 

@@ -14,6 +14,7 @@ from typing import Sequence
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
 
 from stecheck.plots._select import Z_BAND, first_per, headline_bits, preferred_rounding, unique, values, where
 from stecheck.plots.style import STE_COLOR, TRUE_COLOR, panel_figure
@@ -67,6 +68,13 @@ def _reference_lines(ax: Axes, ste: bool = True, zero: bool = True) -> None:
         ax.axhline(0.0, color=TRUE_COLOR, lw=1.2, ls=":", label="true derivative q'(r) = 0", gid="ref:zero")
 
 
+def _lean_log_axes(ax: Axes) -> None:
+    """No minor ticks on log and symlog axes (their tick objects dominate the drawing time)."""
+    for axis in (ax.xaxis, ax.yaxis):
+        if axis.get_scale() in ("log", "symlog"):
+            axis.set_minor_locator(NullLocator())
+
+
 def _grid(count: int, ncols: int) -> tuple[int, int]:
     ncols = max(1, min(ncols, count))
     return math.ceil(count / ncols), ncols
@@ -79,41 +87,48 @@ def _slope_records(records: Sequence[Record]) -> list[Record]:
     return where(records, fd=scheme, rounding=preferred_rounding(records))
 
 
-def noise_histograms(records: Sequence[Record], dist: str) -> Figure:
-    """Figure 1: the density of n for one input, one panel per k, against Uniform[-1/2, 1/2].
+def noise_histograms(records: Sequence[Record], inputs: Sequence[str], bits: Sequence[int] | None = None) -> Figure:
+    """Figure 1: the density of n against Uniform[-1/2, 1/2]; one row of panels over k per input.
 
     The density is ``hist_n`` (counts in equal bins on [-1/2, 1/2]) divided by ``samples`` times the bin
-    width; each panel states 12 Var(n) (1 under uniformity) and the KS statistic.
+    width; each panel states 12 Var(n) (1 under uniformity) and the KS statistic. ``bits`` defaults to
+    1, 2, 4, 8 (or up to four spread over the recorded widths).
     """
-    rounding = preferred_rounding(where(records, dist=dist))
-    cells = [r for r in first_per(where(records, dist=dist, rounding=rounding), "k") if r.get("hist_n")]
-    if not cells:
-        raise ValueError(f"no histogram of n for input {dist!r}")
-    cells.sort(key=lambda r: r["k"])
-    nrows, ncols = _grid(len(cells), 4)
-    fig, axes = panel_figure(nrows, ncols, 2.0, 1.5, legend_rows=1, left=0.6, wspace=0.45, hspace=0.55, sharex=True, squeeze=False)
-    for ax in axes.flat[len(cells):]:
-        ax.set_visible(False)
-    for ax, rec in zip(axes.flat, cells):
-        counts = np.asarray(rec["hist_n"], dtype=float)
-        edges = np.linspace(-0.5, 0.5, counts.size + 1)
-        density = counts * counts.size / rec["samples"]
-        ax.stairs(density, edges, fill=True, alpha=0.35, color="#1f77b4", label="histogram of n", gid=f"hist:{rec['k']}")
-        ax.axhline(1.0, color=UNIFORM_COLOR, lw=1.2, label="Uniform[-1/2, 1/2] density", gid="ref:uniform")
-        ax.set_title(f"k = {rec['k']}")
-        ax.text(
-            0.03, 0.96, f"12 Var(n) = {fmt(rec.get('var12_n'), 3)}\nKS D = {fmt(rec.get('ks_stat'), 2)}",
-            transform=ax.transAxes, va="top", ha="left", fontsize=7.5,
-            bbox={"boxstyle": "round,pad=0.25", "fc": "white", "ec": "0.8", "alpha": 0.85},
-        )
-        ax.set_ylim(0.0, 1.45 * max(float(density.max()), 1.0))
+    rows: list[tuple[str, list[Record]]] = []
+    for dist in inputs:
+        rounding = preferred_rounding(where(records, dist=dist))
+        cells = sorted((r for r in first_per(where(records, dist=dist, rounding=rounding), "k") if r.get("hist_n")),
+                       key=lambda r: r["k"])
+        if cells:
+            rows.append((dist, cells))
+    if not rows:
+        raise ValueError(f"no histogram of n for inputs {', '.join(inputs)}")
+    bits = list(bits) if bits is not None else headline_bits(sorted({r["k"] for _, cells in rows for r in cells}))
+    fig, axes = panel_figure(len(rows), len(bits), 2.0, 1.35, legend_rows=1, left=0.6, wspace=0.45, hspace=0.75,
+                             sharex=True, squeeze=False)
+    for row, (dist, cells) in enumerate(rows):
+        by_k = {r["k"]: r for r in cells}
+        for col, k in enumerate(bits):
+            ax = axes[row, col]
+            ax.set_title(f"{dist}, k = {k}", fontsize=8)
+            rec = by_k.get(k)
+            if rec is None:
+                ax.set_visible(False)
+                continue
+            counts = np.asarray(rec["hist_n"], dtype=float)
+            edges = np.linspace(-0.5, 0.5, counts.size + 1)
+            density = counts * counts.size / rec["samples"]
+            ax.stairs(density, edges, fill=True, alpha=0.35, color="#1f77b4", label="histogram of n", gid=f"hist:{dist}:{k}")
+            ax.axhline(1.0, color=UNIFORM_COLOR, lw=1.2, label="Uniform[-1/2, 1/2] density", gid="ref:uniform")
+            ax.text(0.03, 0.95, f"12 Var(n) = {fmt(rec.get('var12_n'), 3)}\nKS D = {fmt(rec.get('ks_stat'), 2)}",
+                    transform=ax.transAxes, va="top", ha="left", fontsize=7)
+            ax.set_ylim(0.0, 1.45 * max(float(density.max()), 1.0))
+        axes[row, 0].set_ylabel("density")
     for ax in axes[-1]:
         ax.set_xlabel("n = round(Lr) - Lr (units of Δ)")
-    for ax in axes[:, 0]:
-        ax.set_ylabel("density")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
+    handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=2)
-    fig.suptitle(f"Is the rounding error n uniform, as step (8') assumes?  input {dist}, {rounding} rounding")
+    fig.suptitle(f"Is the rounding error n uniform, as step (8') assumes?  ({rows[0][1][0]['rounding']} rounding)")
     return fig
 
 
@@ -155,6 +170,7 @@ def slope_vs_h(records: Sequence[Record], bits: Sequence[int] | None = None) -> 
         ax.set_yscale("symlog", linthresh=1.0, linscale=1.5)
         ax.axvline(1.0 / ((1 << k) - 1), color="0.6", lw=0.8, ls="--", gid="ref:delta")
         ax.set_title(f"k = {k}  (dashed vertical: h = Δ = 1/{(1 << k) - 1})")
+        _lean_log_axes(ax)
     for ax in axes[-1]:
         ax.set_xlabel("finite-difference step h (units of r)")
     for ax in axes[:, 0]:
@@ -199,6 +215,7 @@ def against_k(records: Sequence[Record]) -> Figure:
     ax_n.set_title("Mean rounding error E[n] ± 1.96 SE")
     _reference_lines(ax_d)
     ax_d.set_yscale("symlog", linthresh=1.0, linscale=1.5)
+    _lean_log_axes(ax_d)
     ax_d.set_xlabel("bit width k")
     ax_d.set_ylabel(f"E[D_h] at h = {fmt(h_min)}")
     ax_d.set_title(f"Expected slope E[D_h], h = {fmt(h_min)}, ± 1.96 SE; exact dashed")
@@ -239,6 +256,7 @@ def fourier_spectrum(records: Sequence[Record]) -> Figure:
             ax.axhline(1.0 / math.sqrt(samples), color=TRUE_COLOR, ls=":", lw=1.0, label="1/sqrt(N) (noise under uniformity)",
                        gid="ref:noise")
         ax.set_yscale("log")
+        _lean_log_axes(ax)
         ax.set_title(dist, fontsize=8.5)
     for ax in axes[-1]:
         ax.set_xlabel("harmonic l")

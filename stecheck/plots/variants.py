@@ -14,6 +14,7 @@ from typing import Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
 
 from stecheck.distributions import Atom, parse_input
 from stecheck.errors import StecheckError
@@ -91,6 +92,7 @@ def rounding_variants(records: Sequence[Record]) -> Figure:
         ax_d.axhline(1.0, color=STE_COLOR, lw=1.2, label="STE value 1", gid="ref:ste")
         ax_d.axhline(0.0, color=TRUE_COLOR, lw=1.2, ls=":", label="0", gid="ref:zero")
         ax_d.set_yscale("symlog", linthresh=2.0, linscale=2.0)
+        ax_d.yaxis.set_minor_locator(NullLocator())
         ax_d.set_title(f"k = {k}: slope of E[q] (E[D_h] ± {Z_BAND} SE)")
         ax_d.set_xlabel("input r (a point, no data randomness)")
         ax_d.set_ylabel("E[D_h]")
