@@ -81,8 +81,8 @@ def weights_heatmaps(records: Sequence[Record]) -> Figure:
     """
     tensors, bits, slope, spread = heatmap_matrices(records)
     names = max((len(t) for t in tensors), default=4)
-    fig, (ax_s, ax_v) = panel_figure(1, 2, 4.2, 0.6 + 0.16 * len(tensors), left=0.6 + 0.05 * names, wspace=1.0, right=0.9,
-                                     sharey=True)
+    fig, (ax_s, ax_v) = panel_figure(1, 2, 4.2, 0.6 + 0.16 * len(tensors), title_lines=2, left=0.6 + 0.05 * names, wspace=1.0,
+                                     right=0.9, sharey=True)
     panels = (
         (ax_s, slope, "log10 E[D_h]", "log10 E[D_h]  (0: the STE's 1 is right)", "heat:log10_mean_fd"),
         (ax_v, spread, "12 Var(n) - 1", "12 Var(n) - 1  (0: uniform-noise variance)", "heat:var12_minus_1"),
@@ -99,7 +99,7 @@ def weights_heatmaps(records: Sequence[Record]) -> Figure:
     ax_s.set_yticks(range(len(tensors)), tensors, fontsize=6.5)
     ax_s.set_ylabel("tensor")
     h = weights_records(records)[0].get("h") if tensors else None
-    fig.suptitle(f"Is the STE's derivative 1 right for these weights?  E[D_h] (h = {h}) and Var(n), per tensor and k")
+    fig.suptitle(f"Is the STE's derivative 1 right for these weights?  E[D_h] (h = {h}) and Var(n), per tensor and k\n(white: E[D_h] = 0, log undefined)")
     return fig
 
 
@@ -107,17 +107,18 @@ def sqnr_vs_k(records: Sequence[Record]) -> Figure:
     """Figure 5b: measured SQNR against k per tensor, with the uniform-noise prediction (6.02 dB per bit)."""
     chosen = weights_records(records)
     tensors = _tensors(chosen)
-    fig, ax = panel_figure(1, 1, 5.8, 3.4)
+    labelled = len(tensors) <= 16
+    fig, ax = panel_figure(1, 1, 5.8, 3.4, right=2.8 if labelled else 0.25)
     colors = bit_colors(list(range(len(tensors))))
     for i, tensor in enumerate(tensors):
         recs = sorted(where(chosen, tensor=tensor), key=lambda r: r["k"])
         k = values(recs, "k")
-        label = tensor if len(tensors) <= 8 else None
+        label = tensor if labelled else None
         ax.plot(k, values(recs, "sqnr_db"), marker="o", ms=2.5, lw=1.0, color=colors[i], label=label, gid=f"sqnr:{tensor}")
         ax.plot(k, values(recs, "sqnr_uniform_db"), ls="--", lw=0.8, color=colors[i], gid=f"predicted:{tensor}")
     ax.plot([], [], ls="--", color="0.3", label="uniform-noise prediction 10 log10(12 L² Var r)")
     ax.set_xlabel("bit width k")
     ax.set_ylabel("SQNR (dB)")
-    ax.legend(loc="upper left", fontsize=7)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=6.5) if labelled else ax.legend(loc="upper left", fontsize=7)
     fig.suptitle("Measured vs predicted SQNR: does quantization noise follow the 6 dB/bit rule?")
     return fig
