@@ -112,11 +112,14 @@ def simulate(
 from stecheck.cli_plot import plot, report  # noqa: E402
 app.command("plot")(plot)
 app.command("report")(report)
+
 from stecheck.cli_check import check  # noqa: E402
 app.command("check")(check)
 
 from stecheck.cli_audit import audit_command  # noqa: E402
 app.command("audit")(audit_command)
+from stecheck.cli_weights import weights_command  # noqa: E402
+app.command("weights")(weights_command)
 from stecheck.cli_phase import phase  # noqa: E402
 app.command("phase")(phase)
 

@@ -19,6 +19,7 @@ from stecheck.config import _check_step, parse_bits
 from stecheck.errors import ConfigError
 from stecheck.records import Record, fmt, prepare_out_dir, provenance, to_csv_text, to_json_text, to_markdown_text, write_run
 from stecheck.weights import TRANSFORMS, WEIGHTS_FIELDS, WEIGHTS_MD_COLUMNS, ZOO, open_source, scan, select
+from stecheck.weights.zoo import lookup
 
 __all__ = ["DEFAULT_OUT", "EXACT_NOTE", "weights_command", "zoo_table"]
 
@@ -91,6 +92,8 @@ def weights_command(
     steps = tuple(sorted({_check_step(x) for x in (h or [1e-3])}))
     if transform not in TRANSFORMS:
         raise ConfigError(f"unknown transform {transform!r}: expected one of {', '.join(TRANSFORMS)}")
+    if source.startswith("zoo:"):
+        lookup(source[4:])  # an unknown name fails before any directory is created
     target = out if out is not None else (DEFAULT_OUT / source[4:] if source.startswith("zoo:") else None)
     if no_save:
         target = None
