@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import zipfile
 from pathlib import Path
 
@@ -36,11 +37,34 @@ def npz_tensors(path: Path) -> list[TensorRef]:
     try:
         with path.open("rb") as handle, zipfile.ZipFile(handle) as archive:
             out = []
-            for member in archive.namelist():
+            for info in archive.infolist():
+                member = info.filename
+                _check_member(info, archive)
                 with archive.open(member) as entry:
                     array = np.lib.format.read_array(entry, allow_pickle=False)  # object arrays raise here
                 name = member[:-4] if member.endswith(".npy") else member
                 out.append(TensorRef(name, tuple(array.shape), array.dtype, array_reader(array)))
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, RuntimeError, NotImplementedError) as exc:
+        # zipfile raises RuntimeError (encrypted members) and NotImplementedError (unknown methods/versions)
         raise _fail(path, exc) from None
     return out
+
+
+#: Largest .npz member read into memory (members cannot be memory-mapped; extract bigger ones to .npy).
+MAX_MEMBER_BYTES = 1 << 31
+
+
+def _check_member(info: zipfile.ZipInfo, archive: zipfile.ZipFile) -> None:
+    """Refuse a member before reading it whole: too large, or a header promising more data than it holds."""
+    if info.file_size > MAX_MEMBER_BYTES:
+        raise ValueError(f"member {info.filename!r} holds {info.file_size} bytes, over the {MAX_MEMBER_BYTES} read into memory; save it as .npy")
+    with archive.open(info) as entry:
+        version = np.lib.format.read_magic(entry)
+        reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _fortran, dtype = reader(entry)
+        header_bytes = entry.tell()
+    if dtype.hasobject:
+        raise ValueError(f"member {info.filename!r} is an object array (reading it would unpickle code)")
+    need = math.prod(shape) * dtype.itemsize
+    if need != info.file_size - header_bytes:
+        raise ValueError(f"member {info.filename!r} declares shape {list(shape)} ({need} bytes) but holds {info.file_size - header_bytes}")

@@ -7,6 +7,7 @@ bodies). External data is read by offset from its file, chunk by chunk.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Iterator
@@ -52,11 +53,16 @@ def _external_reader(path: Path, tensor: onnx.TensorProto) -> TensorRef:
     target = (base / info.get("location", "")).resolve()
     if base not in target.parents:
         raise StecheckError(f"{str(path)!r}: external data of {tensor.name!r} points outside the model's directory")
-    dtype = np.dtype(tensor_dtype_to_np_dtype(tensor.data_type)).newbyteorder("<")
+    try:
+        dtype = np.dtype(tensor_dtype_to_np_dtype(tensor.data_type)).newbyteorder("<")
+    except (KeyError, TypeError, ValueError):
+        raise StecheckError(f"{str(path)!r}: tensor {tensor.name!r} has an unknown data type {tensor.data_type}") from None
     shape = tuple(int(d) for d in tensor.dims)
-    count = int(np.prod(shape, dtype=np.int64))
-    offset = int(info.get("offset", 0))
-    length = int(info.get("length", count * dtype.itemsize))
+    count = math.prod(shape)  # exact: an absurd shape cannot wrap around to match the data length
+    offset = _natural(path, tensor, info, "offset", 0)
+    length = _natural(path, tensor, info, "length", count * dtype.itemsize)
+    if min(shape, default=0) < 0 or dtype.hasobject:
+        raise StecheckError(f"{str(path)!r}: external tensor {tensor.name!r} has shape {list(shape)} and type {dtype}")
     try:
         available = target.stat().st_size
     except OSError:
@@ -73,6 +79,16 @@ def _external_reader(path: Path, tensor: onnx.TensorProto) -> TensorRef:
         return np.frombuffer(data, dtype=dtype)
 
     return TensorRef(tensor.name, shape, dtype, read)
+
+
+def _natural(path: Path, tensor: onnx.TensorProto, info: dict[str, str], key: str, default: int) -> int:
+    """A non-negative decimal integer field of ``external_data``."""
+    text = info.get(key)
+    if text is None:
+        return default
+    if not (text.isascii() and text.isdigit()):
+        raise StecheckError(f"{str(path)!r}: external data {key} {text[:40]!r} of {tensor.name!r} is not a non-negative integer")
+    return int(text)
 
 
 def _inline(path: Path, tensor: onnx.TensorProto, name: str) -> TensorRef:

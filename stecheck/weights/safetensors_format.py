@@ -9,6 +9,7 @@ section; offsets are relative to its start, tensors are little-endian and C-orde
 from __future__ import annotations
 
 import json
+import math
 import os
 import struct
 from pathlib import Path
@@ -60,7 +61,7 @@ def read_header(path: Path) -> tuple[dict, int, int]:
         raise StecheckError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
     try:
         header = json.loads(text.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # UnicodeDecodeError, JSONDecodeError, over-long integers, deep nesting
         raise _bad(path, "the header is not JSON") from None
     if not isinstance(header, dict):
         raise _bad(path, "the header is not a JSON object")
@@ -77,17 +78,31 @@ def safetensors_tensors(path: Path) -> list[TensorRef]:
             continue
         try:
             dtype = DTYPES[info["dtype"]]
-            shape = tuple(int(d) for d in info["shape"])
-            begin, end = (int(v) for v in info["data_offsets"])
+            shape = _integers(info["shape"])
+            begin, end = _integers(info["data_offsets"])
         except (KeyError, TypeError, ValueError):
-            raise _bad(path, f"tensor {name!r} has a malformed or unsupported entry {info!r}") from None
-        count = int(np.prod(shape, dtype=np.int64))
+            raise _bad(path, f"tensor {name!r} has a malformed or unsupported entry {str(info)[:200]}") from None
+        count = math.prod(shape)  # exact: an absurd shape cannot wrap around to match the offsets
         if min(shape, default=0) < 0 or end - begin != count * dtype.itemsize or begin < 0:
             raise _bad(path, f"tensor {name!r}: data_offsets {begin}..{end} do not match shape {list(shape)}")
         if start + end > size:
             raise _bad(path, f"truncated: tensor {name!r} ends at byte {start + end} of {size}")
         out.append(TensorRef(name, shape, dtype, _reader(path, start + begin, dtype)))
-    return sorted(out, key=lambda t: header[t.name]["data_offsets"][0])
+    out.sort(key=lambda t: header[t.name]["data_offsets"][0])
+    previous_end, previous = 0, None
+    for tensor in out:
+        begin, end = header[tensor.name]["data_offsets"]
+        if begin < previous_end:
+            raise _bad(path, f"tensors {previous!r} and {tensor.name!r} overlap (bytes {begin}..{previous_end})")
+        previous_end, previous = max(previous_end, end), tensor.name
+    return out
+
+
+def _integers(values: object) -> tuple[int, ...]:
+    """JSON integers only (no floats, booleans or strings), as the format specifies."""
+    if not isinstance(values, list) or not all(type(v) is int for v in values):
+        raise TypeError("expected a list of integers")
+    return tuple(values)
 
 
 def _reader(path: Path, offset: int, dtype: np.dtype):
