@@ -13,18 +13,24 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "bench"
 
 
-def interleaved_medians(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Median wall time of each function over ``repeats`` rounds, the functions alternating within a round.
+def interleaved_times(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, tuple[float, float]]:
+    """Median wall and process CPU time of each function over ``repeats`` rounds, alternating within a round.
 
-    Alternating keeps a shared machine's load changes from favouring one side of a ratio.
+    Alternating keeps a shared machine's load changes from favouring one side of a ratio. CPU time over
+    wall time is the number of cores the process actually got.
     """
-    times: dict[str, list[float]] = {name: [] for name in fns}
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
-            start = time.perf_counter()
+            wall, cpu = time.perf_counter(), time.process_time()
             fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(ts) for name, ts in times.items()}
+            times[name].append((time.perf_counter() - wall, time.process_time() - cpu))
+    return {name: (statistics.median(w for w, _ in ts), statistics.median(c for _, c in ts)) for name, ts in times.items()}
+
+
+def interleaved_medians(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Median wall time of each function (see :func:`interleaved_times`)."""
+    return {name: wall for name, (wall, _) in interleaved_times(fns, repeats).items()}
 
 
 def machine() -> dict[str, Any]:

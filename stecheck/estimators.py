@@ -56,13 +56,15 @@ class _TablePool:
         self._lock = threading.Lock()
         self._keep = keep
 
-    def take(self, dtype: type) -> NDArray:
+    def take(self, dtype: type, zeroed: bool = True) -> NDArray:
+        """A table of ``HIST_BINS`` entries; with ``zeroed=False`` its contents are arbitrary."""
         with self._lock:
             free = self._free.get(np.dtype(dtype))
             table = free.pop() if free else None
         if table is None:
             return np.zeros(HIST_BINS, dtype=dtype)
-        table.fill(0)
+        if zeroed:
+            table.fill(0)
         return table
 
     def give(self, table: NDArray) -> None:
@@ -215,6 +217,17 @@ class CellAccumulator:
             power *= z
             self.fourier[order] += power.sum()
 
+    @classmethod
+    def scanned(cls, plans: list[FDPlan], x: NDArray[np.float64], scale: int, mode: int, crossings: bool) -> CellAccumulator:
+        """A new accumulator holding one chunk added by :meth:`add_scan`.
+
+        Its histogram tables are recycled without clearing: the scan stores into them (outside the GIL).
+        """
+        acc = cls(plans, hist=_TABLES.take(np.int64, zeroed=False))
+        acc.hist_dev = _TABLES.take(np.float64, zeroed=False)
+        acc._scan(x, scale, mode, crossings, overwrite=True)
+        return acc
+
     def add_scan(self, x: NDArray[np.float64], scale: int, mode: int, crossings: bool) -> None:
         """Add a chunk with the compiled one-pass scan (:func:`stecheck.fastscan.scan`).
 
@@ -229,13 +242,23 @@ class CellAccumulator:
             if self.count:
                 raise ValueError("cannot add a scanned chunk to an accumulator filled by the numpy path")
             self.hist_dev = _TABLES.take(np.float64)
+        self._scan(x, scale, mode, crossings, overwrite=False)
+
+    def _scan(self, x: NDArray[np.float64], scale: int, mode: int, crossings: bool, overwrite: bool) -> None:
+        assert self.hist_dev is not None
+        if x.size == 0:
+            if overwrite:
+                self.hist.fill(0)
+                self.hist_dev.fill(0.0)
+            return
         points, point_bins, marked = _scan_tables(tuple(self.plans) if crossings else ())
         below = np.zeros(points.size, dtype=np.int64)
         # samples of earlier chunks below each breakpoint's bin (none in a fresh accumulator)
-        earlier = fastscan.counts_at_most(self.hist, point_bins, below) if crossings and self.count else 0
+        earlier = 0 if overwrite or not (crossings and self.count) else fastscan.counts_at_most(self.hist, point_bins, below)
         extremes = np.array([self.lowest, self.highest])
         self.zeros += fastscan.scan(
-            x, float(scale), mode, fastscan.scratch(HIST_BINS), self.hist, self.hist_dev, self.power, extremes, points, point_bins, marked, below
+            x, float(scale), mode, fastscan.scratch(HIST_BINS), self.hist, self.hist_dev, self.power, extremes,
+            points, point_bins, marked, below, overwrite,
         )
         self.lowest, self.highest = float(extremes[0]), float(extremes[1])
         self.count += x.size

@@ -58,16 +58,27 @@ BLOCK: Final = 1 << 18
 
 
 @njit(nogil=True, cache=True)
-def _unpack(packed: NDArray[np.int64], hist: NDArray[np.int64], dev: NDArray[np.float64]) -> None:  # pragma: no cover
-    """Add packed words ``count << 40 + round(sum d * 2^36)`` into ``hist`` and ``dev``; zero them."""
+def _unpack(  # pragma: no cover - compiled
+    packed: NDArray[np.int64], hist: NDArray[np.int64], dev: NDArray[np.float64], overwrite: bool
+) -> None:
+    """Add (or with ``overwrite`` store) packed words ``count << 40 + round(sum d * 2^36)`` into ``hist``
+    and ``dev``; zero them."""
     half = np.int64(1) << (_COUNT_SHIFT - 1)
     for b in range(packed.size):
         v = packed[b]
         if v != 0:
             c = (v + half) >> _COUNT_SHIFT
-            hist[b] += c
-            dev[b] += (v - (c << _COUNT_SHIFT)) / DEV_SCALE
+            d = (v - (c << _COUNT_SHIFT)) / DEV_SCALE
+            if overwrite:
+                hist[b] = c
+                dev[b] = d
+            else:
+                hist[b] += c
+                dev[b] += d
             packed[b] = 0
+        elif overwrite:
+            hist[b] = 0
+            dev[b] = 0.0
 
 
 @njit(nogil=True, cache=True)
@@ -84,6 +95,7 @@ def scan(  # pragma: no cover - compiled; tested through kernel.accumulate_chunk
     point_bins: NDArray[np.int64],
     marked: NDArray[np.uint8],
     below: NDArray[np.int64],
+    overwrite: bool,
 ) -> int:
     """Add one chunk into the accumulator arrays (in place); return the number of exact zeros of ``e``.
 
@@ -109,6 +121,9 @@ def scan(  # pragma: no cover - compiled; tested through kernel.accumulate_chunk
         Crossing breakpoints and their bins, a bit set of the bins that need a look at the exact value
         (the breakpoints' bins and the bin of 0, see :func:`marked_bins`), and the per-breakpoint count
         of samples in that bin with ``e <= point``.
+    overwrite : bool
+        ``hist`` and ``dev`` hold garbage (recycled tables): the first block stores instead of adding, so
+        the tables are cleared here, outside the GIL.
     """
     bins = packed.size
     half = bins / 2.0
@@ -158,7 +173,7 @@ def scan(  # pragma: no cover - compiled; tested through kernel.accumulate_chunk
                 for j in range(points.size):
                     if point_bins[j] == idx and e <= points[j]:
                         below[j] += 1
-        _unpack(packed, hist, dev)
+        _unpack(packed, hist, dev, overwrite and start == 0)
     power[0] += p1 + q1
     power[1] += p2 + q2
     power[2] += p3 + q3

@@ -68,10 +68,10 @@ def accumulate_chunk(
         deterministic rounding, for the error statistics otherwise. False selects the numpy reference
         path; the two agree exactly on every integer statistic (tests/test_fastpaths.py).
     """
-    acc = CellAccumulator(plans)
     if fast and not clip and rounding in DETERMINISTIC_ROUNDINGS:
-        acc.add_scan(x, scale, _SCAN_MODES[rounding], crossings=True)  # one fused pass, nothing materialised
-        return acc
+        # one fused pass, nothing materialised
+        return CellAccumulator.scanned(plans, x, scale, _SCAN_MODES[rounding], crossings=True)
+    acc = CellAccumulator(plans)
     s = scale * x
     m, n_v = rounded_levels(s, rounding, noise)
     add_error = (lambda e: acc.add_scan(e, scale, MODE_ERRORS, crossings=False)) if fast else acc.add_error
