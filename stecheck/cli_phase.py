@@ -30,7 +30,7 @@ __all__ = ["phase", "write_phase", "rule_table"]
 DEFAULT_OUT = Path("results") / "phase"
 
 
-def rule_table(records: Sequence[Record], title: str) -> Table:
+def rule_table(records: Sequence[Record], title: str | None) -> Table:
     """One row per family: sigma_s* and k_min for each input standard deviation."""
     sds = list(dict.fromkeys(rec["sd"] for rec in records))
     table = Table(title=title, title_justify="left", header_style="bold")
@@ -42,7 +42,6 @@ def rule_table(records: Sequence[Record], title: str) -> Table:
         rows = {rec["sd"]: rec for rec in records if rec["family"] == family}
         first = next(iter(rows.values()))
         table.add_row(escape(family), fmt(first["sigma_s_star"]), *(str(rows[sd]["k_min"]) if sd in rows else "" for sd in sds))
-    table.caption = "k_min = ceil(log2(1 + sigma_s* / sd)): the fewest bits with L * sd >= sigma_s*."
     return table
 
 
@@ -118,7 +117,9 @@ def phase(
         emit(to_markdown_text(result.rule_records, RULE_MD_COLUMNS, title))
     else:
         console = stdout_console()
-        console.print(rule_table(result.rule_records, title))
+        console.print(escape(title))
+        console.print(rule_table(result.rule_records, None))
+        console.print("k_min = ceil(log2(1 + sigma_s* / sd)): the fewest bits with L * sd >= sigma_s*.")
         if result.spot_records:
             console.print(spot_table(result.spot_records))
         if target is not None:

@@ -240,3 +240,11 @@ def test_cli_unwritable_out_fails_fast(runner, tmp_path: Path) -> None:
     blocker.write_text("x")
     result = invoke(runner, "phase", *SMALL, "--out", str(blocker / "sub"))
     assert result.exit_code == 2 and result.stderr.startswith("error: cannot write")
+
+
+def test_cli_table_and_failed_spot_check_exit_code(runner, monkeypatch) -> None:
+    ok = invoke(runner, "phase", *SMALL, "--family", "normal", "--no-save")
+    assert ok.exit_code == 0 and "sigma_s*" in ok.stdout and "k_min" in ok.stdout
+    monkeypatch.setattr("stecheck.phase_run.SPOT_Z", -1.0)  # no |z| is <= -1: every spot check fails
+    failed = invoke(runner, "phase", *SMALL, "--family", "normal", "--no-save")
+    assert failed.exit_code == 1 and "NO" in failed.stdout
