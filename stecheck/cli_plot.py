@@ -33,22 +33,25 @@ def plot(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write figures here (default: RESULTS_DIR/figures/; one subdirectory per run when several).")] = None,
     figure_format: Annotated[list[FigureFormat], typer.Option("--format", "-f", help="png, svg or pdf (repeatable).")] = [FigureFormat.png],  # noqa: B006
     dpi: Annotated[Optional[int], typer.Option("--dpi", help="Raster resolution (default 150).")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes drawing figures in parallel (same files).")] = 1,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Figures from the records of simulate and weights runs (read, never recomputed); prints the paths."""
+    if dpi is not None and dpi <= 0:
+        raise OutputError(f"dpi {dpi} must be a positive integer")
+    if jobs < 1:
+        raise OutputError(f"job count {jobs} must be a positive integer")
     runs = find_runs(results or [])
     for run in runs:
         load_run(run)  # every run is checked before the first figure is written
     if out is not None:
         prepare_out_dir(out)
-    if dpi is not None and dpi <= 0:
-        raise OutputError(f"dpi {dpi} must be a positive integer")
     formats = tuple(dict.fromkeys(f.value for f in figure_format))
     console = stdout_console()
     with progress_bar(len(runs), "plot", quiet) as advance:
         for run in runs:
             target = None if out is None else (out if len(runs) == 1 else out / run.name)
-            paths = plot_run(run, target, formats, dpi=dpi)
+            paths = plot_run(run, target, formats, dpi=dpi, jobs=jobs)
             if not paths:
                 console.print(f"{run}: no figures for this kind of run (skipped)")
             for path in paths:

@@ -238,3 +238,17 @@ def test_unwritable_out_is_a_one_line_error(runs, runner, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     assert "cannot write" in _one_line_error(invoke(runner, "plot", str(runs["weights"]), "--out", str(blocker / "sub")))
+
+
+def test_parallel_jobs_write_the_same_files(runs, tmp_path):
+    one_job = plot_run(runs["simulate"], tmp_path / "one", formats=("svg",), dpi=30)
+    two_jobs = plot_run(runs["simulate"], tmp_path / "two", formats=("svg",), dpi=30, jobs=2)
+    assert [p.name for p in one_job] == [p.name for p in two_jobs]
+    for a, b in zip(one_job, two_jobs):
+        assert a.read_bytes() == b.read_bytes()  # SVG with a fixed hash salt and no date: byte-identical
+
+
+def test_bad_jobs_or_dpi_is_a_one_line_error(runs, runner, tmp_path):
+    assert "job count" in _one_line_error(invoke(runner, "plot", str(runs["weights"]), "-j", "0", "--out", str(tmp_path / "x")))
+    assert "dpi" in _one_line_error(invoke(runner, "plot", str(runs["weights"]), "--dpi", "-3", "--out", str(tmp_path / "x")))
+    assert not (tmp_path / "x").exists()

@@ -6,6 +6,8 @@ for a sweep over point inputs) and ``weights`` (figure 5); other kinds are skipp
 
 from __future__ import annotations
 
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Final, Sequence
@@ -113,17 +115,41 @@ def noise_inputs(records: Sequence[Record], most: int = MAX_NOISE_FIGURES) -> li
     return sorted(worst, key=lambda d: -worst[d])[:most]
 
 
-def plot_run(run_dir: Path, out_dir: Path | None = None, formats: Sequence[str] = ("png",), dpi: int | None = None) -> list[Path]:
-    """Draw every figure of the run in ``run_dir`` into ``out_dir`` (default ``run_dir/figures``)."""
+#: Records of the run being drawn, inherited by forked worker processes (see :func:`plot_run`).
+_SHARED: dict[str, list[PlannedFigure]] = {}
+
+
+def _draw_and_save(index: int, stem: Path, formats: Sequence[str], dpi: int | None) -> list[Path]:
+    return save_figure(_SHARED["planned"][index].draw(), stem, formats, dpi=dpi, tight=False)
+
+
+def plot_run(
+    run_dir: Path, out_dir: Path | None = None, formats: Sequence[str] = ("png",), dpi: int | None = None, jobs: int = 1
+) -> list[Path]:
+    """Draw every figure of the run in ``run_dir`` into ``out_dir`` (default ``run_dir/figures``).
+
+    With ``jobs > 1`` the figures are drawn by that many forked processes (each figure is independent; the
+    files are the same as with one job). Paths are returned in the planned order.
+    """
     for fmt in formats:
         if fmt not in FIGURE_FORMATS:
             raise StecheckError(f"unknown figure format {fmt!r}: expected one of {', '.join(FIGURE_FORMATS)}")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise StecheckError(f"job count {jobs!r} must be a positive integer")
     meta, records = load_run(run_dir)
     planned = plan_figures(meta, records)
     if not planned:
         return []
     target = prepare_out_dir(Path(out_dir) if out_dir is not None else Path(run_dir) / "figures")
-    paths: list[Path] = []
-    for fig in planned:
-        paths.extend(save_figure(fig.draw(), target / fig.stem, formats, dpi=dpi, tight=False))
-    return paths
+    _SHARED["planned"] = planned
+    try:
+        if jobs == 1 or len(planned) == 1 or "fork" not in multiprocessing.get_all_start_methods():
+            done = [_draw_and_save(i, target / fig.stem, formats, dpi) for i, fig in enumerate(planned)]
+        else:
+            context = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(max_workers=min(jobs, len(planned)), mp_context=context) as pool:
+                futures = [pool.submit(_draw_and_save, i, target / fig.stem, formats, dpi) for i, fig in enumerate(planned)]
+                done = [future.result() for future in futures]
+    finally:
+        _SHARED.clear()
+    return [path for paths in done for path in paths]

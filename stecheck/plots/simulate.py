@@ -147,9 +147,12 @@ def slope_vs_h(records: Sequence[Record], bits: Sequence[int] | None = None) -> 
     fig, axes = panel_figure(nrows, ncols, 4.6, 2.9, legend_rows=rows, title_lines=2, sharex=True, squeeze=False)
     for ax in axes.flat[len(bits):]:
         ax.set_visible(False)
+    cells: dict[tuple[str, int], list[Record]] = {}
+    for rec in chosen:
+        cells.setdefault((rec["dist"], rec["k"]), []).append(rec)
     for ax, k in zip(axes.flat, bits):
         for dist in inputs:
-            recs = sorted(where(chosen, dist=dist, k=k), key=lambda r: r["h"])
+            recs = sorted(cells.get((dist, k), []), key=lambda r: r["h"])
             if not recs:
                 continue
             h, mean, se = values(recs, "h"), values(recs, "mean_fd"), values(recs, "mean_fd_se")
