@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Final, Iterable, Mapping, Sequence
 
 from stecheck.errors import OutputError, StecheckError
+from stecheck.safety import signals_deferred
 
 __all__ = [
     "SIMULATE_FIELDS",
@@ -223,7 +224,8 @@ def write_run(
 ) -> list[Path]:
     """Write ``records.csv``, ``records.json``, ``records.md`` and ``meta.json`` (last) into ``out_dir``.
 
-    All texts are rendered before the first file is touched, and each file is replaced atomically.
+    All texts are rendered before the first file is touched, each file is replaced atomically, and
+    SIGINT/SIGTERM are held back until all four are in place (:func:`stecheck.safety.signals_deferred`).
     """
     out_dir = prepare_out_dir(out_dir)
     texts = {
@@ -234,9 +236,10 @@ def write_run(
     }
     written = []
     try:
-        for name, text in texts.items():
-            write_text_atomic(out_dir / name, text)
-            written.append(out_dir / name)
+        with signals_deferred():  # SIGINT/SIGTERM wait until the set is complete: never half old, half new
+            for name, text in texts.items():
+                write_text_atomic(out_dir / name, text)
+                written.append(out_dir / name)
     except OSError as exc:
         raise OutputError(f"cannot write results to {str(out_dir)!r}: {exc.strerror or exc}") from None
     return written
