@@ -227,3 +227,17 @@ def test_committed_audit_was_written_by_the_default_command() -> None:
     defaults = json.loads(json.dumps(AuditConfig().validated().as_dict()))
     assert {k: v for k, v in cfg.items() if k != "seed"} == {k: v for k, v in defaults.items() if k != "seed"}
     assert [r["step"] for r in data["records"]] == ["1", "2", "3", "4", "5", "6", "7", "8", "8'", "9", "A", "SR", "DITHER", "F"]
+
+
+@pytest.mark.slow
+def test_committed_audit_is_reproduced_from_its_recorded_seed() -> None:
+    root = Path(__file__).resolve().parents[1]
+    data = json.loads((root / "results" / "audit" / "records.json").read_text())
+    fresh = audit(AuditConfig(seed=int(data["meta"]["seed"]))).records
+    assert [(r["step"], r["verdict"]) for r in fresh] == [(r["step"], r["verdict"]) for r in data["records"]]
+    for new, old in zip(fresh, data["records"]):
+        assert len(new["cases"]) == len(old["cases"])
+        for a, b in zip(new["cases"], old["cases"]):
+            assert (a["label"], a["k"], a["passed"]) == (b["label"], b["k"], b["passed"])
+            for key in ("value", "se", "exact", "target"):
+                assert a.get(key) == pytest.approx(b.get(key), rel=1e-9, abs=1e-12), (new["step"], a["label"], key)
