@@ -190,7 +190,7 @@ def _provenance(meta: dict) -> str:
         f"command `{meta.get('command', '?')}`",
         f"stecheck {meta.get('stecheck_version', '?')}",
         f"git {str(meta.get('git_revision'))[:12] if meta.get('git_revision') else 'not recorded'}",
-        f"seed `{meta.get('seed', 'not recorded')}`",
+        f"seed `{meta['seed']}`" if meta.get("seed") is not None else "seed not recorded (none used)",
         f"date {meta.get('date', 'not recorded')}",
     ]
     if config.get("samples"):
