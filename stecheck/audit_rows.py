@@ -159,17 +159,14 @@ def within(value: float, target: float, se: float | None, z: float, tol: float =
 
 
 def bits_text(ks: Iterable[int]) -> str:
-    ks = sorted(set(ks))
-    runs: list[str] = []
-    start = prev = ks[0]
-    for k in ks[1:] + [None]:  # type: ignore[list-item]
-        if k is not None and k == prev + 1:
-            prev = k
-            continue
-        runs.append(str(start) if start == prev else f"{start}-{prev}")
-        if k is not None:
-            start = prev = k
-    return ",".join(runs)
+    """Bit widths as runs: ``1-3,5`` for {1, 2, 3, 5}."""
+    runs: list[list[int]] = []
+    for k in sorted(set(ks)):
+        if runs and k == runs[-1][1] + 1:
+            runs[-1][1] = k
+        else:
+            runs.append([k, k])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
 
 
 def where_text(cases: Iterable[Case]) -> str:
@@ -181,6 +178,7 @@ def where_text(cases: Iterable[Case]) -> str:
 
 
 def conditional(general: str, cases: Sequence[Case], verdict: Verdict) -> str:
+    """The condition text: ``general``, and for holds-only-if where the step holds and where it fails."""
     if verdict != "holds-only-if":
         return general
     good = where_text(c for c in cases if c.passed)
@@ -189,6 +187,7 @@ def conditional(general: str, cases: Sequence[Case], verdict: Verdict) -> str:
 
 
 def pm_text(value: float, se: float | None, exact: float | None = None) -> str:
+    """``value ± se (exact x)`` in compact form."""
     text = f"{value:.4g}" if se is None else f"{value:.4g} ± {se:.2g}"
     return text if exact is None else f"{text} (exact {exact:.4g})"
 

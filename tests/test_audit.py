@@ -21,6 +21,7 @@ from stecheck.audit import (
     weights_conclusion_row,
     weights_mean_zero_row,
 )
+from stecheck.audit_rows import bits_text
 from stecheck.config import RunConfig
 from stecheck.distributions import parse_input
 from stecheck.engine import run
@@ -98,6 +99,10 @@ def test_fourier_row_verdict_follows_the_measured_slope() -> None:
     index[key] = moved
     row = fourier_row(index, specs, (1,), 1e-3, 5.0)
     assert row.verdict == "holds-only-if" and "fails for logistic(0.4,0.05) k=1" in row.condition
+
+
+def test_bit_width_runs() -> None:
+    assert (bits_text([3, 1, 2, 5]), bits_text([4]), bits_text([1, 3, 5, 6])) == ("1-3,5", "4", "1,3,5-6")
 
 
 def test_verdict_rules() -> None:
