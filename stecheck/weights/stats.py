@@ -54,14 +54,14 @@ __all__ = [
 TRANSFORMS: Final = ("dorefa", "absmax", "minmax")
 #: Bins of the histogram of n that locates the KS supremum (pass 2 then evaluates it exactly): bin b
 #: holds ``G(n) = n + 1/2`` in ``[b/S, (b+1)/S)`` with ``S = KS_BINS - 1``; the last bin holds only n = 1/2.
-KS_BINS: Final = 1 << 16
+KS_BINS: Final = 1 << 14
 _KS_SCALE: Final = KS_BINS - 1
 #: Grid of r in [0, 1] for the Taylor moments of the Fourier sums, and the expansion order.
-TAYLOR_BINS: Final = 1 << 16
-TAYLOR_ORDER: Final = 7
-#: Largest frequency m = l L the Taylor grid serves: |2 pi m (r - centre)| <= pi m / TAYLOR_BINS <= 0.0982,
-#: so the first omitted term is below 0.0982^8 / 8! < 3e-13 (relative to the count).
-TAYLOR_MAX_FREQ: Final = TAYLOR_BINS // 32
+TAYLOR_BINS: Final = 1 << 14
+TAYLOR_ORDER: Final = 12
+#: Largest frequency m = l L the Taylor grid serves (8 x 255 for k = 8): |2 pi m (r - centre)| <=
+#: pi m / TAYLOR_BINS <= 0.393, so the first omitted term is below 0.393^13 / 13! < 1e-15 (relative to the count).
+TAYLOR_MAX_FREQ: Final = TAYLOR_BINS // 8
 #: Pass 1 keeps the transformed chunks for pass 2 while they total at most this many values (128 MiB).
 KEEP_LIMIT: Final = 1 << 24
 #: Largest N for the exact KS distribution (scipy.stats.kstwo, seconds per call at N ~ 1e6); above it
@@ -216,10 +216,13 @@ def _taylor_moments(r: NDArray[np.float64], weights: NDArray | None, into: NDArr
     """Add ``sum_{r in bin g} c (r - centre_g)^p`` for p = 0..TAYLOR_ORDER to ``into[p, g]``."""
     g = np.minimum((r * TAYLOR_BINS).astype(np.intp), TAYLOR_BINS - 1)
     d = r - (g + 0.5) / TAYLOR_BINS
-    power = None if weights is None else np.asarray(weights, dtype=np.float64)
+    power = None if weights is None else np.array(weights, dtype=np.float64)
     for p in range(TAYLOR_ORDER + 1):
         into[p] += np.bincount(g, weights=power, minlength=TAYLOR_BINS)
-        power = d.copy() if power is None else power * d
+        if power is None:
+            power = d.copy()
+        else:
+            power *= d
 
 
 def taylor_fourier_sums(spectra: NDArray[np.complex128], freqs: Sequence[int]) -> NDArray[np.complex128]:
@@ -296,18 +299,37 @@ class _BitsAccumulator:
         self.hist = np.zeros(KS_BINS)
         self.fourier = np.zeros(FOURIER_ORDERS, dtype=np.complex128)
 
-    def add(self, r: NDArray[np.float64], weights: NDArray | None) -> None:
-        n = rounding_errors(r, self.scale)
+    def add(self, r: NDArray[np.float64], weights: NDArray | None, work: _Work) -> None:
+        s, n, tmp, idx = work.views(r.size)
+        np.multiply(r, self.scale, out=s)  # n = rint(L r) - L r, as rounding_errors, in reused buffers
+        np.rint(s, out=n)
+        n -= s
         self.s1 += _wsum(n, weights)
         self.s2 += float(np.dot(n, n)) if weights is None else float(np.dot(n * n, weights))
-        self.hist += np.bincount(_ks_bin(n), weights=weights, minlength=KS_BINS)
+        np.add(n, 0.5, out=tmp)  # the bins of _ks_bin
+        tmp *= _KS_SCALE
+        np.copyto(idx, tmp, casting="unsafe")
+        self.hist += np.bincount(idx, weights=weights, minlength=KS_BINS)
         for i, plan in enumerate(self.plans):
             # identity A: the crossing counts of stecheck.estimators.crossing_counts, floor(L h + 1/2 - n),
-            # summed as floats (exact integers) without the int64 copy
-            counts = (plan.lh + 0.5) - n
-            self.crossings[i] += _wsum(np.floor(counts, out=counts), weights)
+            # summed as floats (exact integers)
+            np.subtract(plan.lh + 0.5, n, out=tmp)
+            self.crossings[i] += _wsum(np.floor(tmp, out=tmp), weights)
         if not self.taylor:
             self.fourier += _direct_fourier(n, weights)
+
+
+class _Work:
+    """Scratch buffers reused by every chunk and bit width (fresh large arrays cost page faults)."""
+
+    def __init__(self) -> None:
+        self.size = 0
+
+    def views(self, size: int) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.intp]]:
+        if size > self.size:
+            self.size = size
+            self.buffers = (np.empty(size), np.empty(size), np.empty(size), np.empty(size, dtype=np.intp))
+        return tuple(b[:size] for b in self.buffers)  # type: ignore[return-value]
 
 
 def rounding_errors(r: NDArray[np.float64], scale: int) -> NDArray[np.float64]:
@@ -359,6 +381,7 @@ def tensor_statistics(
         accs.append(_BitsAccumulator(k, scale, plans, taylor=FOURIER_ORDERS * scale <= TAYLOR_MAX_FREQ))
     moments = np.zeros((TAYLOR_ORDER + 1, TAYLOR_BINS)) if any(a.taylor for a in accs) else None
     r1 = r2 = 0.0
+    work = _Work()
     kept: list[tuple[NDArray[np.float64], NDArray | None]] | None = []
     kept_size = 0
     for r, weights in _chunks_of_r(chunks, tr):
@@ -368,7 +391,7 @@ def tensor_statistics(
         if moments is not None:
             _taylor_moments(r, weights, moments)
         for acc in accs:
-            acc.add(r, weights)
+            acc.add(r, weights, work)
         if kept is not None:
             kept_size += r.size
             if kept_size <= KEEP_LIMIT:
@@ -410,10 +433,16 @@ def _ks_exact(
 ) -> list[float]:
     """Pass 2: gather the values of n in the candidate bins and evaluate the KS statistic on them exactly."""
     gathered: list[list[tuple[NDArray, NDArray | None, NDArray]]] = [[] for _ in accs]
+    work = _Work()
     for r, weights in chunks_of_r:
         for acc, lut, out in zip(accs, candidates, gathered):
-            n = rounding_errors(r, acc.scale)
-            b = _ks_bin(n)
+            s, n, tmp, b = work.views(r.size)
+            np.multiply(r, acc.scale, out=s)  # as rounding_errors and _ks_bin, in reused buffers
+            np.rint(s, out=n)
+            n -= s
+            np.add(n, 0.5, out=tmp)
+            tmp *= _KS_SCALE
+            np.copyto(b, tmp, casting="unsafe")
             take = lut[b]
             out.append((n[take], None if weights is None else weights[take], b[take]))
     result = []
