@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -23,6 +24,7 @@ from stecheck.config import RunConfig
 from stecheck.runstate import STATE_DIR, ResumableRun
 from stecheck.safety import out_dir_lock
 from tests.conftest import invoke
+from tests.test_fuzz_weights import _external_model, _raw_safetensors
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "bad-inputs.md"
@@ -131,6 +133,113 @@ CASES: list[Case] = [
     Case("resume state", "--resume without --out", ("simulate", *SPEC, *QUICK, "--resume"), "needs the output directory"),
     Case("resume state", "--resume with other options", _sim("--resume", "--seed", "8"), "options differ", _state),
     Case("resume state", "--resume with a corrupt plan", _sim("--resume"), "unreadable", _corrupt_state),
+]
+
+
+# ---------------------------------------------------------------- the other commands
+
+
+def _bytes(name: str, data: bytes) -> Callable[[Path], None]:
+    def setup(tmp: Path) -> None:
+        (tmp / name).write_bytes(data)
+
+    return setup
+
+
+def _safetensors(header: dict | bytes, data: bytes, length: int | None = None) -> Callable[[Path], None]:
+    return lambda tmp: _raw_safetensors(tmp / "m.safetensors", header, data, length) and None
+
+
+def _npy_object(tmp: Path) -> None:
+    np.save(tmp / "m.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+
+
+def _npz_object(tmp: Path) -> None:
+    np.savez(tmp / "m.npz", w=np.ones((2, 2), np.float32), bad=np.array([{"a": 1}], dtype=object))
+
+
+def _npy_truncated(tmp: Path) -> None:
+    np.save(tmp / "m.npy", np.ones((64, 64), np.float32))
+    data = (tmp / "m.npy").read_bytes()
+    (tmp / "m.npy").write_bytes(data[: len(data) // 2])
+
+
+def _onnx_escape(tmp: Path) -> None:
+    (tmp / "secret.bin").write_bytes(bytes(16))
+    _external_model(tmp, "../secret.bin")
+
+
+def _onnx_negative_offset(tmp: Path) -> None:
+    path = _external_model(tmp, "data.bin", offset="-8")
+    (path.parent / "data.bin").write_bytes(bytes(16))
+
+
+def _results(records_text: str) -> Callable[[Path], None]:
+    def setup(tmp: Path) -> None:
+        (tmp / "run").mkdir()
+        (tmp / "run" / "records.json").write_text(records_text, encoding="utf-8")
+
+    return setup
+
+
+_F32 = {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]}
+WEIGHTS = ("weights", "--bits", "1", "--quiet", "--no-save")
+
+CASES += [
+    Case(".safetensors file", "empty file", (*WEIGHTS, "{tmp}/m.safetensors"), "empty", _bytes("m.safetensors", b"")),
+    Case(".safetensors file", "2 GB header length", (*WEIGHTS, "{tmp}/m.safetensors"), "header length",
+         _safetensors({"w": _F32}, bytes(16), 2**31), subprocess=True),
+    Case(".safetensors file", "offsets beyond the file", (*WEIGHTS, "{tmp}/m.safetensors"), "do not match",
+         _safetensors({"w": {**_F32, "data_offsets": [1 << 40, 16]}}, bytes(16))),
+    Case(".safetensors file", "truncated data", (*WEIGHTS, "{tmp}/m.safetensors"), "truncated", _safetensors({"w": _F32}, bytes(8))),
+    Case(".safetensors file", "overlapping tensors", (*WEIGHTS, "{tmp}/m.safetensors"), "overlap",
+         _safetensors({"a": _F32, "b": {**_F32, "data_offsets": [8, 24]}}, bytes(24))),
+    Case(".safetensors file", "absurd shape", (*WEIGHTS, "{tmp}/m.safetensors"), "do not match",
+         _safetensors({"w": {**_F32, "shape": [2**32, 2**32, 4], "data_offsets": [0, 0]}}, b"")),
+    Case(".safetensors file", "fractional dimensions", (*WEIGHTS, "{tmp}/m.safetensors"), "malformed",
+         _safetensors({"w": {**_F32, "shape": [2.5, 1.6]}}, bytes(16))),
+    Case(".safetensors file", "100 000-deep JSON header", (*WEIGHTS, "{tmp}/m.safetensors"), "not JSON",
+         _safetensors(b"[" * 100_000 + b"]" * 100_000, b"")),
+    Case(".npy file", "object array (pickle)", (*WEIGHTS, "{tmp}/m.npy"), "not a valid NumPy file", _npy_object),
+    Case(".npy file", "truncated data", (*WEIGHTS, "{tmp}/m.npy"), "not a valid NumPy file", _npy_truncated),
+    Case(".npz file", "object member (pickle)", (*WEIGHTS, "{tmp}/m.npz"), "object array", _npz_object),
+    Case(".npz file", "not a zip archive", (*WEIGHTS, "{tmp}/m.npz"), "not a valid NumPy file", _bytes("m.npz", b"PK\x03\x04junk")),
+    Case(".onnx file", "random bytes", (*WEIGHTS, "{tmp}/m.onnx"), "not a valid ONNX model", _bytes("m.onnx", bytes(range(256)) * 4)),
+    Case(".onnx file", "external data outside the model directory", (*WEIGHTS, "{tmp}/model/model.onnx"), "outside the model", _onnx_escape),
+    Case(".onnx file", "negative external data offset", (*WEIGHTS, "{tmp}/model/model.onnx"), "not a non-negative integer",
+         _onnx_negative_offset),
+    Case("source", "missing source", WEIGHTS, "missing SOURCE"),
+    Case("source", "file that does not exist", (*WEIGHTS, "{tmp}/none.safetensors"), "does not exist"),
+    Case("source", "unsupported file type", (*WEIGHTS, "{tmp}/m.txt"), "unsupported file type", _write("m.txt", "x")),
+    Case("source", "directory without weight files", (*WEIGHTS, "{tmp}"), "holds no weight file"),
+    Case("source", "unknown zoo model", (*WEIGHTS, "zoo:nosuch"), "no zoo model"),
+    Case("source", "malformed Hub id", (*WEIGHTS, "hf:bad"), "not a Hub model id"),
+    Case("option", "h below float64 resolution", (*WEIGHTS, "--h", "1e-17", "{tmp}/m.npy"), "outside"),
+    Case("option", "k above range", (*WEIGHTS, "--bits", "25", "{tmp}/m.npy"), "out of range"),
+    Case("option", "unknown transform", (*WEIGHTS, "--transform", "log", "{tmp}/m.npy"), "unknown transform"),
+    Case("option", "invalid regex", ("weights", "--quiet", "--no-save", "--include", "(", "{tmp}/m.safetensors"), "bad tensor pattern",
+         _safetensors({"w": _F32}, bytes(16))),
+    Case("output dir", "--out is a file", ("weights", "--quiet", "--out", "{tmp}/file", "{tmp}/m.safetensors"), "cannot write",
+         lambda tmp: (_write("file", "x")(tmp), _safetensors({"w": _F32}, bytes(16))(tmp)) and None),
+    Case("results dir", "does not exist", ("plot", "--quiet", "{tmp}/none"), "does not exist", subprocess=True),
+    Case("results dir", "no records.json", ("plot", "--quiet", "{tmp}"), "records.json is missing"),
+    Case("results dir", "records.json not JSON", ("plot", "--quiet", "{tmp}/run"), "cannot read", _results("{not json")),
+    Case("results dir", "records.json not an object", ("plot", "--quiet", "{tmp}/run"), "malformed", _results("[1, 2]")),
+    Case("option", "zero dpi", ("plot", "--quiet", "--dpi", "0", "{tmp}/run"), "dpi", _results('{"meta": {}, "records": []}')),
+    Case("results dir", "does not exist", ("report", "{tmp}/none"), "does not exist"),
+    Case("results dir", "records.json not JSON", ("report", "{tmp}/run"), "cannot read", _results("{not json"), subprocess=True),
+    Case("bounds file", "missing file", ("check", "--quiet", "{tmp}/none.toml"), "cannot read bounds file"),
+    Case("bounds file", "not TOML", ("check", "--quiet", "{tmp}/b.toml"), "not valid TOML", _write("b.toml", "x\n"), subprocess=True),
+    Case("option", "no bounds file", ("check", "--quiet"), "missing argument"),
+    Case("option", "k below range", ("audit", "--quiet", "--no-save", "--bits", "0"), "out of range", subprocess=True),
+    Case("option", "zero samples", ("audit", "--quiet", "--no-save", "--samples", "0"), "sample count"),
+    Case("option", "negative seed", ("audit", "--quiet", "--no-save", "--seed", "-1"), "negative"),
+    Case("source", "weights file that does not exist", ("audit", "--quiet", "--no-save", "--weights", "{tmp}/none.npy"), "does not exist"),
+    Case("option", "h = NaN", ("phase", "--quiet", "--no-save", "--h", "nan"), "must be in [0, 1]", subprocess=True),
+    Case("option", "h beyond one step", ("phase", "--quiet", "--no-save", "--h", "2"), "must be in [0, 1]"),
+    Case("option", "tolerance = NaN", ("phase", "--quiet", "--no-save", "--tolerance", "nan"), "tolerance"),
+    Case("option", "unknown family", ("phase", "--quiet", "--no-save", "--family", "cauchy"), "unknown family"),
+    Case("option", "empty sigma grid", ("phase", "--quiet", "--no-save", "--sigma-points", "0"), "sigma grid"),
 ]
 
 
