@@ -12,7 +12,13 @@ another in a fixed order, so a result does not depend on how chunks were schedul
 Identity A (THEORY.md) gives the crossing count from n alone. With ``a = L h``:
 forward ``count = floor(a) + 1{n <= frac(a) - 1/2}``; central, with ``u = a/2``,
 ``count = 2 floor(u) + 1{n <= frac(u) - 1/2} + 1{n >= 1/2 - frac(u)}``. So every plan needs only the
-numbers of samples with ``n`` below a few breakpoints, found with one ``searchsorted`` per chunk.
+numbers of samples with ``n`` below a few breakpoints (:func:`crossing_points`).
+
+Two paths fill an accumulator. The numpy reference (:meth:`CellAccumulator.add_error`,
+:meth:`CellAccumulator.add_crossings_from_n`: one vectorised pass per statistic, a ``searchsorted`` for
+the breakpoints) and the compiled one-pass scan (:meth:`CellAccumulator.add_scan`,
+:mod:`stecheck.fastscan`), which keeps the Fourier sums as per-bin deviation sums of the histogram.
+They agree exactly on every integer statistic (tests/test_fastpaths.py).
 """
 
 from __future__ import annotations
