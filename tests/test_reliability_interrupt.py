@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -168,3 +169,55 @@ def test_signals_are_delivered_only_after_a_deferred_block() -> None:
             done.append("not reached")
     assert done == ["written"]
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_during_weights_keeps_previous_results(tmp_path: Path, signum: int) -> None:
+    """The run is stopped (SIGSTOP) as soon as it holds the lock, signalled, then continued: mid-scan for sure."""
+    from safetensors.numpy import save_file
+
+    rng = np.random.Generator(np.random.PCG64(0x9E3779B97F4A7C15F39CC0605CEDC834))
+    small, big = tmp_path / "small.safetensors", tmp_path / "big.safetensors"
+    save_file({"w": rng.normal(0, 0.1, (16, 16)).astype(np.float32)}, str(small))
+    save_file({f"layer{i}.w": rng.normal(0, 0.1, (512, 1024)).astype(np.float32) for i in range(8)}, str(big))
+    out = tmp_path / "out"
+    assert invoke(CliRunner(), "weights", str(small), "--bits", "1-2", "--quiet", "--out", str(out)).exit_code == 0
+    previous = _snapshot(out)
+
+    proc = _start("weights", str(big), "--bits", "1-8", "--quiet", "--out", str(out))
+    _wait_for(out / LOCK_NAME, proc)
+    proc.send_signal(signal.SIGSTOP)
+    proc.send_signal(signum)
+    proc.send_signal(signal.SIGCONT)
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 130, stderr
+    assert stdout == "" and "Traceback" not in stderr
+    assert _snapshot(out) == previous
+    assert sorted(p.name for p in out.iterdir()) == RESULT_FILES  # no temporary or lock file
+
+
+def test_resume_in_process_equals_one_uninterrupted_run(tmp_path: Path) -> None:
+    """Interrupt after the first input (from the progress callback), resume, compare with engine.run."""
+    from stecheck.config import RunConfig
+    from stecheck.engine import run
+    from stecheck.runstate import ResumableRun
+
+    config = RunConfig(inputs=("normal(0.5,0.15)", "uniform(0,1)", "laplace(0.5,0.2)"), bits=(1, 2), steps=(1e-3, 0.3),
+                       samples=50_000, seed=0x9E3779B97F4A7C15F39CC0605CEDC834)
+    expected = json.loads(json.dumps(run(config).records))
+
+    def stop_after_first_input(_n: int) -> None:
+        if (tmp_path / STATE_DIR / "input-0000.json").exists():
+            raise KeyboardInterrupt
+
+    job = ResumableRun.open(config, tmp_path, resume=False)
+    with pytest.raises(KeyboardInterrupt):
+        job.run(progress=stop_after_first_input)
+    assert sorted(p.name for p in (tmp_path / STATE_DIR).iterdir()) == ["input-0000.json", "plan.json"]
+
+    resumed = ResumableRun.open(RunConfig(**{**config.__dict__, "seed": None}), tmp_path, resume=True)
+    assert resumed.pending() == [1, 2] and resumed.config.seed == config.seed
+    result = resumed.run()
+    assert result.records == expected
+    assert result.meta["resumed_inputs"] == 1
