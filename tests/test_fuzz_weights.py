@@ -158,6 +158,18 @@ def test_fuzz_onnx(valid: dict[str, bytes], tmp_path: Path, data: st.DataObject)
     _fuzz(valid, tmp_path, ".onnx", data.draw(mutations(len(valid[".onnx"]))))
 
 
+@FUZZ
+@given(data=st.data())
+def test_fuzz_torch_checkpoint(tmp_path: Path, data: st.DataObject) -> None:
+    """torch.load(weights_only=True) on mutated checkpoints: records or a refusal, never code or a crash."""
+    torch = pytest.importorskip("torch")
+    path = tmp_path / "valid.pt"
+    if not path.exists():
+        torch.save({k: torch.from_numpy(v.astype(np.float32)) for k, v in _weights().items()}, path)
+    valid = {".pt": path.read_bytes()}
+    _fuzz(valid, tmp_path, ".pt", data.draw(mutations(len(valid[".pt"]))))
+
+
 _JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=8),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
