@@ -5,6 +5,11 @@ For the unclipped quantizer the rounding error ``n`` determines every finite-dif
 (``V = U - 1/2``, ``U ~ Uniform[0, 1)``: ``floor(s + U)`` is half-up rounding of ``v``), so their counts
 follow from the error of ``v`` in the same way. Clipped inputs count level changes of the clipped
 quantizer directly.
+
+By default the unclipped deterministic cells -- the common case -- take one compiled pass over the
+inputs (:mod:`stecheck.fastscan`: rounding, moments, histogram, Fourier deviations and crossing counts
+fused, nothing materialised); the other cells materialise their errors with numpy and scan those.
+``fast=False`` runs the numpy reference path throughout.
 """
 
 from __future__ import annotations
