@@ -179,12 +179,14 @@ def test_zoo_reads_the_model_out_of_the_wheel_and_checks_its_hash(runner, tmp_pa
 @pytest.fixture
 def offline_hub(tmp_path: Path, monkeypatch) -> Path:
     """huggingface_hub offline (HF_HUB_OFFLINE) with an empty cache of its own; returns the cache directory."""
-    hub = pytest.importorskip("huggingface_hub")
+    pytest.importorskip("huggingface_hub")
+    from huggingface_hub import constants
+
     cache = tmp_path / "hf" / "hub"
     cache.mkdir(parents=True)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(hub.constants, "HF_HUB_OFFLINE", True)
-    monkeypatch.setattr(hub.constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
     return cache
 
 

@@ -30,6 +30,7 @@ def snapshot(text: str) -> tuple[Path, dict[str, Any]]:
     repo, revision = parse_repo(text)
     try:
         import huggingface_hub
+        from huggingface_hub import constants
     except ImportError:
         raise StecheckError("hf: sources need huggingface_hub: pip install 'stecheck[hub]'") from None
     try:
@@ -37,7 +38,7 @@ def snapshot(text: str) -> tuple[Path, dict[str, Any]]:
             repo_id=repo, revision=revision, allow_patterns=["*.safetensors", "*.safetensors.index.json"]
         )
     except Exception as exc:  # offline, unknown repo, gated model, network errors
-        offline = "offline" if huggingface_hub.constants.HF_HUB_OFFLINE else "online"
+        offline = "offline" if constants.HF_HUB_OFFLINE else "online"
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise StecheckError(
             f"cannot get hf:{text} from the Hub or the local cache ({offline}; {type(exc).__name__}: {reason})"
