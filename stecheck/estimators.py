@@ -147,6 +147,12 @@ def _scan_tables(plans: tuple[FDPlan, ...]) -> tuple[NDArray[np.float64], NDArra
     return points, point_bins, fastscan.marked_bins(point_bins, HIST_BINS)
 
 
+def _check_scan_input(x: NDArray[np.float64], mode: int) -> None:
+    """Errors given to the scan must lie in its histogram's range [-1, 1] (NaN included in the refusal)."""
+    if mode == fastscan.MODE_ERRORS and x.size and not (x.min() >= -1.0 and x.max() <= 1.0):
+        raise ValueError("errors outside [-1, 1] do not fit the histogram of the scan")
+
+
 @dataclass(frozen=True)
 class ErrorSummary:
     """Statistics of the error ``e`` of one cell against Uniform[-1/2, 1/2]."""
@@ -229,6 +235,7 @@ class CellAccumulator:
 
         Its histogram tables are recycled without clearing: the scan stores into them (outside the GIL).
         """
+        _check_scan_input(x, mode)
         acc = cls(plans, hist=_TABLES.take(np.int64, zeroed=False))
         acc.hist_dev = _TABLES.take(np.float64, zeroed=False)
         acc._scan(x, scale, mode, crossings, overwrite=True)
@@ -244,6 +251,7 @@ class CellAccumulator:
         """
         if x.size == 0:
             return
+        _check_scan_input(x, mode)
         if self.hist_dev is None:
             if self.count:
                 raise ValueError("cannot add a scanned chunk to an accumulator filled by the numpy path")

@@ -122,6 +122,12 @@ def test_binned_fourier_error_stays_within_its_bound_at_the_worst_deviation() ->
     assert bound[-1] < 3e-7  # stated in the README: Fourier magnitudes within 3e-7 of the exact ones
 
 
+def test_errors_outside_the_histogram_are_refused() -> None:
+    for bad in ([0.2, 1.5], [-1.01, 0.0], [np.nan, 0.0]):
+        with pytest.raises(ValueError, match="outside"):
+            CellAccumulator([]).add_scan(np.array(bad), 1, 0, crossings=False)
+
+
 def test_mixing_scanned_and_numpy_accumulators_is_refused() -> None:
     plans = make_plans(["forward"], [1e-3], 15)
     x = np.linspace(0.0, 1.0, 100)
