@@ -227,6 +227,11 @@ class InputSpec:
         return int.from_bytes(digest, "little") >> 1
 
     @property
+    def has_atoms(self) -> bool:
+        """True when the input has point masses, where window ends can sit exactly on rounding ties."""
+        return any(isinstance(part, Atom) for k in (1, 2) for _, part in self.dist.at_bits(k).parts())
+
+    @property
     def has_exact(self) -> bool:
         """Exact references exist for every path except DoReFa's data-dependent max."""
         return self.path != "dorefa"

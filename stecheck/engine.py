@@ -54,13 +54,14 @@ def _chunk_task(
     needs_noise = any(r not in DETERMINISTIC_ROUNDINGS for r in config.roundings)
     noise = chunk_rng(seed, inp, index, NOISE).random(length) if needs_noise else None
     shared = None if inp.dist.depends_on_bits else draw_chunk(seed, inp, index, length, config.bits[0])
+    atoms = inp.has_atoms
     out: dict[CellKey, CellAccumulator] = {}
     for k in config.bits:
         x = shared if shared is not None else draw_chunk(seed, inp, index, length, k)
         scale = levels(k)
         plans = make_plans(config.schemes, config.steps, scale)
         for rounding in config.roundings:
-            out[(k, rounding)] = accumulate_chunk(x, scale, rounding, inp.path == "clip", plans, noise, fast)
+            out[(k, rounding)] = accumulate_chunk(x, scale, rounding, inp.path == "clip", plans, noise, fast, direct=atoms)
     return out
 
 

@@ -51,6 +51,7 @@ def accumulate_chunk(
     plans: list[FDPlan],
     noise: NDArray[np.float64] | None = None,
     fast: bool = True,
+    direct: bool = False,
 ) -> CellAccumulator:
     """Statistics of one chunk of one cell.
 
@@ -72,7 +73,14 @@ def accumulate_chunk(
         Use the compiled one-pass scan (:mod:`stecheck.fastscan`): fused with the rounding for unclipped
         deterministic rounding, for the error statistics otherwise. False selects the numpy reference
         path; the two agree exactly on every integer statistic (tests/test_fastpaths.py).
+    direct : bool
+        Count level changes by evaluating the quantizer at both ends of every window,
+        ``round(L (x + hi)) - round(L (x + lo))``, instead of through identity A. Identity A is exact except
+        when a window end sits exactly on a rounding tie, which has probability 0 for continuous inputs but
+        not for point masses; the engine selects this path for inputs with atoms.
     """
+    if direct:
+        return _direct_chunk(x, scale, rounding, clip, plans, noise)
     if fast and not clip and rounding in DETERMINISTIC_ROUNDINGS:
         # one fused pass, nothing materialised
         return CellAccumulator.scanned(plans, x, scale, _SCAN_MODES[rounding], crossings=True)
@@ -97,4 +105,30 @@ def accumulate_chunk(
             upper, lower = m + up, np.clip(m - down, 0, scale)
         counts.append((np.clip(upper, 0, scale) - lower).astype(np.int64))
     acc.add_crossings(counts, int(np.count_nonzero((x >= 0.0) & (x <= 1.0))))
+    return acc
+
+
+def _direct_chunk(
+    x: NDArray[np.float64],
+    scale: int,
+    rounding: str,
+    clip: bool,
+    plans: list[FDPlan],
+    noise: NDArray[np.float64] | None,
+) -> CellAccumulator:
+    """The plain evaluation of every statistic: ``q`` at ``x``, ``x + lo`` and ``x + hi`` for each plan."""
+
+    def level(shift: float) -> NDArray[np.float64]:
+        m, _ = rounded_levels(scale * (x + shift) if shift else scale * x, rounding, noise)
+        return np.clip(m, 0, scale) if clip else m
+
+    acc = CellAccumulator(plans)
+    s = scale * x
+    acc.add_error(level(0.0) - (np.clip(s, 0.0, float(scale)) if clip else s))
+    counts = []
+    for plan in plans:
+        lo, hi = (0.0, plan.h) if plan.scheme == "forward" else (-0.5 * plan.h, 0.5 * plan.h)
+        counts.append((level(hi) - level(lo)).astype(np.int64))
+    ste = int(np.count_nonzero((x >= 0.0) & (x <= 1.0))) if clip else x.size
+    acc.add_crossings(counts, ste)
     return acc

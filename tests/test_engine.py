@@ -86,3 +86,15 @@ def test_exact_only_method_fills_no_monte_carlo_fields() -> None:
     (rec,) = simulate("normal(0.5,0.15)", bits=1, h=1e-3, fd="forward", method="exact", seed=1)
     assert rec["mean_fd"] is None and rec["samples"] == 0
     assert rec["exact_mean_fd"] == pytest.approx(2.6596, abs=1e-4)
+
+
+def test_point_masses_on_rounding_ties_match_the_quantizer() -> None:
+    """At a point mass both window ends can be ties (r = 1/2, h = 2 at k = 1: s = 0.5 and 2.5); the count
+    must be what the quantizer itself gives, for every rounding mode."""
+    recs = simulate(["point(0.5)", "mix(0.5*point(0.3),0.5*normal(0.5,0.1))"], bits=[1, 8], h=[1e-3, 2.0],
+                    fd=["forward", "central"], rounding=["half-even", "half-up", "stochastic"], samples=4000, seed=SEED)
+    for rec in recs:
+        assert _within(rec["mean_fd"], rec["exact_mean_fd"], rec["mean_fd_se"]), rec
+    tie = next(r for r in recs if r["dist"] == "point(0.5)" and r["k"] == 1 and r["rounding"] == "half-even"
+               and r["fd"] == "forward" and r["h"] == 2.0)
+    assert tie["mean_fd"] == 1.0  # round(2.5) - round(0.5) = 2 - 0 under half-to-even, over h = 2
