@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import tokenize
 import zipfile
 from pathlib import Path
 
@@ -26,7 +27,7 @@ def npy_tensors(path: Path) -> list[TensorRef]:
     try:
         # open_memmap closes its handle on failure (np.load does not) and refuses object arrays
         array = np.lib.format.open_memmap(path, mode="r")
-    except (OSError, ValueError, EOFError) as exc:
+    except (OSError, ValueError, EOFError, tokenize.TokenError) as exc:  # TokenError: a mangled header dict
         raise _fail(path, exc) from None
     return [TensorRef(path.stem, tuple(array.shape), array.dtype, array_reader(array))]
 
@@ -44,7 +45,7 @@ def npz_tensors(path: Path) -> list[TensorRef]:
                     array = np.lib.format.read_array(entry, allow_pickle=False)  # object arrays raise here
                 name = member[:-4] if member.endswith(".npy") else member
                 out.append(TensorRef(name, tuple(array.shape), array.dtype, array_reader(array)))
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, RuntimeError, NotImplementedError) as exc:
+    except (OSError, ValueError, EOFError, tokenize.TokenError, zipfile.BadZipFile, RuntimeError, NotImplementedError) as exc:
         # zipfile raises RuntimeError (encrypted members) and NotImplementedError (unknown methods/versions)
         raise _fail(path, exc) from None
     return out
