@@ -33,7 +33,7 @@ __all__ = [
 
 UNIFORM_COLOR = "#2ca02c"
 #: At most this many inputs are drawn as lines in one panel (the first ones), and as panels of figure 4.
-MAX_LINES = 20
+MAX_LINES = 10
 MAX_PANELS = 9
 
 
