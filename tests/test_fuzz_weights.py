@@ -29,7 +29,7 @@ from onnx import helper, numpy_helper  # noqa: E402
 
 #: Peak Python-tracked allocation allowed while opening and scanning a file of a few kilobytes.
 PEAK_BYTES = 64 << 20
-FUZZ = settings(max_examples=60, deadline=5000, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(max_examples=100, deadline=5000, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 def _rng() -> np.random.Generator:

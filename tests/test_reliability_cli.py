@@ -283,6 +283,7 @@ def test_bad_input_in_process(case: Case, tmp_path: Path) -> None:
     _assert_one_line_error(case, code, stdout, stderr, before, tmp_path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", [c for c in CASES if c.subprocess], ids=[f"{c.kind}: {c.what}" for c in CASES if c.subprocess])
 def test_bad_input_in_a_real_process(case: Case, tmp_path: Path) -> None:
     if case.setup is not None:
@@ -294,6 +295,7 @@ def test_bad_input_in_a_real_process(case: Case, tmp_path: Path) -> None:
     _assert_one_line_error(case, proc.returncode, proc.stdout, proc.stderr, before, tmp_path)
 
 
+@pytest.mark.slow
 def test_lock_held_by_a_real_process_is_refused(tmp_path: Path) -> None:
     """A second process gets a one-line error naming the holder's pid while the first holds --out."""
     out = tmp_path / "out"
