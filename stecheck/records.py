@@ -33,6 +33,7 @@ __all__ = [
     "to_markdown_text",
     "prepare_out_dir",
     "write_text_atomic",
+    "FILE_MODE",
     "write_run",
     "read_run",
     "fmt",
@@ -198,6 +199,16 @@ def prepare_out_dir(path: Path) -> Path:
     return path
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+#: Mode of the files stecheck writes: what ``open()`` would give (0666 less the umask), not mkstemp's 0600.
+FILE_MODE: Final = 0o666 & ~_umask()
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file in the same directory and an atomic rename."""
     path = Path(path)
@@ -205,6 +216,7 @@ def write_text_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         try:

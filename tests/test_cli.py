@@ -117,3 +117,16 @@ def test_shipped_default_experiment_matches_experiments_dir() -> None:
     root = Path(__file__).resolve().parents[1]
     shipped = root / "stecheck" / "data" / "default.toml"
     assert shipped.read_text() == (root / "experiments" / "default.toml").read_text()
+
+
+def test_result_files_get_the_ordinary_file_mode(runner, tmp_path: Path) -> None:
+    import os
+    import stat
+
+    from stecheck.records import FILE_MODE
+
+    out = tmp_path / "run"
+    assert invoke(runner, "simulate", *SMALL, "--out", str(out)).exit_code == 0
+    for path in out.iterdir():
+        if path.is_file():
+            assert stat.S_IMODE(os.stat(path).st_mode) == FILE_MODE, path

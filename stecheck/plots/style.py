@@ -14,6 +14,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from stecheck.records import FILE_MODE  # noqa: E402
+
 __all__ = ["FIGURE_FORMATS", "STE_COLOR", "TRUE_COLOR", "apply_style", "new_figure", "inch_margins", "panel_figure", "save_figure"]
 
 FIGURE_FORMATS: Final = ("png", "svg", "pdf")
@@ -102,6 +104,7 @@ def save_figure(fig: Figure, stem: Path, formats: Iterable[str] = ("png",), dpi:
                 metadata = {"Software": None} if fmt == "png" else {"Date": None} if fmt == "svg" else {"CreationDate": None}
                 with plt.rc_context({"savefig.bbox": "tight" if tight else "standard"}):
                     fig.savefig(tmp, format=fmt, dpi=dpi, metadata=metadata)
+                os.chmod(tmp, FILE_MODE)
                 os.replace(tmp, target)
             except BaseException:
                 if os.path.exists(tmp):
