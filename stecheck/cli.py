@@ -50,7 +50,7 @@ def simulate(
     fd: Annotated[Optional[list[str]], typer.Option("--fd", help="forward or central (repeatable).")] = None,
     rounding: Annotated[Optional[list[str]], typer.Option("--rounding", help="half-even, half-up, stochastic or dither (repeatable).")] = None,
     samples: Annotated[Optional[int], typer.Option("--samples", "-n", help="Monte Carlo samples per input.")] = None,
-    seed: Annotated[Optional[str], typer.Option("--seed", help="Root seed (integer, decimal or 0x hex); fresh entropy if unset.")] = None,
+    seed: Annotated[Optional[str], typer.Option("--seed", help="Root seed (integer, decimal or 0x hex). Default: the experiment's seed (also for --dist runs); fresh entropy, recorded, if the experiment has none.")] = None,
     method: Annotated[Optional[str], typer.Option("--method", help=f"{' | '.join(METHODS)}.")] = None,
     config: Annotated[Optional[Path], typer.Option("--config", help="Experiment TOML file (default: the built-in default experiment).")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write records.csv/json/md and meta.json here.")] = None,
