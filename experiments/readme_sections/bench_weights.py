@@ -1,0 +1,29 @@
+"""README section: speed and memory of `stecheck weights` (bench/weights_speed.py, bench/weights_memory.py)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import json  # noqa: E402
+
+from _common import RESULTS  # noqa: E402
+
+
+def render() -> str:
+    """The two weights benchmarks, from results/bench/weights_speed.json and weights_memory.json."""
+    speed = json.loads((RESULTS / "bench" / "weights_speed.json").read_text())
+    memory = json.loads((RESULTS / "bench" / "weights_memory.json").read_text())
+    return (
+        f"`python bench/weights_speed.py` ({speed['cpu_count']} shared cores): the k = 1..8 scan of `{speed['source']}` "
+        f"({speed['tensors']} tensors, {speed['weights']:,} weights) takes {speed['scan_s']:.1f} s (median of "
+        f"{speed['repeats']}) against {speed['baseline_s']:.1f} s for a plain per-tensor numpy + scipy loop computing the "
+        f"same statistics: **{speed['ratio']:.1f}x** faster (target {speed['target_ratio']:g}x), largest difference "
+        f"between the two {speed['max_abs_difference']:.1e}.\n\n"
+        f"`python bench/weights_memory.py`: scanning a generated {memory['file_bytes'] / 2**30:.2f} GiB bfloat16 "
+        f"safetensors file ({memory['tensors']} tensors, k = {memory['bits']}) peaks at **{memory['peak_rss_mb']:.0f} MB** "
+        f"resident (target < {memory['target_mb']:g} MB; importing stecheck alone: {memory['import_rss_mb']:.0f} MB), "
+        f"in {memory['wall_s']:.0f} s."
+    )
