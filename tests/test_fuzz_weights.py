@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import pickle
 import struct
 import tracemalloc
 import zipfile

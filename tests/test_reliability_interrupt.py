@@ -117,7 +117,7 @@ def test_two_runs_on_one_out_dir_one_wins_the_other_errors(tmp_path: Path) -> No
     out = tmp_path / "out"
     first = _start(*LONG, "--out", str(out))
     second = _start(*LONG, "--out", str(out))
-    (out1, err1), (out2, err2) = first.communicate(timeout=600), second.communicate(timeout=600)
+    (_, err1), (_, err2) = first.communicate(timeout=600), second.communicate(timeout=600)
     codes = sorted([first.returncode, second.returncode])
     assert codes == [0, 2], (err1, err2)
     loser = err1 if first.returncode == 2 else err2

@@ -24,10 +24,9 @@ from typing import Callable, Final, Iterable, Iterator, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats
 
 from stecheck.errors import ConfigError
-from stecheck.estimators import FDPlan
+from stecheck.estimators import FDPlan, ks_pvalue
 from stecheck.exact import FOURIER_ORDERS
 from stecheck.quantize import levels
 
@@ -64,9 +63,6 @@ TAYLOR_ORDER: Final = 12
 TAYLOR_MAX_FREQ: Final = TAYLOR_BINS // 8
 #: Pass 1 keeps the transformed chunks for pass 2 while they total at most this many values (128 MiB).
 KEEP_LIMIT: Final = 1 << 24
-#: Largest N for the exact KS distribution (scipy.stats.kstwo, seconds per call at N ~ 1e6); above it
-#: Kolmogorov's limit distribution (scipy.stats.kstwobign, as scipy.stats.kstest(method="asymp")).
-KS_EXACT_MAX_N: Final = 1000
 _GAP: Final = 1e-15  # float slack of the bin edges of n: |fl(n + 1/2) - (n + 1/2)| <= 2^-53
 
 Chunk = tuple[NDArray, "NDArray | None"]
@@ -180,16 +176,6 @@ def _ks_bin(n: NDArray[np.float64]) -> NDArray[np.intp]:
     x = n + 0.5
     x *= _KS_SCALE
     return x.astype(np.intp)
-
-
-def ks_pvalue(d: float, count: int) -> float:
-    """Two-sided one-sample KS p-value: ``kstwo.sf(d, N)`` for N <= 1000, else ``kstwobign.sf(d sqrt(N))``.
-
-    The same p-values as ``scipy.stats.kstest(..., method="exact")`` and ``method="asymp"`` respectively.
-    """
-    if count <= KS_EXACT_MAX_N:
-        return float(stats.kstwo.sf(d, count))
-    return float(stats.kstwobign.sf(d * math.sqrt(count)))
 
 
 def _ks_candidates(hist: NDArray[np.float64], total: float) -> NDArray[np.bool_]:
