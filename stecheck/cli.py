@@ -78,10 +78,10 @@ def simulate(
         raise ConfigError("--resume needs the output directory of the interrupted run (--out DIR, without --no-save)")
     with ExitStack() as stack:
         job = None
+        stack.enter_context(interruptible())  # before the lock: a SIGTERM once the lock exists unwinds cleanly
         if target is not None:
             prepare_out_dir(target)
             stack.enter_context(out_dir_lock(target))
-        stack.enter_context(interruptible())
         try:
             job = ResumableRun.open(cfg, target, resume) if target is not None else None
             total = job.total_samples() if job is not None else total_samples(cfg)

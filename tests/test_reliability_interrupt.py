@@ -193,6 +193,7 @@ def test_signal_during_weights_keeps_previous_results(tmp_path: Path, signum: in
     stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 130, stderr
     assert stdout == "" and "Traceback" not in stderr
+    assert stderr.startswith("error: interrupted, nothing written") and stderr.count("\n") == 1, stderr
     assert _snapshot(out) == previous
     assert sorted(p.name for p in out.iterdir()) == RESULT_FILES  # no temporary or lock file
 
