@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -60,7 +60,7 @@ from stecheck.distributions import format_number, parse_input
 from stecheck.engine import run, total_samples
 from stecheck.errors import ConfigError
 from stecheck.quantize import levels
-from stecheck.records import Record, provenance
+from stecheck.records import Record, config_as_dict, provenance
 
 __all__ = [
     "AUDIT_FIELDS",
@@ -147,10 +147,8 @@ class AuditConfig:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain data for provenance (seed as text: JSON readers lose integers above 2^53)."""
-        data = asdict(self)
-        data["seed"] = None if self.seed is None else str(self.seed)
-        return data
+        """Plain data for provenance (:func:`stecheck.records.config_as_dict`)."""
+        return config_as_dict(self)
 
 
 # ---------------------------------------------------------------- the engine runs and the audit

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, Final, Iterable, Sequence
@@ -12,6 +12,7 @@ from typing import Any, Final, Iterable, Sequence
 from stecheck.distributions import MAX_MAGNITUDE, MIN_SCALE, parse_input
 from stecheck.errors import ConfigError
 from stecheck.quantize import check_bits, check_rounding
+from stecheck.records import config_as_dict
 
 __all__ = [
     "SCHEMES",
@@ -129,10 +130,8 @@ class RunConfig:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain-data form for provenance (seed as text: JSON readers lose integers above 2^53)."""
-        data = asdict(self)
-        data["seed"] = None if self.seed is None else str(self.seed)
-        return data
+        """Plain data for provenance (:func:`stecheck.records.config_as_dict`)."""
+        return config_as_dict(self)
 
 
 _KEYS: Final = {

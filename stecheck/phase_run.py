@@ -45,7 +45,7 @@ from stecheck.phase import (
     rule_of_thumb,
     sigma_grid,
 )
-from stecheck.records import Record, provenance
+from stecheck.records import Record, config_as_dict, provenance
 
 __all__ = [
     "RULE_FIELDS",
@@ -130,10 +130,8 @@ class PhaseConfig:
         return PhaseConfig(**{**asdict(self), "families": families, "seed": parse_seed(self.seed)})
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain data for provenance (seed as text)."""
-        data = asdict(self)
-        data["seed"] = None if self.seed is None else str(self.seed)
-        return data
+        """Plain data for provenance (:func:`stecheck.records.config_as_dict`)."""
+        return config_as_dict(self)
 
 
 @dataclass(frozen=True)

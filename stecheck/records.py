@@ -8,6 +8,7 @@ Writers read records and never recompute statistics.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
@@ -28,6 +29,7 @@ __all__ = [
     "SIMULATE_FIELDS",
     "Record",
     "provenance",
+    "config_as_dict",
     "to_json_text",
     "to_csv_text",
     "to_markdown_text",
@@ -103,6 +105,15 @@ def _git_revision() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def config_as_dict(config: Any) -> dict[str, Any]:
+    """A config dataclass as plain data for provenance, its ``seed`` as text (JSON readers lose integers
+    above 2^53, and seeds are 128-bit)."""
+    data = dataclasses.asdict(config)
+    if "seed" in data:
+        data["seed"] = None if data["seed"] is None else str(data["seed"])
+    return data
 
 
 def provenance(command: str, config: Mapping[str, Any], seed: int | None, wall_time_s: float, **extra: Any) -> dict[str, Any]:
