@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from _common import write_result
+
 ROOT = Path(__file__).resolve().parents[1]
 COMMAND = [sys.executable, "-m", "stecheck", "audit", "--no-save", "--quiet", "--format", "json"]
 
@@ -55,10 +57,7 @@ def main() -> int:
     }
     print(f"stecheck audit (defaults): median {median:.1f} s over {args.repeats} runs vs target {args.target:g} s "
           f"(ratio {median / args.target:.2f})")
-    if not args.no_write:
-        out = ROOT / "results" / "bench"
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "audit_time.json").write_text(json.dumps(result, indent=1) + "\n")
+    write_result("audit_time", result, not args.no_write)
     if median > args.target:
         print(f"missed target: {median:.1f} s > {args.target:g} s", file=sys.stderr)
         return 1

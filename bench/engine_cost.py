@@ -23,7 +23,7 @@ import sys
 
 import numpy as np
 
-from _engine_bench import interleaved_medians, machine, write_result
+from _common import interleaved_medians, machine, write_result
 from numpy_baseline import numpy_cell
 from stecheck.config import RunConfig
 from stecheck.distributions import parse_input

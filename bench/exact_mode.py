@@ -18,7 +18,7 @@ import sys
 import time
 from dataclasses import replace
 
-from _engine_bench import machine, write_result
+from _common import machine, write_result
 from stecheck import exact
 from stecheck.config import default_config
 from stecheck.engine import run

@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from _engine_bench import machine, write_result
+from _common import machine, write_result
 
 SEED = 0x3E3011E3E3011E3E3011E3E3011E3E30
 

@@ -12,17 +12,16 @@ Writes results/bench/phase_speed.json; exits 1 if the median misses the target.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
 from stecheck.phase import DEFAULT_FAMILIES, offset_grid, parse_family, phase_map, rule_of_thumb, sigma_grid
 from stecheck.phase_run import PhaseConfig
 
-ROOT = Path(__file__).resolve().parents[1]
+from _common import write_result
+
 
 
 def default_map(config: PhaseConfig) -> tuple[float, float]:
@@ -68,10 +67,7 @@ def main() -> int:
         f"default phase map ({result['points']:,} points x 2 evaluations + rules): {total:.2f} s "
         f"vs target {args.target:.1f} s (ratio {result['ratio']:.2f}; map {result['map_s']:.2f} s, rule {result['rule_s']:.2f} s)"
     )
-    if not args.no_write:
-        out = ROOT / "results" / "bench"
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "phase_speed.json").write_text(json.dumps(result, indent=1) + "\n")
+    write_result("phase_speed", result, not args.no_write)
     if total > args.target:
         print(f"missed target: {total:.2f} s > {args.target:.1f} s", file=sys.stderr)
         return 1

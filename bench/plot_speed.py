@@ -14,7 +14,6 @@ Writes results/bench/plot_speed.json; exits 1 when the median misses the target.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import statistics
@@ -29,7 +28,8 @@ from stecheck.engine import run
 from stecheck.records import SIMULATE_FIELDS, write_run
 from stecheck.render import SIMULATE_MD_COLUMNS
 
-ROOT = Path(__file__).resolve().parents[1]
+from _common import write_result
+
 SEED = 0x1F2E3D4C5B6A79880716253443526170
 #: Worker processes for the figures (``stecheck plot -j``): the machine's two cores.
 JOBS = 2
@@ -85,10 +85,7 @@ def main() -> int:
     print(f"stecheck plot, {count:,} records -> {figures} PNG figures: {seconds:.2f} s wall, {cpu_seconds:.2f} s CPU "
           f"(medians of {args.repeats}; load average {result['load_average_1min']:.1f}); "
           f"target {args.target:g} s wall: {'met' if result['met'] else 'MISSED'}")
-    if not args.no_write:
-        out = ROOT / "results" / "bench"
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "plot_speed.json").write_text(json.dumps(result, indent=1) + "\n")
+    write_result("plot_speed", result, not args.no_write)
     return 0 if result["met"] else 1
 
 

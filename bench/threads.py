@@ -18,7 +18,7 @@ import argparse
 import json
 import sys
 
-from _engine_bench import interleaved_times, machine, write_result
+from _common import interleaved_times, machine, write_result
 from stecheck.config import RunConfig
 from stecheck.engine import run
 from stecheck.sampling import CHUNK_SIZE

@@ -24,7 +24,8 @@ from pathlib import Path
 import ml_dtypes
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+from _common import write_result
+
 ROWS, COLS = 8192, 16384
 
 
@@ -84,10 +85,7 @@ def main() -> int:
     if status != 0 or baseline_status != 0:
         print("the scan failed", file=sys.stderr)
         return 1
-    if not args.no_write:
-        out = ROOT / "results" / "bench"
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "weights_memory.json").write_text(json.dumps(result, indent=1) + "\n")
+    write_result("weights_memory", result, not args.no_write)
     if peak / 1e6 >= args.max_mb:
         print(f"missed target: {peak / 1e6:.0f} MB >= {args.max_mb:g} MB", file=sys.stderr)
         return 1

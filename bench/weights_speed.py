@@ -15,7 +15,6 @@ results differ.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -26,11 +25,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _common import write_result  # noqa: E402
 from weights_baseline import plain_statistics  # noqa: E402
 
 from stecheck.weights import open_source, select, tensor_statistics  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 BITS = tuple(range(1, 9))
 STEPS = (1e-3,)
 KEYS = ("mean_n", "var_n", "ks_stat", "ks_pvalue", "sqnr_db", "sqnr_uniform_db")
@@ -87,10 +86,7 @@ def main() -> int:
     }
     print(f"weights scan {fast_s:.2f} s vs plain numpy+scipy loop {plain_s:.2f} s: {ratio:.1f}x faster "
           f"(target {args.min_ratio:g}x); max |difference| {diff:.2e}")
-    if not args.no_write:
-        out = ROOT / "results" / "bench"
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "weights_speed.json").write_text(json.dumps(result, indent=1) + "\n")
+    write_result("weights_speed", result, not args.no_write)
     if diff > 1e-6:
         print(f"results differ: {diff:.3g} > 1e-6", file=sys.stderr)
         return 1

@@ -1,4 +1,4 @@
-"""Shared helpers of the engine benchmarks: interleaved median timings and the JSON result files."""
+"""Shared helpers of the benchmark scripts: interleaved median timings, machine facts, the JSON result files."""
 
 from __future__ import annotations
 
