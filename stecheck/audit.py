@@ -13,14 +13,19 @@ computed for it on the spot (one :class:`Case` per input, bit width, point or st
 
 Positive rows state what is true instead (THEORY.md): identity A, ``E[D_h] = F_n(L h - 1/2) / (L h)``
 with ``E[D_h] = 1`` for every ``h <= Delta`` iff n is uniform; stochastic rounding and uniform dither,
-``d/dr E[q(r)] = 1`` at every r; and the Fourier prediction of ``E[D_h] - 1`` for smooth inputs.
+``d/dr E[q(r)] = 1`` at every r; and the Fourier prediction of ``lim_{h->0} E[D_h] - 1`` for smooth inputs.
+
+Every row's decisive case is one that could have gone the other way: cases fixed in advance (identity A
+at ``L h = 1``, Fourier predictions below what can be resolved, inputs outside an implication's premise)
+are shown but not counted (:class:`stecheck.audit_rows.Case`).
 
 The rules and rows live in :mod:`stecheck.audit_rows`, the steps in :mod:`stecheck.audit_steps`, the
 positive rows in :mod:`stecheck.audit_truths`; this module configures an audit and runs it.
 
 All random numbers derive from one root seed: the Monte Carlo numbers through :func:`stecheck.engine.run`
 (streams keyed by seed, input and chunk), the algebraic checks of steps 1-7 through
-``SeedSequence(seed, spawn_key=(ALGEBRA_STREAM, step))``. So an audit is reproducible from its seed.
+``SeedSequence(seed, spawn_key=(ALGEBRA_STREAM, step))``, the stratified noise of rows 4, SR and DITHER
+through ``SeedSequence(seed, spawn_key=(SLOPE_STREAM,))``. So an audit is reproducible from its seed.
 """
 
 from __future__ import annotations
@@ -45,21 +50,24 @@ from stecheck.audit_steps import (
     step_scale_factors,
     step_zero_error_slope,
 )
+from stecheck.audit_sums import slope_noise
 from stecheck.audit_truths import (
     IDENTITY_GRID,
+    fourier_decides,
     fourier_prediction,
     fourier_row,
     identity_a_row,
     location_scale,
     randomized_rounding_row,
+    slope_cases,
     weights_conclusion_row,
     weights_mean_zero_row,
 )
 from stecheck.config import RunConfig, parse_bits, parse_seed
-from stecheck.distributions import format_number, parse_input
+from stecheck.distributions import parse_input
 from stecheck.engine import run, total_samples
 from stecheck.errors import ConfigError
-from stecheck.quantize import levels
+from stecheck.quantize import check_rounding, levels
 from stecheck.records import Record, config_as_dict, provenance
 
 __all__ = [
@@ -97,13 +105,14 @@ class AuditConfig:
     bits : tuple of int or str
         Bit widths (as ``--bits``: ``1-4``, ``2``, ``1,3``).
     samples : int
-        Monte Carlo samples per input.
+        Monte Carlo samples per input (and draws of the rounding noise per point of rows 4, SR, DITHER).
     seed : int, optional
         Root seed; fresh OS entropy (recorded) when None.
     h : float
         Finite-difference step of steps 9, SR, DITHER and F.
     inputs : tuple of str
-        Input specs of steps 8, 8', 9 and identity A (unclipped, deterministic rounding).
+        Input specs of steps 8, 8', 9 and identity A (unclipped, deterministic rounding); the default has
+        one with point masses on the levels, the kind of input for which step 8 can hold.
     smooth_inputs : tuple of str
         Symmetric location-scale inputs of the Fourier row (normal, logistic, laplace, uniform, t).
     points : tuple of float
@@ -118,7 +127,8 @@ class AuditConfig:
     samples: int = 500_000
     seed: int | None = None
     h: float = 1e-3
-    inputs: tuple[str, ...] = ("uniform(0,1)", "normal(0.5,0.15)", "normal(0.3,0.1)", "onlevel(0.4)", "onthreshold(0.1)")
+    inputs: tuple[str, ...] = ("uniform(0,1)", "normal(0.5,0.15)", "normal(0.3,0.1)", "onlevel(0.4)", "onthreshold(0.1)",
+                               "mix(0.6*point(1),0.4*uniform(0,1))")
     smooth_inputs: tuple[str, ...] = ("normal(0.5,0.15)", "normal(0.3,0.1)", "logistic(0.4,0.05)")
     points: tuple[float, ...] = (0.0, 0.5, 0.37)
     randomized: tuple[str, ...] = ("stochastic", "dither")
@@ -130,6 +140,8 @@ class AuditConfig:
             raise ConfigError(f"sample count {self.samples!r} must be a positive integer")
         if not (isinstance(self.h, (int, float)) and math.isfinite(self.h) and self.h > 0):
             raise ConfigError(f"step size h={self.h!r} must be a finite number > 0")
+        if not all(isinstance(p, (int, float)) and math.isfinite(p) and abs(p) <= 1e6 for p in self.points):
+            raise ConfigError(f"points {self.points!r} must be finite numbers of magnitude at most 1e6")
         if not (math.isfinite(self.z) and self.z > 0):
             raise ConfigError(f"z={self.z!r} must be a finite number > 0")
         if not self.inputs or not self.smooth_inputs or not self.points or not self.randomized:
@@ -141,8 +153,14 @@ class AuditConfig:
                 raise ConfigError(f"audit input {spec!r}: the argument is about the unclipped quantizer; no clip/dorefa")
         for spec in smooth:
             location_scale(spec)
+        bits = parse_bits(self.bits)
+        if not any(fourier_decides(spec, k) for spec in smooth for k in bits):
+            raise ConfigError("the Fourier row needs a smooth input whose predicted h -> 0 error is at least 0.01 at "
+                              f"one of the bit widths {','.join(map(str, bits))} (none is): add k = 1 or 2, or a narrower input")
+        for rounding in self.randomized:
+            check_rounding(rounding)
         return replace(
-            self, bits=parse_bits(self.bits), seed=parse_seed(self.seed), h=float(self.h),
+            self, bits=bits, seed=parse_seed(self.seed), h=float(self.h),
             inputs=inputs, smooth_inputs=smooth, points=tuple(float(p) for p in self.points),
         )
 
@@ -166,7 +184,8 @@ class AuditResult:
 
 def engine_configs(cfg: AuditConfig) -> list[RunConfig]:
     """The engine runs an audit needs (``cfg`` validated, seed set): one per k for the deterministic
-    inputs (steps h and ``a / L`` for identity A), one for the randomised roundings at fixed points."""
+    inputs (steps h and ``a / L`` for identity A). The randomised roundings at fixed points are estimated
+    by the audit itself (:func:`stecheck.audit_sums.stratified_slope`)."""
     specs = tuple(dict.fromkeys(cfg.inputs + cfg.smooth_inputs))
     out = []
     for k in cfg.bits:
@@ -174,9 +193,6 @@ def engine_configs(cfg: AuditConfig) -> list[RunConfig]:
         steps = tuple(dict.fromkeys((cfg.h, *(a / scale for a in IDENTITY_GRID))))
         out.append(RunConfig(name="audit", inputs=specs, bits=(k,), steps=steps, schemes=("forward",),
                              roundings=("half-even",), samples=cfg.samples, seed=cfg.seed, method="both"))
-    points = tuple(f"point({format_number(x)})" for x in cfg.points)
-    out.append(RunConfig(name="audit", inputs=points, bits=cfg.bits, steps=(cfg.h,), schemes=("forward", "central"),  # type: ignore[arg-type]
-                         roundings=cfg.randomized, samples=cfg.samples, seed=cfg.seed, method="both"))
     return out
 
 
@@ -217,12 +233,14 @@ def audit(cfg: AuditConfig = AuditConfig(), threads: int = 1, progress: Progress
     for run_cfg in engine_configs(cfg):
         records.extend(run(run_cfg, threads=threads, progress=progress).records)
     index = RecordIndex.of(records, cfg.samples)
-    positive = [randomized_rounding_row(index, rounding, cfg.points, bits, cfg.h, cfg.z) for rounding in cfg.randomized]
+    noise = slope_noise(seed, cfg.samples)
+    positive = [randomized_rounding_row(rounding, cfg.points, bits, cfg.h, cfg.z, noise) for rounding in cfg.randomized]
+    deterministic = slope_cases("half-even", cfg.points, bits, cfg.h, cfg.z, noise, label="deterministic round()")
     rows = [
         step_definition(bits, seed),
         step_cancel(bits, seed),
         step_identity_slope(bits, seed),
-        step_round_question(bits, seed, positive, cfg.z),
+        step_round_question(bits, seed, deterministic, positive, cfg.z),
         step_adds_n(bits, seed),
         step_zero_error_slope(bits),
         step_scale_factors(bits, seed),
@@ -239,7 +257,8 @@ def audit(cfg: AuditConfig = AuditConfig(), threads: int = 1, progress: Progress
     meta = provenance("audit", cfg.as_dict(), seed=seed, wall_time_s=wall, threads=threads)
     meta["seed"] = str(seed)
     meta["verdict_rule"] = (
-        "a step holds when every case passes, fails when none does, holds-only-if when some do; step 9 (an "
-        "implication) fails on one counterexample. Each row states its case rule."
+        "a step holds when every counted case passes, fails when none does, holds-only-if when some do; steps 8' "
+        "and 9 (implications) fail on one counterexample among the cases satisfying their premise. Cases fixed "
+        "in advance are shown with counted = false. Each row states its case rule."
     )
     return AuditResult(cfg, rows, [row.record() for row in rows], meta)

@@ -7,6 +7,10 @@ the argument with its cases and the verdict computed from them:
 - a step **holds** when every case passes, **fails** when none does, **holds-only-if** when some do
   (:func:`verdict_all`); an implication fails on one counterexample (:func:`verdict_implication`);
 - an estimate agrees with a claim when ``abs(estimate - target) <= z SE`` (:func:`within`).
+
+A case whose outcome is fixed in advance (a tautology such as ``E[D_h] = 1`` at ``L h = 1``, a prediction
+below what can be resolved, an input outside an implication's premise) is kept for the record with
+``counted=False``: it is shown, but neither the verdict nor the decisive case depends on it.
 """
 
 from __future__ import annotations
@@ -79,6 +83,7 @@ class Case:
     exact: float | None = None
     h: float | None = None
     note: str = ""
+    counted: bool = True
 
     def deviation(self) -> float:
         """``abs(value - target)`` in standard errors (in absolute terms for exact values)."""
@@ -88,8 +93,8 @@ class Case:
         return math.inf if gap > ZERO_TOL else gap
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready data (numpy scalars as Python numbers; an empty note left out)."""
-        return {k: _plain(v) for k, v in asdict(self).items() if not (k == "note" and not v)}
+        """Plain JSON-ready data (numpy scalars as Python numbers; an empty note and ``counted=True`` left out)."""
+        return {k: _plain(v) for k, v in asdict(self).items() if not (k == "note" and not v) and not (k == "counted" and v)}
 
 
 def _plain(value: Any) -> Any:
@@ -109,10 +114,15 @@ class AuditRow:
     quantity: str
     cases: tuple[Case, ...]
 
+    def counted_cases(self) -> tuple[Case, ...]:
+        """The cases the verdict is computed from (``counted``); all cases when none is."""
+        return tuple(c for c in self.cases if c.counted) or self.cases
+
     def headline(self) -> Case:
-        """The decisive case: the most deviant failing case if any, else the most deviant case."""
-        failing = [c for c in self.cases if not c.passed]
-        return max(failing or self.cases, key=Case.deviation)
+        """The decisive case: the most deviant failing counted case if any, else the most deviant counted case."""
+        cases = self.counted_cases()
+        failing = [c for c in cases if not c.passed]
+        return max(failing or cases, key=Case.deviation)
 
     def record(self) -> Record:
         """The row as a record with :data:`AUDIT_FIELDS`."""
@@ -137,7 +147,8 @@ class AuditRow:
 
 
 def verdict_all(cases: Sequence[Case]) -> Verdict:
-    """``holds`` if every case passes, ``fails`` if none does, ``holds-only-if`` otherwise."""
+    """``holds`` if every counted case passes, ``fails`` if none does, ``holds-only-if`` otherwise."""
+    cases = [c for c in cases if c.counted]
     if not cases:
         raise ConfigError("a step needs at least one case to be judged")
     passed = [c.passed for c in cases]
@@ -147,7 +158,8 @@ def verdict_all(cases: Sequence[Case]) -> Verdict:
 
 
 def verdict_implication(cases: Sequence[Case]) -> Verdict:
-    """An implication over the cases satisfying its premise: one counterexample refutes it."""
+    """An implication over the (counted) cases satisfying its premise: one counterexample refutes it."""
+    cases = [c for c in cases if c.counted]
     if not cases:
         raise ConfigError("no case satisfies the premise of the implication: nothing to judge")
     return "holds" if all(c.passed for c in cases) else "fails"
@@ -181,8 +193,8 @@ def conditional(general: str, cases: Sequence[Case], verdict: Verdict) -> str:
     """The condition text: ``general``, and for holds-only-if where the step holds and where it fails."""
     if verdict != "holds-only-if":
         return general
-    good = where_text(c for c in cases if c.passed)
-    bad = where_text(c for c in cases if not c.passed)
+    good = where_text(c for c in cases if c.counted and c.passed)
+    bad = where_text(c for c in cases if c.counted and not c.passed)
     return f"{general} Here it holds for {good}; it fails for {bad}."
 
 

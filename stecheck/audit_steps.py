@@ -8,6 +8,7 @@ the engine's records (:class:`stecheck.audit_rows.RecordIndex`) for the audit's 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Final, Sequence
 
 import numpy as np
@@ -15,6 +16,7 @@ from numpy.typing import NDArray
 from scipy import stats
 
 from stecheck.audit_rows import (
+    UNIFORM_TOL,
     ZERO_TOL,
     AuditRow,
     Case,
@@ -46,6 +48,7 @@ __all__ = [
     "step_mean_zero",
     "step_conclusion",
     "mean_n_is_zero",
+    "n_is_uniform",
 ]
 
 #: Draws of r ~ Uniform[0, 1] for the algebraic steps (1-7): exact checks, not estimates.
@@ -126,45 +129,43 @@ def step_identity_slope(bits: Sequence[int], seed: int, h: float = 1e-6) -> Audi
     )
 
 
-def step_round_question(bits: Sequence[int], seed: int, positive: Sequence[AuditRow], z: float) -> AuditRow:
-    """(4) Can round() be made to disappear? Measured: for deterministic rounding ``q' = 0`` almost
-    everywhere, so only randomness inside the quantizer (rows SR, DITHER) makes it disappear in expectation.
+def step_round_question(bits: Sequence[int], seed: int, deterministic: Sequence[Case], positive: Sequence[AuditRow],
+                        z: float) -> AuditRow:
+    """(4) "round() can be made to disappear": the slope ``d/dr E[q(r)]`` measured against the claimed 1.
+
+    Cases: the deterministic round() of quantize_k (``deterministic``, from
+    :func:`stecheck.audit_truths.slope_cases`) and every randomised rounding of ``positive`` (rows SR,
+    DITHER), at the same points, bit widths and steps. A case holds when its exact slope is 1 and its
+    estimate within ``z`` SE of 1 (the README's rule); the step holds when every case does, fails when none
+    does, holds-only-if otherwise. As context, the fraction of ``r ~ Uniform[0, 1]`` at which deterministic
+    rounding is flat on both sides at ``h = 1e-6 Delta`` (exact ``1 - 2 L h``).
     """
-    r = _uniform_r(seed, 4)
-    cases = []
-    for k in bits:
-        scale = levels(k)
-        h = 1e-6 / scale
-        flat = (quantize(r + h, k) == quantize(r, k)) & (quantize(r - h, k) == quantize(r, k))
-        p = float(np.mean(flat))
-        exact = 1.0 - 2.0 * scale * h  # r uniform: a threshold lies within h on either side with prob. 2 L h
-        se = math.sqrt(exact * (1.0 - exact) / r.size)
-        steep = int(r.size - np.count_nonzero(flat))
-        consistent = stats.binomtest(steep, r.size, 1.0 - exact).pvalue >= 2.0 * stats.norm.sf(z)
-        cases.append(Case("r ~ Uniform[0,1]", k, p, exact, bool(consistent), se=se, exact=exact, h=h,
-                          note=f"P(D_h = 0 on both sides); {steep} of {r.size:,} draws see a jump"))
-    zero_slope = all(c.passed for c in cases)
     randomized = [row for row in positive if row.step in ("SR", "DITHER")]
-    vanish = [row.step for row in randomized if row.verdict == "holds"]
-    if not zero_slope:
-        verdict: Verdict = "holds"
-    else:
-        verdict = "holds-only-if" if vanish else "fails"
-    rows_text = ", ".join(f"{row.step}: {row.verdict}" for row in randomized)
+    names = {"SR": "stochastic rounding", "DITHER": "dither"}
+    cases = list(deterministic) + [replace(c, label=names[row.step]) for row in randomized for c in row.cases]
+    r = _uniform_r(seed, 4)
+    flat_text = []
+    for k in bits:
+        h = 1e-6 / levels(k)
+        flat = (quantize(r + h, k) == quantize(r, k)) & (quantize(r - h, k) == quantize(r, k))
+        flat_text.append(f"k={k}: {np.mean(flat):.6g} (exact {1.0 - 2.0 * levels(k) * h:.6g})")
+    verdict = verdict_all(cases)
+    det = max(deterministic, key=lambda c: abs(c.value - c.target)) if deterministic else None
     return AuditRow(
         "4", "In the absence of round() the scale factors cancel and the derivative is 1; round() can be made "
-        "to disappear in some justified fashion.",
+        "to disappear in some justified fashion (so that d/dr E[quantize_k(r)] = 1).",
         verdict,
-        "Only in expectation over randomness inside the quantizer (stochastic rounding or uniform dither, rows "
-        "SR and DITHER); deterministic round() never disappears: quantize_k' = 0 wherever it exists."
-        if verdict == "holds-only-if" else "Deterministic round() has derivative 0 almost everywhere.",
-        "Deterministic rounding: fraction of r ~ Uniform[0,1] with D_h = 0 on both sides at h = 1e-6 Delta: "
-        + "; ".join(f"k={c.k}: {c.value:.6g} (exact {c.exact:.6g})" for c in cases)
-        + f", so quantize_k' = 0 off the thresholds. Randomised rounding rows: {rows_text}.",
-        "holds-only-if when q' = 0 almost everywhere (the draws seeing a jump are consistent with Binomial(N, 2 L h): "
-        "two-sided binomial test p >= the z-level) and a randomised "
-        "rounding row holds; fails when q' = 0 and none holds; holds when q' = 0 is not confirmed.",
-        "P(D_h = 0 on both sides), deterministic rounding", tuple(cases),
+        conditional("Only in expectation over randomness inside the quantizer (stochastic rounding or uniform dither, "
+                    "rows SR and DITHER); deterministic round() never disappears: quantize_k' = 0 wherever it exists.",
+                    cases, verdict),
+        "Measured d/dr E[q(r)] (claimed 1) by forward and central differences at fixed points: "
+        + (f"deterministic round() gives {det.exact:.4g} at worst ({det.note.split(';')[0]}, k={det.k}); " if det else "")
+        + "; ".join(f"{row.step}: {sum(c.passed for c in row.cases)} of {len(row.cases)} cases at 1" for row in randomized)
+        + ". Deterministic rounding is flat on both sides of r ~ Uniform[0,1] at h = 1e-6 Delta in a fraction "
+        + "; ".join(flat_text) + ", so quantize_k' = 0 off the thresholds.",
+        f"a case (a rounding, point, k and scheme) holds when the exact slope is 1 (within 1e-9) and the estimate "
+        f"within {z:g} SE of 1; the step holds when every case does, fails when none does, holds-only-if otherwise.",
+        "d/dr E[q(r)] (claimed 1)", tuple(cases),
     )
 
 
@@ -263,33 +264,45 @@ def _exact_p_n_zero(spec: str, k: int) -> float:
 
 
 def step_p_zero(records: RecordIndex, inputs: Sequence[str], bits: Sequence[int], h: float, z: float) -> AuditRow:
-    """(8) "The probability of n != 0 is low": measured ``P(n = 0)`` (records' ``p_n_zero``)."""
+    """(8) "The probability of n != 0 is low": ``P(n != 0)`` per input and k, against 1/2.
+
+    The exact ``P(n != 0)`` is the mass off the levels (a continuous input has none on them); the Monte
+    Carlo count of samples with ``n = 0`` is shown beside it. A case holds when the exact value is below 1/2
+    (with no exact value: when the upper Clopper-Pearson bound at the z-level is). Inputs with point masses
+    on the levels are the ones that can make it hold.
+    """
     level = 2.0 * stats.norm.sf(z)
     cases = []
     total_zeros = 0
     for spec in inputs:
+        has_exact = parse_input(spec).has_exact
         for k in bits:
             rec = records[(spec, k, h)]
             count = int(rec["samples"])
             zeros = round(rec["p_n_zero"] * count)
             total_zeros += zeros
-            lo, hi = stats.binomtest(zeros, count).proportion_ci(confidence_level=1.0 - level)
+            lo, _ = stats.binomtest(zeros, count).proportion_ci(confidence_level=1.0 - level)
             p = 1.0 - rec["p_n_zero"]
             se = math.sqrt(p * (1.0 - p) / count)
-            # P(n != 0) is low when its upper confidence bound, 1 - lo, is below 1/2
-            cases.append(Case(spec, k, p, 0.5, 1.0 - lo < 0.5, se=se, exact=1.0 - _exact_p_n_zero(spec, k),
-                              note=f"{zeros} of {count:,} samples with n = 0"))
+            exact = 1.0 - _exact_p_n_zero(spec, k) if has_exact else None
+            low = exact < 0.5 if exact is not None else 1.0 - lo < 0.5
+            cases.append(Case(spec, k, p, 0.5, low, se=se, exact=exact,
+                              note=f"{zeros} of {count:,} samples with n = 0; upper bound of P(n != 0) {1.0 - lo:.6g}"))
     verdict = verdict_all(cases)
     top = max(cases, key=lambda c: c.value)
+    low_cases = [c for c in cases if c.passed]
     return AuditRow(
         "8", "The probability of n != 0 is low.",
         verdict,
-        conditional("Only for inputs with most of their mass exactly on the levels; for a continuous input "
-                   "P(n = 0) = 0, the opposite.", cases, verdict),
-        f"Samples with n = 0 exactly: {total_zeros} "
-        f"in {len(cases)} cells of {records.samples:,} samples each; P(n != 0) up to {top.value:.6g} "
-        f"(exact {top.exact:.6g}, {top.label} k={top.k}).",
-        f"a case holds when the upper {1 - level:.7f} Clopper-Pearson bound of P(n != 0) is below 1/2.",
+        conditional("Only for inputs with most of their mass exactly on the levels (point masses); for a continuous "
+                    "input P(n = 0) = 0, the opposite.", cases, verdict),
+        f"Samples with n = 0 exactly: {total_zeros:,} in {len(cases)} cells of {records.samples:,} samples each; "
+        f"P(n != 0) up to {top.value:.6g} (exact {top.exact if top.exact is not None else float('nan'):.6g}, {top.label} k={top.k})"
+        + (f"; below 1/2 only with point masses on the levels: " + "; ".join(
+            f"{c.label} k={c.k}: {pm_text(c.value, c.se, c.exact)}" for c in low_cases[:4]) if low_cases else "")
+        + ".",
+        "a case holds when P(n != 0) is below 1/2: the exact value (1 - the mass of point masses on levels) when "
+        f"there is one, else the upper {1 - level:.7f} Clopper-Pearson bound.",
         "P(n != 0) (claimed low: below 1/2)", tuple(cases),
     )
 
@@ -301,35 +314,65 @@ def mean_n_is_zero(rec: Record, z: float) -> bool:
     return within(rec["mean_n"], 0.0, rec["mean_n_se"], z)
 
 
+def n_is_uniform(rec: Record) -> bool | None:
+    """``n ~ Uniform[-1/2, 1/2]`` by the Sripad-Snyder condition, ``max_l abs(phi(2 pi l)) <= 1e-6`` (exact), or
+    None without exact Fourier magnitudes."""
+    four = rec["exact_fourier_abs"]
+    return None if four is None else max(four) <= UNIFORM_TOL
+
+
 def step_mean_zero(records: RecordIndex, inputs: Sequence[str], bits: Sequence[int], h: float, z: float) -> AuditRow:
-    """(8') "E(n) = 0" (under "n uniform"): measured E[n] per input and k, with the uniformity of n."""
+    """(8') "E(n) = 0 under the assumption that n is uniform": judged on the cells where n is uniform.
+
+    The premise is decided exactly (:func:`n_is_uniform`); on those cells E[n] must be 0: the exact value
+    within the premise's tolerance 1e-6, and the Monte Carlo estimate within z SE of 0. Cells where n is
+    not uniform are shown, not counted, and reported apart: E[n] is often 0 there too.
+    """
     cases = []
-    not_uniform: list[Case] = []
     for spec in inputs:
         for k in bits:
             rec = records[(spec, k, h)]
-            cases.append(Case(spec, k, rec["mean_n"], 0.0, mean_n_is_zero(rec, z), se=rec["mean_n_se"],
-                              exact=rec["exact_mean_n"], note=f"12 Var(n) = {rec['var12_n']:.4g}, KS p = {rec['ks_pvalue']:.3g}"))
-            if rec["ks_pvalue"] < 2.0 * stats.norm.sf(z):
-                not_uniform.append(cases[-1])
-    verdict = verdict_all(cases)
-    worst = max(cases, key=lambda c: abs(c.exact if c.exact is not None else c.value))
-    zero_nonuniform = [c for c in not_uniform if c.passed]
-    extra = ""
-    if zero_nonuniform:
-        c = zero_nonuniform[0]
-        extra = f" E[n] = 0 without n uniform: {c.label} k={c.k} ({c.note})."
+            uniform = n_is_uniform(rec)
+            exact = rec["exact_mean_n"]
+            zero = within(rec["mean_n"], 0.0, rec["mean_n_se"], z) and (exact is None or abs(exact) <= UNIFORM_TOL)
+            four = rec["exact_fourier_abs"]
+            phi = "" if four is None else f"max abs(phi(2 pi l)) = {max(four):.3g}, "
+            if uniform:
+                note = f"premise true: n uniform ({phi}12 Var(n) = {rec['var12_n']:.4g})"
+            else:
+                zero = mean_n_is_zero(rec, z)
+                note = (f"premise {'false' if uniform is False else 'undecided'}: {phi}12 Var(n) = {rec['var12_n']:.4g}; "
+                        f"not counted; E[n] = 0: {zero}")
+            cases.append(Case(spec, k, rec["mean_n"], 0.0, zero, se=rec["mean_n_se"], exact=exact, note=note,
+                              counted=bool(uniform)))
+    premise = [c for c in cases if c.counted]
+    aside = [c for c in cases if not c.counted]
+    zero_anyway = [c for c in aside if c.passed]
+    apart = (f" Apart from the premise: E[n] = 0 also where n is not uniform, in {len(zero_anyway)} of {len(aside)} cells ("
+             + "; ".join(f"{c.label} k={c.k}: {pm_text(c.value, c.se, c.exact)}" for c in zero_anyway[:4])
+             + (", ..." if len(zero_anyway) > 4 else "") + "), inputs symmetric about a level or a threshold."
+             if zero_anyway else "")
+    claim = "E(n) = 0 (under the assumption that n is drawn uniformly from [-0.5, 0.5])."
+    if not premise:
+        return AuditRow(
+            "8'", claim, "holds", "Vacuously: n is uniform for no input given here, so nothing can refute the step.",
+            f"n is not uniform in all {len(cases)} cells.{apart}",
+            "an implication with a false premise holds vacuously.", "E[n] given n uniform", tuple(cases),
+        )
+    verdict = verdict_implication(premise)
+    worst = max(premise, key=lambda c: abs(c.exact if c.exact is not None else c.value))
     return AuditRow(
-        "8'", "E(n) = 0 (under the assumption that n is drawn uniformly from [-0.5, 0.5]).",
+        "8'", claim,
         verdict,
-        conditional("E(n) = 0 when n is uniform or the input is symmetric about a level or a threshold "
-                   "(Im phi(2 pi l) = 0); the implication itself is true.", cases, verdict),
-        f"E[n] (Monte Carlo ± SE, exact) in {len(cases)} cells; farthest from 0: {worst.label} k={worst.k}: "
-        f"{pm_text(worst.value, worst.se, worst.exact)}. n is not uniform (KS p < {2.0 * stats.norm.sf(z):.1e}) "
-        f"in {len(not_uniform)} of {len(cases)} cells.{extra}",
-        f"a case holds when the exact E[n] is 0 (abs <= {ZERO_TOL:g}), or, with no exact value, the estimate "
-        f"is within {z:g} SE of 0.",
-        "E[n]", tuple(cases),
+        "The implication is true: n uniform gives E(n) = 0. E(n) = 0 does not need it (any input symmetric about a "
+        "level or a threshold has Im phi(2 pi l) = 0)." if verdict == "holds" else
+        "A cell with n uniform has E(n) != 0: a numerical defect, since n uniform implies E(n) = 0.",
+        f"n uniform (max_l abs(phi(2 pi l)) <= {UNIFORM_TOL:g}, exact) in {len(premise)} of {len(cases)} cells; E[n] there "
+        f"(Monte Carlo ± SE, exact) farthest from 0: {worst.label} k={worst.k}: {pm_text(worst.value, worst.se, worst.exact)}."
+        + apart,
+        f"an implication judged on the cells where n is uniform: it fails when one has exact abs(E[n]) > {UNIFORM_TOL:g} "
+        f"or an estimate more than {z:g} SE from 0.",
+        "E[n] given n uniform", tuple(cases),
     )
 
 
@@ -350,8 +393,9 @@ def step_conclusion(records: RecordIndex, inputs: Sequence[str], bits: Sequence[
             scale = levels(k)
             ident = float(exact_cdf_n(parse_input(spec), k, scale * h - 0.5)) / (scale * h) if scale * h <= 1 else None
             note = "" if ident is None else f"F_n(Lh - 1/2)/(Lh) = {ident:.4g}"
-            cases.append(Case(spec, k, rec["mean_fd"], 1.0, within(rec["mean_fd"], 1.0, rec["mean_fd_se"], z),
-                              se=rec["mean_fd_se"], exact=rec["exact_mean_fd"], h=h, note=note))
+            exact = rec["exact_mean_fd"]
+            one = abs(exact - 1.0) <= UNIFORM_TOL if exact is not None else within(rec["mean_fd"], 1.0, rec["mean_fd_se"], z)
+            cases.append(Case(spec, k, rec["mean_fd"], 1.0, one, se=rec["mean_fd_se"], exact=exact, h=h, note=note))
     if not cases:
         return AuditRow(
             "9", STEP_9_CLAIM, "holds", "Vacuously: no input given here has E(n) = 0, so nothing can refute the step.",
@@ -360,7 +404,7 @@ def step_conclusion(records: RecordIndex, inputs: Sequence[str], bits: Sequence[
         )
     verdict = verdict_implication(cases)
     bad = [c for c in cases if not c.passed]
-    evidence = f"E[n] = 0 in {len(cases)} cells; E[D_h] (forward, h = {h:g}) is more than {z:g} SE from 1 in {len(bad)} of them"
+    evidence = f"E[n] = 0 in {len(cases)} cells; E[D_h] (forward, h = {h:g}) is not 1 in {len(bad)} of them"
     if bad:
         worst: dict[str, Case] = {}
         for c in bad:  # the farthest case of each input
@@ -375,6 +419,7 @@ def step_conclusion(records: RecordIndex, inputs: Sequence[str], bits: Sequence[
         "for every h <= 1/L if and only if n is uniform." if verdict == "fails" else
         "No counterexample among the inputs given; identity A gives the true condition (n uniform).",
         evidence + ".",
-        f"an implication: it fails when any input with E[n] = 0 has E[D_h] more than {z:g} SE from 1.",
+        f"an implication: it fails when any input with E[n] = 0 has E[D_h] != 1: the exact value more than "
+        f"{UNIFORM_TOL:g} from 1, or, with no exact value, the estimate more than {z:g} SE from 1.",
         "E[D_h] given E[n] = 0", tuple(cases),
     )

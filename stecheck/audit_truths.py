@@ -12,9 +12,11 @@ from dataclasses import replace
 from typing import Final, Sequence
 
 import numpy as np
+from numpy.typing import NDArray
 
 from stecheck.audit_rows import (
     UNIFORM_TOL,
+    ZERO_TOL,
     AuditRow,
     Case,
     RecordIndex,
@@ -26,9 +28,11 @@ from stecheck.audit_rows import (
     within,
 )
 from stecheck.audit_steps import STEP_9_CLAIM
+from stecheck.audit_sums import density_limit, expected_slope, stratified_slope
 from stecheck.distributions import Continuous, format_number, parse_input
 from stecheck.errors import ConfigError
 from stecheck.exact import exact_cdf_n
+from stecheck.kernel import rounded_levels
 from stecheck.phase import Family, fourier_sums
 from stecheck.quantize import levels, rounding_error
 from stecheck.records import Record
@@ -37,9 +41,14 @@ __all__ = [
     "IDENTITY_GRID",
     "identity_a_row",
     "point_kind",
+    "REJECTABLE_SLOPE",
+    "slope_cases",
     "randomized_rounding_row",
     "location_scale",
     "fourier_prediction",
+    "FOURIER_FLOOR",
+    "LIMIT_TOL",
+    "fourier_decides",
     "fourier_row",
     "weights_mean_zero_row",
     "weights_conclusion_row",
@@ -47,6 +56,10 @@ __all__ = [
 
 #: Steps, in units of Delta (a = L h), at which identity A is shown.
 IDENTITY_GRID: Final = (0.1, 0.25, 0.5, 0.75, 1.0)
+#: A cell decides row F only when its predicted h -> 0 error ``abs(2 sum (-1)^l Re phi(2 pi l))`` is at least this.
+FOURIER_FLOOR: Final = 0.01
+#: Relative tolerance between the density sum and the Fourier sum (both accurate to about 1e-12).
+LIMIT_TOL: Final = 1e-9
 
 
 def identity_a_row(records: RecordIndex, inputs: Sequence[str], bits: Sequence[int], z: float) -> AuditRow:
@@ -70,23 +83,28 @@ def identity_a_row(records: RecordIndex, inputs: Sequence[str], bits: Sequence[i
             mismatches += int(uniform != all_one)
             for a, value, rec in zip(IDENTITY_GRID, ident, recs):
                 agree = within(rec["mean_fd"], float(value), rec["mean_fd_se"], z) and abs(rec["exact_mean_fd"] - value) <= 1e-8 * max(1.0, value)
+                note = f"a = Lh = {a:g}; n uniform: {uniform}; E[D_h] = 1 for all h <= Delta: {all_one}"
+                if a == 1.0:
+                    note += "; not counted: at Lh = 1 every window holds one threshold, D_h = 1 for every sample"
                 cases.append(Case(spec, k, rec["mean_fd"], float(value), agree and uniform == all_one, se=rec["mean_fd_se"],
-                                  exact=rec["exact_mean_fd"], h=a / scale,
-                                  note=f"a = Lh = {a:g}; n uniform: {uniform}; E[D_h] = 1 for all h <= Delta: {all_one}"))
+                                  exact=rec["exact_mean_fd"], h=a / scale, note=note, counted=a != 1.0))
     verdict = verdict_all(cases)
     uniform_cells = sorted({(c.label, c.k) for c in cases if "n uniform: True" in c.note})
-    worst = max(cases, key=Case.deviation)
+    counted = [c for c in cases if c.counted]
+    worst = max(counted, key=Case.deviation)
     return AuditRow(
         "A", "What is true instead (identity A): E[D_h] = F_n(Lh - 1/2)/(Lh) for 0 < h <= 1/L, so E[D_h] = 1 for "
         "every such h if and only if n is uniform.",
         verdict,
         conditional("For the unclipped deterministic quantizer and every input.", cases, verdict),
-        f"{len(cases)} cells (input, k, Lh in {', '.join(f'{a:g}' for a in IDENTITY_GRID)}): Monte Carlo E[D_h] "
+        f"{len(counted)} cells (input, k, Lh in {', '.join(f'{a:g}' for a in IDENTITY_GRID if a != 1.0)}; the "
+        f"{len(cases) - len(counted)} cells at Lh = 1 are shown but not counted: there D_h = 1 for every sample and "
+        "input, SE 0, a tautology): Monte Carlo E[D_h] "
         f"within {z:g} SE of F_n(Lh - 1/2)/(Lh) (largest deviation {worst.deviation():.2f} SE, {worst.label} k={worst.k}); "
         f"the exact CDF sum agrees to 1e-8. n uniform (max abs(phi(2 pi l)) <= {UNIFORM_TOL:g}) in "
         f"{len(uniform_cells)} (input, k) pairs, exactly those where E[D_h] = 1 at every Lh ({mismatches} mismatches).",
         f"a case holds when the estimate is within {z:g} SE of F_n(Lh - 1/2)/(Lh), the exact E[D_h] equals it to "
-        "1e-8, and 'n uniform' agrees with 'E[D_h] = 1 at every Lh'.",
+        "1e-8, and 'n uniform' agrees with 'E[D_h] = 1 at every Lh'; cells at Lh = 1 are not counted.",
         "E[D_h] vs F_n(Lh - 1/2)/(Lh)", tuple(cases),
     )
 
@@ -103,36 +121,71 @@ def point_kind(x: float, bits: Sequence[int]) -> str:
     return f"r = {format_number(x)} (" + ", ".join(f"{kind} at k={bits_text(ks)}" for kind, ks in kinds.items()) + ")"
 
 
-def randomized_rounding_row(records: RecordIndex, rounding: str, points: Sequence[float], bits: Sequence[int],
-                            h: float, z: float) -> AuditRow:
-    """SR / DITHER: ``d/dr E[q(r)] = 1`` at every r, by finite differences of a Monte Carlo mean with
-    common random numbers (the same noise at r and r + h), at fixed points r (``point(x)`` inputs).
+#: Each randomised-rounding case must resolve a slope this far from 1 (the rows report how many SE it is).
+REJECTABLE_SLOPE: Final = 0.95
+
+_ROUNDING_TEXT: Final = {
+    "stochastic": "stochastic rounding floor(L r + U)/L, U ~ Uniform[0,1)",
+    "dither": "uniformly dithered rounding round(L r + V)/L, V ~ Uniform[-1/2,1/2)",
+    "half-even": "deterministic rounding round(L r)/L (half to even)",
+    "half-up": "deterministic rounding floor(L r + 1/2)/L",
+}
+
+
+def slope_cases(rounding: str, points: Sequence[float], bits: Sequence[int], h: float, z: float,
+                noise: NDArray[np.float64], label: str | None = None) -> list[Case]:
+    """``d/dr E[q(r)]`` at fixed points by forward and central differences: measured against the claim 1.
+
+    Per (point, k, scheme): the exact finite sum ``(E[q(r + hi)] - E[q(r + lo)]) / h`` over the rounding's
+    outcomes (:func:`stecheck.audit_sums.expected_slope`) and a stratified Monte Carlo estimate with common
+    random numbers (:func:`stecheck.audit_sums.stratified_slope`) of the engine's rounding
+    (:func:`stecheck.kernel.rounded_levels`). A case passes when the exact slope is 1 (within 1e-9) and the
+    estimate is within ``z`` SE of 1.
     """
+    def level(s: NDArray[np.float64], u: NDArray[np.float64]) -> NDArray[np.float64]:
+        return rounded_levels(s, rounding, u)[0]
+
     cases = []
     for x in points:
-        spec = f"point({format_number(x)})"
         for k in bits:
             for scheme in ("forward", "central"):
-                rec = records[(spec, k, h, rounding, scheme)]
-                cases.append(Case(f"r = {format_number(x)}", k, rec["mean_fd"], 1.0,
-                                  within(rec["mean_fd"], 1.0, rec["mean_fd_se"], z), se=rec["mean_fd_se"],
-                                  exact=rec["exact_mean_fd"], h=h, note=scheme))
+                exact = float(expected_slope(x, k, h, rounding, scheme))
+                value, se = stratified_slope(level, x, k, h, noise, scheme)
+                gap = abs(value - REJECTABLE_SLOPE) / se if se > 0 else math.inf
+                ok = abs(exact - 1.0) <= ZERO_TOL and within(value, 1.0, se, z)
+                cases.append(Case(label or f"r = {format_number(x)}", k, value, 1.0, ok, se=se, exact=exact, h=h,
+                                  note=f"{scheme}, r = {format_number(x)}; a slope of {REJECTABLE_SLOPE:g} is "
+                                  f"{gap:.3g} SE from the estimate"))
+    return cases
+
+
+def randomized_rounding_row(rounding: str, points: Sequence[float], bits: Sequence[int], h: float, z: float,
+                            noise: NDArray[np.float64]) -> AuditRow:
+    """SR / DITHER: ``d/dr E[q(r)] = 1`` at every r, at fixed points (:func:`slope_cases`).
+
+    Fed a deterministic rounding the same row measures slope 0 away from thresholds and ``Delta/h`` across
+    one, and fails.
+    """
+    cases = slope_cases(rounding, points, bits, h, z, noise)
     verdict = verdict_all(cases)
     worst = max(cases, key=Case.deviation)
+    weakest = max(cases, key=lambda c: c.se or 0.0)
     step = "SR" if rounding == "stochastic" else "DITHER" if rounding == "dither" else rounding
-    what = {"stochastic": "stochastic rounding floor(L r + U)/L, U ~ Uniform[0,1)",
-            "dither": "uniformly dithered rounding round(L r + V)/L, V ~ Uniform[-1/2,1/2)"}.get(rounding, f"{rounding} rounding")
+    what = _ROUNDING_TEXT.get(rounding, f"{rounding} rounding")
     return AuditRow(
         step, f"With {what}, d/dr E[quantize_k(r)] = 1 at every r.",
         verdict,
         conditional("For every r (unclipped): E[q(r)] = r exactly.", cases, verdict),
-        f"Forward and central differences (h = {h:g}) of the Monte Carlo mean over {records.samples:,} draws of the noise, "
-        f"shared between r and r + h, at {'; '.join(point_kind(x, bits) for x in points)}: "
-        f"{sum(c.passed for c in cases)} of {len(cases)} within {z:g} SE of 1; farthest "
-        f"{worst.label} k={worst.k} {worst.note}: {pm_text(worst.value, worst.se, worst.exact)}."
+        f"Forward and central differences (h = {h:g}) of E[q] at {'; '.join(point_kind(x, bits) for x in points)}: "
+        "exact finite sums over the rounding's outcomes, and a stratified Monte Carlo mean over "
+        f"{noise.size:,} draws of the noise ({noise.shape[0]} replicates) shared between both ends: "
+        f"{sum(c.passed for c in cases)} of {len(cases)} cases equal 1 (exact) and lie within {z:g} SE of 1 "
+        f"(Monte Carlo); farthest {worst.label} k={worst.k} {worst.note.split(';')[0]}: "
+        f"{pm_text(worst.value, worst.se, worst.exact)}. The largest SE, {weakest.se:.2g} ({weakest.label} "
+        f"k={weakest.k}), puts a slope of {REJECTABLE_SLOPE:g} at {(1 - REJECTABLE_SLOPE) / (weakest.se or math.inf):.3g} SE from 1."
         + (" With the same noise U, dither round(s + U - 1/2) equals stochastic rounding floor(s + U) except at ties, "
-           "so the two rows share their numbers." if rounding == "dither" else ""),
-        f"a case holds when the estimate is within {z:g} SE of 1.",
+           "so the two rows share their Monte Carlo numbers." if rounding == "dither" else ""),
+        f"a case holds when the exact finite sum equals 1 (within 1e-9) and the estimate is within {z:g} SE of 1.",
         "d/dr E[q(r)] by finite differences", tuple(cases),
     )
 
@@ -172,34 +225,61 @@ def fourier_prediction(spec: str, k: int, h: float) -> tuple[float, float]:
     return float(finite[0]) - 1.0, float(limit[0]) - 1.0
 
 
+def fourier_decides(spec: str, k: int) -> bool:
+    """Whether the cell ``(spec, k)`` can decide row F: its predicted ``h -> 0`` error is at least :data:`FOURIER_FLOOR`."""
+    return abs(fourier_prediction(spec, k, 0.0)[1]) >= FOURIER_FLOOR
+
+
 def fourier_row(records: RecordIndex, inputs: Sequence[str], bits: Sequence[int], h: float, z: float) -> AuditRow:
-    """F: for smooth inputs the error of E[D_h] against 1 matches ``2 sum (-1)^l Re phi(2 pi l)``."""
+    """F: for smooth inputs ``lim_{h->0} E[D_h] - 1 = 2 sum_{l>=1} (-1)^l Re phi(2 pi l)`` (the h -> 0 sum).
+
+    Per (input, k) the limit is computed from the density at the thresholds,
+    ``Delta sum_j p(t_j^-) - 1`` (:func:`stecheck.audit_sums.density_limit`), and compared with the Fourier
+    sum (:func:`fourier_prediction`, an independent evaluation through the characteristic function). Cells
+    whose prediction is below :data:`FOURIER_FLOOR` are shown but not counted: there both sides are about 0
+    whatever the series says. The Monte Carlo and exact ``E[D_h]`` at the audit's finite h are shown with
+    the series at that h (the finite-h claim, a different number: its terms carry the factor
+    ``(e^{2 pi i l L h} - 1) / (2 pi i l L h)``).
+    """
     cases = []
     for spec in inputs:
         for k in bits:
             if levels(k) * h > 1.0:
                 raise ConfigError(f"the Fourier row needs h <= 1/L: h = {h:g} at k = {k}")
             finite, limit = fourier_prediction(spec, k, h)
+            measured = density_limit(spec, k) - 1.0
             rec = records[(spec, k, h)]
-            value, exact = rec["mean_fd"] - 1.0, rec["exact_mean_fd"] - 1.0
-            ok = within(value, finite, rec["mean_fd_se"], z) and abs(exact - finite) <= UNIFORM_TOL * max(1.0, abs(exact))
-            cases.append(Case(spec, k, value, finite, ok, se=rec["mean_fd_se"], exact=exact, h=h,
-                              note=f"h -> 0 limit 2 sum (-1)^l Re phi(2 pi l) = {limit:.4g}"))
+            counted = abs(limit) >= FOURIER_FLOOR
+            ok = abs(measured - limit) <= LIMIT_TOL * max(1.0, abs(limit))
+            note = (f"h -> 0; at h = {h:g}: Monte Carlo E[D_h] - 1 = {pm_text(rec['mean_fd'] - 1.0, rec['mean_fd_se'])}, "
+                    f"exact {rec['exact_mean_fd'] - 1.0:.4g}, series at h {finite:.4g}")
+            if not counted:
+                note += f"; prediction below {FOURIER_FLOOR:g}: not counted"
+            cases.append(Case(spec, k, measured, limit, ok, exact=measured, note=note, counted=counted))
+    if not any(c.counted for c in cases):
+        raise ConfigError(f"the Fourier row needs a smooth input whose predicted h -> 0 error is at least {FOURIER_FLOOR:g} "
+                          "at one of the bit widths (none is): add k = 1 or 2, or a narrower input")
     verdict = verdict_all(cases)
-    big = max(cases, key=lambda c: abs(c.target))
-    worst = max(cases, key=Case.deviation)
+    decisive = [c for c in cases if c.counted]
+    big = max(decisive, key=lambda c: abs(c.target))
+    worst = max(decisive, key=lambda c: abs(c.value - c.target))
+    left = len(cases) - len(decisive)
     return AuditRow(
-        "F", "For smooth inputs the error of E[D_h] against 1 is the Fourier sum 2 sum_l (-1)^l Re phi(2 pi l) "
-        "(phi: characteristic function of L r; normal: exp(2 pi i l mu_s - 2 pi^2 l^2 sigma_s^2)).",
+        "F", "For smooth inputs the h -> 0 limit of the error of E[D_h] against 1 is the Fourier sum "
+        "2 sum_{l>=1} (-1)^l Re phi(2 pi l) (phi: characteristic function of L r; normal: "
+        "exp(2 pi i l mu_s - 2 pi^2 l^2 sigma_s^2)).",
         verdict,
-        conditional("For inputs whose characteristic function is known in closed form.", cases, verdict),
-        f"E[D_h] - 1 (forward, h = {h:g}; Monte Carlo ± SE, exact CDF sum) against the series at step h "
-        f"(stecheck.phase.fourier_sums) in {len(cases)} cells: largest predicted error {big.label} k={big.k}: "
-        f"prediction {big.target:.4g}, measured {pm_text(big.value, big.se, big.exact)} ({big.note}); largest "
-        f"deviation {worst.deviation():.2f} SE ({worst.label} k={worst.k}).",
-        f"a case holds when the estimate is within {z:g} SE of the prediction and the exact value within "
-        f"{UNIFORM_TOL:g} (relative) of it.",
-        "E[D_h] - 1 vs Fourier prediction", tuple(cases),
+        conditional("For inputs whose density is continuous at the thresholds (at a jump the Fourier sum gives the "
+                    "average of the one-sided densities, the forward difference the left one).", cases, verdict),
+        f"lim_{{h->0}} E[D_h] - 1 computed from the density at the thresholds, Delta sum_j p(t_j^-) - 1, against the "
+        f"Fourier sum in {len(decisive)} cells whose prediction is at least {FOURIER_FLOOR:g}"
+        + (f" ({left} more below it shown, not counted)" if left else "")
+        + f": largest prediction {big.label} k={big.k}: {big.target:.6g}, density sum {big.value:.6g}; largest gap "
+        f"{abs(worst.value - worst.target):.2g} ({worst.label} k={worst.k}). At the finite step h = {h:g} the "
+        f"Monte Carlo measures E[D_h], which the series at that step predicts ({big.label} k={big.k}: {big.note.split('; ', 1)[1]}).",
+        f"a case counts when the predicted limit is at least {FOURIER_FLOOR:g} in absolute value, and holds when the "
+        f"density sum equals the Fourier sum within {LIMIT_TOL:g} (relative).",
+        "lim E[D_h] - 1 vs Fourier sum", tuple(cases),
     )
 
 
