@@ -21,7 +21,6 @@ from stecheck.audit_rows import (
     AuditRow,
     Case,
     RecordIndex,
-    Verdict,
     conditional,
     pm_text,
     verdict_all,
@@ -165,7 +164,7 @@ def step_round_question(bits: Sequence[int], seed: int, deterministic: Sequence[
         + "; ".join(flat_text) + ", so quantize_k' = 0 off the thresholds.",
         f"a case (a rounding, point, k and scheme) holds when the exact slope is 1 (within 1e-9) and the estimate "
         f"within {z:g} SE of 1; the step holds when every case does, fails when none does, holds-only-if otherwise.",
-        "d/dr E[q(r)] (claimed 1)", tuple(cases),
+        "d/dr E[q(r)]", tuple(cases),
     )
 
 
@@ -298,7 +297,7 @@ def step_p_zero(records: RecordIndex, inputs: Sequence[str], bits: Sequence[int]
                     "input P(n = 0) = 0, the opposite.", cases, verdict),
         f"Samples with n = 0 exactly: {total_zeros:,} in {len(cases)} cells of {records.samples:,} samples each; "
         f"P(n != 0) up to {top.value:.6g} (exact {top.exact if top.exact is not None else float('nan'):.6g}, {top.label} k={top.k})"
-        + (f"; below 1/2 only with point masses on the levels: " + "; ".join(
+        + ("; below 1/2 only with point masses on the levels: " + "; ".join(
             f"{c.label} k={c.k}: {pm_text(c.value, c.se, c.exact)}" for c in low_cases[:4]) if low_cases else "")
         + ".",
         "a case holds when P(n != 0) is below 1/2: the exact value (1 - the mass of point masses on levels) when "

@@ -59,6 +59,18 @@ def _row(result, step: str) -> dict:
     return next(r for r in result.records if r["step"] == step)
 
 
+def test_every_decisive_case_is_counted_and_fixed_cases_decide_nothing() -> None:
+    result = audit(replace(SMALL, inputs=("uniform(0,1)", *SMALL.inputs)))
+    for row in result.rows:
+        assert row.headline().counted, row.step  # with uniform(0,1), step 8' has cases satisfying its premise
+    # flipping every case that is not counted leaves every verdict as it was
+    for row in result.rows:
+        if any(not c.counted for c in row.cases):
+            flipped = [replace(c, passed=not c.passed) if not c.counted else c for c in row.cases]
+            judge = verdict_implication if row.step in ("8'", "9") else verdict_all
+            assert judge(flipped) == row.verdict, row.step
+
+
 def test_step_8_holds_only_with_point_masses_on_the_levels(small: dict[str, str]) -> None:
     assert small["8"] == "fails"  # continuous inputs: P(n = 0) = 0
     # 0 is a level at every k: P(n != 0) = 1/10 exactly, below 1/2
@@ -318,6 +330,7 @@ def test_json_contract_and_files(runner, tmp_path: Path) -> None:
     (["--seed", "abc"], "seed"),
     (["--threads", "0"], "thread"),
     (["--format", "xml"], "format"),
+    (["--bits", "4"], "fourier row"),  # no smooth input has a resolvable Fourier prediction at k = 4
 ])
 def test_bad_input_gives_one_line_error_and_no_files(runner, tmp_path: Path, args: list[str], needle: str) -> None:
     out = tmp_path / "out"

@@ -14,10 +14,19 @@ from stecheck.records import Record, fmt, read_run  # noqa: E402
 
 
 def _numbers(rec: Record) -> str:
-    text = f"{rec['quantity']}: {pm(rec['value'], rec['se'])}"
+    """What the decisive case measured (estimate ± SE, exact value) and, apart, what the step claims."""
+    measured = pm(rec["value"], rec["se"]) if rec["se"] is not None or rec["exact"] is None else None
+    parts = [f"Monte Carlo {measured}"] if measured is not None else []
     if rec["exact"] is not None:
-        text += f" (exact {fmt(rec['exact'])})"
-    return f"{text}, claimed {fmt(rec['target'])}; `{rec['input']}`, k = {rec['k']}"
+        parts.append(f"exact {fmt(rec['exact'])}")
+    return (f"{rec['quantity']}: measured {', '.join(parts)}; claimed {fmt(rec['target'])} "
+            f"(`{rec['input']}`, k = {rec['k']})")
+
+
+def _not_counted(records: list[Record]) -> str:
+    """Rows with cases shown but not counted, and how many."""
+    rows = [(rec["step"], sum(1 for c in rec["cases"] if c.get("counted") is False)) for rec in records]
+    return ", ".join(f"{step} ({n})" for step, n in rows if n)
 
 
 def _cell(text: str) -> str:
@@ -29,15 +38,19 @@ def render() -> str:
     meta, records = read_run(RESULTS / "audit")
     cfg = meta["config"]
     bench = json.loads((RESULTS / "bench" / "audit_time.json").read_text())
+    records = list(records)
     lines = [
         f"`stecheck audit` checks each step of the argument with numbers it computes on the spot "
         f"(here: k = {', '.join(str(k) for k in cfg['bits'])}, {cfg['samples']:,} Monte Carlo samples per input, "
         f"seed `{meta['seed']}`; `results/audit/`). A verdict is derived from the numbers by a stated rule: "
-        f"an estimate agrees with a claim when it is within {fmt(cfg['z'])} standard errors of it; a step "
-        "*holds* when every case agrees, *fails* when none does, *holds-only-if* when some do. The "
-        "numbers shown are the decisive case; `records.json` lists every case.",
+        f"an estimate agrees with a claim when it is within {fmt(cfg['z'])} standard errors of it, an exact value "
+        "when it equals it to a stated tolerance; a step *holds* when every case agrees, *fails* when none does, "
+        "*holds-only-if* when some do (steps 8' and 9 are implications, judged on the cases that satisfy their "
+        "premise). Every verdict could have gone the other way: cases whose outcome is fixed in advance are "
+        f"shown in `records.json` with `counted: false` and decide nothing ({_not_counted(records)}). The numbers "
+        "shown are the decisive case: what was measured, and apart from it what the step claims.",
         "",
-        "| step | claim | verdict | decisive numbers | condition |",
+        "| step | claim | verdict | decisive case: measured; claimed | condition |",
         "|---|---|---|---|---|",
     ]
     for rec in records:
