@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from typing import Final, Sequence
+from typing import Callable, Final, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -36,6 +36,8 @@ __all__ = [
     "ALGEBRA_SAMPLES",
     "ALGEBRA_STREAM",
     "STEP_9_CLAIM",
+    "Map",
+    "unrounded",
     "step_definition",
     "step_cancel",
     "step_identity_slope",
@@ -66,13 +68,23 @@ def _uniform_r(seed: int, step: int) -> NDArray[np.float64]:
     return _algebra_rng(seed, step).random(ALGEBRA_SAMPLES)
 
 
-def step_definition(bits: Sequence[int], seed: int) -> AuditRow:
-    """(1) ``quantize_k(r) = round(L r)/L`` maps [0, 1] onto the ``2^k`` levels ``j / L``."""
+#: ``f(r, k)``: a map of r at bit width k (the quantizer of steps 1 and 6, its unrounded form in steps 2 and 3).
+Map = Callable[[NDArray[np.float64], int], NDArray[np.float64]]
+
+
+def unrounded(r: NDArray[np.float64], k: int) -> NDArray[np.float64]:
+    """``~quantize_k(r) = (1/L)(L r)``: the quantizer without round(), in float64."""
+    scale = levels(k)
+    return (scale * r) / scale
+
+
+def step_definition(bits: Sequence[int], seed: int, quantizer: Map = quantize) -> AuditRow:
+    """(1) ``quantize_k(r) = round(L r)/L`` maps [0, 1] onto the ``2^k`` levels ``j / L`` (of ``quantizer``)."""
     cases = []
     for k in bits:
         scale = levels(k)
         r = np.concatenate([np.linspace(0.0, 1.0, 4 * scale + 1), _uniform_r(seed, 1)])
-        q = quantize(r, k)
+        q = quantizer(r, k)
         off_grid = float(np.max(np.abs(scale * q - np.rint(scale * q))))
         count = np.unique(np.rint(scale * q)).size
         ok = count == scale + 1 and off_grid <= ZERO_TOL and q.min() == 0.0 and q.max() == 1.0
@@ -89,13 +101,13 @@ def step_definition(bits: Sequence[int], seed: int) -> AuditRow:
     )
 
 
-def step_cancel(bits: Sequence[int], seed: int) -> AuditRow:
-    """(2) Without round(), ``(1/L)(L r) = r``: the scale factors cancel (up to floating point)."""
+def step_cancel(bits: Sequence[int], seed: int, tilde: Map = unrounded) -> AuditRow:
+    """(2) Without round(), ``(1/L)(L r) = r``: the scale factors cancel (up to floating point; ``tilde``
+    is the unrounded quantizer)."""
     r = _uniform_r(seed, 2)
     cases = []
     for k in bits:
-        scale = levels(k)
-        gap = float(np.max(np.abs((scale * r) / scale - r)))
+        gap = float(np.max(np.abs(tilde(r, k) - r)))
         cases.append(Case("r ~ Uniform[0,1]", k, gap, 0.0, gap <= 4 * np.finfo(float).eps, exact=0.0))
     verdict = verdict_all(cases)
     return AuditRow(
@@ -108,13 +120,12 @@ def step_cancel(bits: Sequence[int], seed: int) -> AuditRow:
     )
 
 
-def step_identity_slope(bits: Sequence[int], seed: int, h: float = 1e-6) -> AuditRow:
-    """(3) ``~q'(r) = 1``: central differences of ``(L r)/L`` equal 1 up to rounding noise ``~eps/h``."""
+def step_identity_slope(bits: Sequence[int], seed: int, h: float = 1e-6, tilde: Map = unrounded) -> AuditRow:
+    """(3) ``~q'(r) = 1``: central differences of ``(L r)/L`` (``tilde``) equal 1 up to rounding noise ``~eps/h``."""
     r = _uniform_r(seed, 3)
     cases = []
     for k in bits:
-        scale = levels(k)
-        slope = ((scale * (r + h / 2)) / scale - (scale * (r - h / 2)) / scale) / h
+        slope = (tilde(r + h / 2, k) - tilde(r - h / 2, k)) / h
         gap = float(np.max(np.abs(slope - 1.0)))
         cases.append(Case("r ~ Uniform[0,1]", k, 1.0 + gap, 1.0, gap <= 1e-6, exact=1.0, h=h))
     verdict = verdict_all(cases)
@@ -191,8 +202,10 @@ def step_adds_n(bits: Sequence[int], seed: int) -> AuditRow:
     )
 
 
-def step_zero_error_slope(bits: Sequence[int], steps: Sequence[float] = (1e-1, 1e-3, 1e-6)) -> AuditRow:
-    """(6) "If n = 0 then quantize_k' = 1": finite differences on both sides of every level ``j / L``."""
+def step_zero_error_slope(bits: Sequence[int], steps: Sequence[float] = (1e-1, 1e-3, 1e-6),
+                          quantizer: Map = quantize) -> AuditRow:
+    """(6) "If n = 0 then quantize_k' = 1": finite differences of ``quantizer`` on both sides of every level
+    ``j / L``; a case holds when every one of them is 1 (up to floating-point noise ``~eps/h``, 1e-6)."""
     cases = []
     for k in bits:
         scale = levels(k)
@@ -201,10 +214,12 @@ def step_zero_error_slope(bits: Sequence[int], steps: Sequence[float] = (1e-1, 1
         slopes = []
         for a in steps:
             h = a / scale
-            q = quantize(r, k)
-            slopes += [(quantize(r + h, k) - q) / h, (q - quantize(r - h, k)) / h]
-        worst = float(np.max(np.abs(np.concatenate(slopes))))
-        cases.append(Case(f"the {scale + 1} levels j/L", k, worst, 1.0, abs(worst - 1.0) <= 1e-9, exact=0.0,
+            q = quantizer(r, k)
+            slopes += [(quantizer(r + h, k) - q) / h, (q - quantizer(r - h, k)) / h]
+        every = np.concatenate(slopes)
+        worst = float(np.max(np.abs(every)))
+        ok = float(np.max(np.abs(every - 1.0))) <= 1e-6
+        cases.append(Case(f"the {scale + 1} levels j/L", k, worst, 1.0, ok,
                           note=f"max abs(n) at the levels {n:.2g}; h = {', '.join(f'{a:g}' for a in steps)} Delta"))
     verdict = verdict_all(cases)
     return AuditRow(
@@ -213,7 +228,7 @@ def step_zero_error_slope(bits: Sequence[int], steps: Sequence[float] = (1e-1, 1
         "Forward and backward differences at every level j/L (where n = 0) with h = "
         + ", ".join(f"{a:g}" for a in steps) + " Delta: max abs(D_h) = "
         + "; ".join(f"k={c.k}: {c.value:.3g}" for c in cases) + " (the claim needs 1).",
-        "a case holds when every one-sided difference at the levels equals 1 (within 1e-9).",
+        "a case holds when every one-sided difference at the levels equals 1 (within 1e-6, floating-point noise).",
         "max abs(D_h) at levels (both sides)", tuple(cases),
     )
 

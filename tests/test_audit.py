@@ -25,7 +25,7 @@ from stecheck.audit import (
     weights_mean_zero_row,
 )
 from stecheck.audit_rows import bits_text
-from stecheck.audit_steps import step_mean_zero
+from stecheck.audit_steps import step_cancel, step_definition, step_identity_slope, step_mean_zero, step_zero_error_slope
 from stecheck.audit_sums import expected_level, expected_slope, slope_noise, stratified_slope
 from stecheck.audit_truths import slope_cases
 from stecheck.config import RunConfig
@@ -134,6 +134,22 @@ def test_step_9_decides_on_the_exact_value_where_there_is_one(small: dict[str, s
     assert case["exact"] == pytest.approx(reference, abs=1e-9)
     assert abs(case["value"] - 1.0) <= 5 * case["se"]
     assert row["verdict"] == "fails" and not case["passed"]
+
+
+def test_algebraic_steps_flip_on_a_wrong_map(small: dict[str, str]) -> None:
+    """Steps 1, 2, 3 and 6 are algebra about quantize_k: fed another map they reach the other verdict."""
+    assert (small["1"], small["2"], small["3"], small["6"]) == ("holds", "holds", "holds", "fails")
+    bits = (1, 3)
+    # 2^k in place of 2^k - 1: 2^k + 1 values on the grid 1/2^k, not multiples of 1/L
+    assert step_definition(bits, SEED, lambda r, k: np.rint(2**k * r) / 2**k).verdict == "fails"
+    # the unrounded quantizer in float32 misses r by about 1e-8, far more than 4 float64 epsilons
+    f32 = lambda r, k: (np.float32(levels(k)) * r.astype(np.float32) / np.float32(levels(k))).astype(np.float64)  # noqa: E731
+    assert step_cancel(bits, SEED, f32).verdict == "fails"
+    # a scale that does not cancel, (L r)/(L + 1): slope L/(L + 1) (1/2 at k = 1)
+    row = step_identity_slope(bits, SEED, tilde=lambda r, k: levels(k) * r / (levels(k) + 1))
+    assert row.verdict == "fails" and row.cases[0].value == pytest.approx(1.5, abs=1e-6)
+    # without round() the slope at the levels is 1: step 6 holds for the identity map
+    assert step_zero_error_slope(bits, quantizer=lambda r, k: np.asarray(r, dtype=float)).verdict == "holds"
 
 
 def test_steps_5_and_7_depend_on_the_bit_width(small: dict[str, str]) -> None:
