@@ -1,8 +1,10 @@
 """What is true instead of the argument's conclusion, and the argument on real weights (pure: no I/O).
 
 Identity A (``E[D_h] = F_n(L h - 1/2) / (L h)``; all equal 1 iff n is uniform), stochastic rounding and
-uniform dither (``d/dr E[q(r)] = 1`` at every r), the Fourier prediction of ``E[D_h] - 1`` for smooth
-inputs (THEORY.md), and steps 8' and 9 evaluated on the records of a weights scan.
+uniform dither (``d/dr E[q(r)] = 1`` at every r: exact finite sums over the rounding's outcomes and a
+stratified Monte Carlo, :mod:`stecheck.audit_sums`), the Fourier prediction of ``lim_{h->0} E[D_h] - 1``
+for smooth inputs against the density at the thresholds (THEORY.md), and steps 8' and 9 evaluated on the
+records of a weights scan.
 """
 
 from __future__ import annotations
@@ -151,11 +153,11 @@ def slope_cases(rounding: str, points: Sequence[float], bits: Sequence[int], h: 
             for scheme in ("forward", "central"):
                 exact = float(expected_slope(x, k, h, rounding, scheme))
                 value, se = stratified_slope(level, x, k, h, noise, scheme)
-                gap = abs(value - REJECTABLE_SLOPE) / se if se > 0 else math.inf
                 ok = abs(exact - 1.0) <= ZERO_TOL and within(value, 1.0, se, z)
-                cases.append(Case(label or f"r = {format_number(x)}", k, value, 1.0, ok, se=se, exact=exact, h=h,
-                                  note=f"{scheme}, r = {format_number(x)}; a slope of {REJECTABLE_SLOPE:g} is "
-                                  f"{gap:.3g} SE from the estimate"))
+                note = f"{scheme}, r = {format_number(x)}"
+                if se > 0:
+                    note += f"; a slope of {REJECTABLE_SLOPE:g} is {abs(value - REJECTABLE_SLOPE) / se:.3g} SE from the estimate"
+                cases.append(Case(label or f"r = {format_number(x)}", k, value, 1.0, ok, se=se, exact=exact, h=h, note=note))
     return cases
 
 
@@ -180,7 +182,7 @@ def randomized_rounding_row(rounding: str, points: Sequence[float], bits: Sequen
         "exact finite sums over the rounding's outcomes, and a stratified Monte Carlo mean over "
         f"{noise.size:,} draws of the noise ({noise.shape[0]} replicates) shared between both ends: "
         f"{sum(c.passed for c in cases)} of {len(cases)} cases equal 1 (exact) and lie within {z:g} SE of 1 "
-        f"(Monte Carlo); farthest {worst.label} k={worst.k} {worst.note.split(';')[0]}: "
+        f"(Monte Carlo); farthest k={worst.k} {worst.note.split(';')[0]}: "
         f"{pm_text(worst.value, worst.se, worst.exact)}. The largest SE, {weakest.se:.2g} ({weakest.label} "
         f"k={weakest.k}), puts a slope of {REJECTABLE_SLOPE:g} at {(1 - REJECTABLE_SLOPE) / (weakest.se or math.inf):.3g} SE from 1."
         + (" With the same noise U, dither round(s + U - 1/2) equals stochastic rounding floor(s + U) except at ties, "
