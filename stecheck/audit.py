@@ -115,7 +115,9 @@ class AuditConfig:
         Finite-difference step of steps 9, SR, DITHER and F.
     inputs : tuple of str
         Input specs of steps 8, 8', 9 and identity A (unclipped, deterministic rounding); the default has
-        one with point masses on the levels, the kind of input for which step 8 can hold.
+        one with point masses on the levels, the kind of input for which step 8 can hold. Its mass sits at
+        r = 1, the level L (odd): at Lh = 1/2 the window end L + 1/2 is a tie that half-even rounds up, as
+        identity A counts it; on an even level identity A fails there (tests/test_audit.py).
     smooth_inputs : tuple of str
         Symmetric location-scale inputs of the Fourier row (normal, logistic, laplace, uniform, t).
     points : tuple of float
