@@ -359,3 +359,52 @@ def test_empty_tensors_are_refused_or_degenerate(tmp_path: Path, shape: tuple[in
 def test_constant_tensors_are_degenerate(tmp_path: Path) -> None:
     rows = _scan_one(tmp_path, np.full((4, 4), 0.25, np.float32))
     assert all(r["degenerate"] for r in rows)
+
+
+# ---------------------------------------------------------------- hardening: where data comes from, what a file is
+
+
+def _constant_external_model(tmp: Path, location: str = "data.bin") -> Path:
+    """A model whose only weight is a Constant node with external data ``location`` (Paddle2ONNX style)."""
+    tensor = onnx.TensorProto()
+    tensor.name = "c"
+    tensor.data_type = onnx.TensorProto.FLOAT
+    tensor.dims.extend((2, 2))
+    tensor.data_location = onnx.TensorProto.EXTERNAL
+    for key, value in {"location": location, "offset": "0", "length": "16"}.items():
+        item = tensor.external_data.add()
+        item.key, item.value = key, value
+    model = _onnx_model({})
+    model.graph.node.append(helper.make_node("Constant", [], ["const_out"], value=tensor))
+    path = tmp / "model" / "model.onnx"
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+def test_onnx_constant_external_data_is_read_from_the_model_directory_not_the_cwd(tmp_path: Path, monkeypatch) -> None:
+    path = _constant_external_model(tmp_path)
+    mine = np.array([0.1, 0.4, 0.6, 0.9], dtype=np.float32)
+    (path.parent / "data.bin").write_bytes(mine.tobytes())
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "data.bin").write_bytes(np.full(4, 7.0, np.float32).tobytes())
+    monkeypatch.chdir(elsewhere)
+    (tensor,) = open_path(path).tensors
+    assert tensor.name == "const_out" and tensor.shape == (2, 2)
+    assert np.array_equal(tensor.read(0, 4), mine)
+    (path.parent / "data.bin").unlink()  # never falls back to the file of the same name in the cwd
+    assert "missing" in outcome(path)
+
+
+@pytest.mark.parametrize("location,needle", [("sub", "is a directory"), ("da\x00ta.bin", "NUL")])
+def test_onnx_external_location_that_is_a_directory_or_holds_nul_is_refused(tmp_path: Path, location: str, needle: str) -> None:
+    path = _external_model(tmp_path, location)
+    (path.parent / "sub").mkdir()
+    result = outcome(path)
+    assert result.startswith("refused: ") and needle in result
+    (tmp_path / "constant").mkdir()
+    path = _constant_external_model(tmp_path / "constant", location)
+    (path.parent / "sub").mkdir()
+    result = outcome(path)
+    assert result.startswith("refused: ") and needle in result
