@@ -208,3 +208,73 @@ def test_hub_reads_a_locally_cached_snapshot_offline(runner, offline_hub: Path, 
     data = json.loads(result.stdout)
     assert [r["tensor"] for r in data["records"] if r["kind"] == "tensor"] == ["w"]
     assert data["meta"]["source_info"]["hub_repo"] == "org/tiny"
+
+
+# ---------------------------------------------------------------- memory bound on hostile files
+
+
+_UNDER_1GB = (
+    "import resource, sys, runpy\n"
+    "resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))\n"
+    "sys.argv = ['stecheck', *sys.argv[1:]]\n"
+    "runpy.run_module('stecheck', run_name='__main__')\n"
+)
+
+
+def _declared(path: Path, dtype: str, itemsize: int, count: int, head: np.ndarray) -> Path:
+    """A safetensors file declaring ``count`` elements whose first values are ``head``; the rest is a hole
+    (``truncate``), so the file takes a few kilobytes of disk whatever it declares."""
+    header = json.dumps({"w": {"dtype": dtype, "shape": [count // 1024, 1024], "data_offsets": [0, count * itemsize]}}).encode()
+    header += b" " * (-len(header) % 8)
+    with path.open("wb") as handle:
+        handle.write(len(header).to_bytes(8, "little") + header + head.tobytes())
+        handle.truncate(8 + len(header) + count * itemsize)
+    return path
+
+
+def _pruned(path: Path, count: int) -> Path:
+    """A float32 safetensors file of ``count`` weights, 90% exact zeros (a pruned layer), written in blocks."""
+    rng = np.random.default_rng(SEED)
+    header = json.dumps({"w": {"dtype": "F32", "shape": [count // 1024, 1024], "data_offsets": [0, 4 * count]}}).encode()
+    header += b" " * (-len(header) % 8)
+    with path.open("wb") as handle:
+        handle.write(len(header).to_bytes(8, "little") + header)
+        for _ in range(0, count, 1 << 22):
+            block = np.zeros(1 << 22, np.float32)
+            block[::10] = 0.05 * rng.standard_normal(block[::10].size)
+            handle.write(block.tobytes())
+    return path
+
+
+def _ks_of_counted(values: np.ndarray, counts: np.ndarray) -> float:
+    """Two-sided KS distance to Uniform[-1/2, 1/2] of distinct sorted ``values`` with ``counts`` (plain numpy)."""
+    total = counts.sum()
+    upto = np.cumsum(counts)
+    return float(max(np.max(upto / total - (values + 0.5)), np.max((values + 0.5) - (upto - counts) / total), 0.0))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["pruned 256 MiB float32", "8 KB sparse file declaring 1 GiB"])
+def test_hostile_files_scan_under_a_1_gib_address_space_limit(tmp_path: Path, kind: str) -> None:
+    """Ties in one bin of n (zeros) used to be gathered whole (6 GB for the pruned file, over 8 GB for the
+    sparse one). Under RLIMIT_AS = 1 GiB the scan succeeds, or at worst fails with one line."""
+    if kind.startswith("pruned"):
+        path = _pruned(tmp_path / "pruned.safetensors", 64 << 20)
+    else:
+        head = (0.05 * np.random.default_rng(SEED).standard_normal(1024)).astype(np.float64)
+        path = _declared(tmp_path / "sparse.safetensors", "F64", 8, 1 << 27, head)
+        assert path.stat().st_size > 1 << 30
+        assert os.stat(path).st_blocks * 512 < 1 << 20  # a hole: the disk holds kilobytes
+    done = subprocess.run([sys.executable, "-c", _UNDER_1GB, "weights", str(path), "-k", "1", "--no-save", "-q", "--format", "json"],
+                          capture_output=True, text=True, timeout=3600, check=False)
+    if done.returncode != 0:
+        assert done.returncode == 2 and done.stderr.count("\n") == 1 and done.stderr.startswith("error: "), done.stderr[-2000:]
+        return
+    (record,) = [r for r in json.loads(done.stdout)["records"] if r["kind"] == "tensor"]
+    if kind.startswith("8 KB"):  # 1024 values and 2^27 - 1024 zeros; w = 0 gives r = 1/2, n = rint(1/2) - 1/2 = -1/2
+        w = np.concatenate([head, [0.0]])
+        r = np.tanh(w) / (2 * np.tanh(np.max(np.abs(w)))) + 0.5  # DoReFa's transform, k = 1 (L = 1)
+        distinct, inverse = np.unique(np.rint(r) - r, return_inverse=True)
+        weights = np.bincount(inverse, weights=np.concatenate([np.ones(head.size), [(1 << 27) - head.size]]))
+        assert record["ks_stat"] == pytest.approx(_ks_of_counted(distinct, weights), abs=1e-12)
+    assert record["size"] == (64 << 20 if kind.startswith("pruned") else 1 << 27)

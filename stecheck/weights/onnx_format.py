@@ -25,6 +25,7 @@ __all__ = ["onnx_tensors"]
 
 
 def _load(path: Path) -> onnx.ModelProto:
+    require_regular(path, "ONNX model")
     try:
         if path.stat().st_size == 0:
             raise StecheckError(f"{str(path)!r} is not a valid ONNX model: the file is empty")

@@ -15,6 +15,7 @@ import ml_dtypes
 import numpy as np
 
 from stecheck.errors import StecheckError
+from stecheck.safe_io import require_regular
 from stecheck.weights.tensors import TensorRef, array_reader
 
 __all__ = ["torch_tensors"]
@@ -52,6 +53,7 @@ def torch_tensors(path: Path) -> list[TensorRef]:
     """The tensors of a (possibly nested) state dict, with dotted names."""
     path = Path(path)
     torch = _import_torch(path)
+    require_regular(path, "PyTorch checkpoint")
     try:
         if path.stat().st_size == 0:
             raise StecheckError(f"{str(path)!r} is not a PyTorch checkpoint: the file is empty")
