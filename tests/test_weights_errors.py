@@ -278,3 +278,93 @@ def test_hostile_files_scan_under_a_1_gib_address_space_limit(tmp_path: Path, ki
         weights = np.bincount(inverse, weights=np.concatenate([np.ones(head.size), [(1 << 27) - head.size]]))
         assert record["ks_stat"] == pytest.approx(_ks_of_counted(distinct, weights), abs=1e-12)
     assert record["size"] == (64 << 20 if kind.startswith("pruned") else 1 << 27)
+
+
+# ---------------------------------------------------------------- non-regular files, names, messages
+
+
+def _run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """A real process, so that a read that blocks ends as a timeout rather than a hung test run."""
+    return subprocess.run([sys.executable, "-m", "stecheck", *args], capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def _one_line(done: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert done.returncode == 2 and done.stdout == "", (done.returncode, done.stderr)
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: "), done.stderr
+    for fragment in fragments:
+        assert fragment in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".npy", ".npz", ".onnx"])
+def test_a_fifo_given_as_a_weights_file_is_refused_without_blocking(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"pipe{suffix}"
+    os.mkfifo(path)
+    _one_line(_run_cli("weights", str(path), "-k", "1", "--no-save", "-q", timeout=60), "FIFO", "not a regular file")
+
+
+def test_an_index_linked_to_dev_zero_is_refused(tmp_path: Path) -> None:
+    index = tmp_path / "model.safetensors.index.json"
+    index.symlink_to("/dev/zero")
+    _one_line(_run_cli("weights", str(index), "-k", "1", "--no-save", "-q", timeout=60), "character device")
+    (tmp_path / "ck").mkdir()
+    (tmp_path / "ck" / "model.safetensors").symlink_to("/dev/zero")  # in a directory source too (inside: /dev is not)
+    _one_line(_run_cli("weights", str(tmp_path / "ck"), "-k", "1", "--no-save", "-q", timeout=60), "outside the directory")
+
+
+def test_names_that_cannot_be_encoded_or_hold_control_characters(runner, tmp_path: Path) -> None:
+    """A lone surrogate in a tensor name and a non-UTF-8 file name: tables and --out work, every output
+    shows the same escaped name; newlines, escape sequences and '|' neither reach the terminal nor break
+    the Markdown table."""
+    data = weights_like(np.random.default_rng(SEED), (8, 8)).tobytes()
+    header = json.dumps({"w\ud800": {"dtype": "F32", "shape": [8, 8], "data_offsets": [0, 256]},
+                         "a|b\nc\x1b[31m": {"dtype": "F32", "shape": [8, 8], "data_offsets": [256, 512]}}).encode()
+    model = tmp_path / "model"
+    model.mkdir()
+    raw = len(header).to_bytes(8, "little") + header + data + data
+    (model / "one.safetensors").write_bytes(raw)
+    with open(os.fsencode(model) + b"/x\xff.safetensors", "wb") as handle:
+        handle.write(raw)
+    out = tmp_path / "out"
+    result = invoke(runner, "weights", str(model), "-k", "1", "--out", str(out), "-q")
+    assert result.exit_code == 0, result.stderr
+    assert "\x1b" not in result.stdout and "x\\udcff.safetensors:w\\ud800" in result.stdout
+    names = [r["tensor"] for r in json.loads((out / "records.json").read_text(encoding="utf-8"))["records"] if r["kind"] == "tensor"]
+    assert names == ["one.safetensors:w\\ud800", "one.safetensors:a|b\nc\x1b[31m", "x\\udcff.safetensors:w\\ud800",
+                     "x\\udcff.safetensors:a|b\nc\x1b[31m"]
+    assert "x\\udcff.safetensors:w\\ud800" in (out / "records.csv").read_text(encoding="utf-8")
+    table = (out / "records.md").read_text(encoding="utf-8").splitlines()
+    rows = [line for line in table if line.startswith("| ") and "safetensors" in line]
+    assert len(rows) == 4 and all(line.count(" | ") == table[2].count(" | ") for line in rows)  # same column count
+    assert "one.safetensors:a\\|b\\nc\\x1b[31m" in rows[1] and "\x1b" not in "".join(table)
+    source = os.fsdecode(os.fsencode(model) + b"/x\xff.safetensors")
+    result = invoke(runner, "weights", source, "-k", "1", "--out", str(tmp_path / "out2"), "-q", "--format", "md")
+    assert result.exit_code == 0, result.stderr
+    assert "x\\udcff.safetensors" in result.stdout
+
+
+def test_out_that_is_empty_is_refused(runner, tmp_path: Path, good: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert_one_line_error(invoke(runner, "weights", str(good), "-k", "1", "-q", "--out", ""), "--out ''")
+    assert_one_line_error(invoke(runner, "weights", str(good), "-k", "1", "-q", "--out="), "--out ''")
+    assert_one_line_error(invoke(runner, "simulate", "--dist", "normal(0.5,0.1)", "--samples", "1000", "-k", "1", "-q", "-o", " "), "--out ''")
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_torch_refusal_never_suggests_weights_only_false(runner, tmp_path: Path, monkeypatch) -> None:
+    """PyTorch's message advises rerunning with weights_only=False, which would run the file's code."""
+    import types
+
+    advice = ("Weights only load failed. This file can still be loaded, to do so you have two options. Re-running "
+              "`torch.load` with `weights_only` set to `False` will likely succeed, but it can result in arbitrary code "
+              "execution.\n WeightsUnpickler error: Unsupported global: GLOBAL builtins.print was not an allowed global")
+
+    def load(*_args, **_kwargs):
+        raise pickle.UnpicklingError(advice)
+
+    monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(load=load, Tensor=type("Tensor", (), {})))
+    path = tmp_path / "evil.pt"
+    path.write_bytes(b"not really a checkpoint")
+    result = invoke(runner, "weights", str(path), "-q")
+    assert_one_line_error(result, "refusing to unpickle code", "Unsupported global: GLOBAL builtins.print")
+    assert "weights_only" not in result.stderr and "False" not in result.stderr
