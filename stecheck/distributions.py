@@ -409,7 +409,8 @@ class _Parser:
     def fail(self, message: str, pos: int | None = None) -> SpecError:
         if pos is None:
             pos = self.tokens[self.i].pos if self.i < len(self.tokens) else len(self.text)
-        return SpecError(f"spec {self.text!r}: {message} at position {pos + 1}; known families: {_KNOWN}")
+        shown = self.text if len(self.text) <= 120 else f"{self.text[:100]}... ({len(self.text)} characters)"
+        return SpecError(f"spec {shown!r}: {message} at position {pos + 1}; known families: {_KNOWN}")
 
     def peek(self, offset: int = 0) -> _Token | None:
         j = self.i + offset
