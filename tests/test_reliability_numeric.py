@@ -234,3 +234,27 @@ def test_weights_ks_refinement_memory_does_not_grow_with_ties(monkeypatch) -> No
         tracemalloc.stop()
     assert peak < 12 << 20, peak  # chunk buffers and the two budgets; the zeros alone would take 30 MB
     assert st.per_bits[1].ks_stat == pytest.approx(_ks_reference(w.astype(np.float64), 1), abs=1e-12)
+
+
+def test_weights_ks_refinement_matches_scipy_on_random_tied_tensors(monkeypatch) -> None:
+    """Random tensors drawn from few distinct values plus a cluster (ties and near-ties), tiny budgets."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    import stecheck.weights.stats as wstats
+
+    monkeypatch.setattr(wstats, "GATHER_LIMIT", 8, raising=False)
+    monkeypatch.setattr(wstats, "SPLIT_BINS", 64, raising=False)
+
+    @settings(max_examples=60, deadline=None, derandomize=True)
+    @given(seed=st.integers(0, 2**32 - 1), distinct=st.integers(2, 40), size=st.integers(2, 3000), k=st.sampled_from([1, 2, 4, 7]))
+    def check(seed: int, distinct: int, size: int, k: int) -> None:
+        rng = np.random.Generator(np.random.PCG64(seed))
+        pool = np.concatenate([rng.normal(0, 0.3, distinct), 0.2 + 1e-12 * rng.standard_normal(distinct)])
+        w = rng.choice(pool, size)
+        if np.ptp(w) == 0:
+            return
+        st_ = wstats.tensor_statistics(_chunks(w, 257), (k,), (1e-3,), "dorefa")
+        assert st_.per_bits[k].ks_stat == pytest.approx(_ks_reference(w, k), abs=1e-12)
+
+    check()

@@ -429,12 +429,6 @@ def _float_keys(n: NDArray[np.float64]) -> NDArray[np.uint64]:
     return np.where(bits >> np.uint64(63), ~bits, bits | np.uint64(1 << 63))
 
 
-def _key_value(key: int) -> float:
-    """The float64 whose :func:`_float_keys` is ``key``."""
-    bits = key & ~(1 << 63) if key >> 63 else ~key & ((1 << 64) - 1)
-    return float(np.array(bits, dtype=np.uint64).view(np.float64))
-
-
 @dataclass
 class _Open:
     """Intervals of n that may hold the KS supremum, sorted and disjoint.
@@ -496,11 +490,10 @@ class _KSRefinement:
         op = self.open
         gather = np.zeros(op.count.size, dtype=bool)
         split = np.zeros(op.count.size, dtype=bool)
-        budget = gather_budget
-        for i in np.argsort(-op.upper, kind="stable"):  # the most promising first
-            if op.count[i] <= budget:
-                gather[i] = True
-                budget -= int(op.count[i])
+        ranked = np.argsort(-op.upper, kind="stable")  # the most promising first, while they fit
+        taken = ranked[np.cumsum(op.count[ranked]) <= gather_budget]
+        gather[taken] = True
+        budget = gather_budget - int(op.count[taken].sum())
         rest = np.flatnonzero(~gather)
         wanted = min(rest.size, split_budget // SPLIT_MIN)
         if op.bins is not None and wanted < rest.size:
@@ -529,10 +522,9 @@ class _KSRefinement:
             self.lut[op.bins] = np.arange(op.bins.size)
         else:
             assert op.lo is not None and op.hi is not None
-            keys_lo = [int(k) for k in _float_keys(op.lo)]
-            keys_hi = [int(k) for k in _float_keys(op.hi)]
-            self.key_lo = np.array(keys_lo, dtype=np.uint64)
-            self.key_width = np.array([-(-(h - lo + 1) // self.sub_bins) for lo, h in zip(keys_lo, keys_hi)], dtype=np.uint64)
+            self.key_lo = _float_keys(op.lo)
+            # sub-bin width: (span - 1) // B + 1 >= span / B, so every key of the interval maps below B
+            self.key_width = (_float_keys(op.hi) - self.key_lo) // np.uint64(self.sub_bins) + np.uint64(1)
 
     def add(self, n: NDArray[np.float64], weights: NDArray | None, binned: NDArray[np.float64]) -> None:
         """One chunk: ``n`` and ``binned = (n + 1/2) S`` as pass 1 computed them."""
