@@ -72,12 +72,12 @@ def _external_reader(path: Path, tensor: onnx.TensorProto, name: str | None = No
         raise StecheckError(f"{str(path)!r}: external tensor {name!r} has shape {list(shape)} and type {dtype}")
     if not target.exists():
         raise StecheckError(f"{str(path)!r}: external data file {location!r} of {name!r} is missing")
-    available = require_regular(target, f"external data file of {name!r}").st_size
+    available = require_regular(target, f"tensor {name!r}: external data file").st_size
     if length != count * dtype.itemsize or offset + length > available:
         raise StecheckError(f"{str(path)!r}: external data of {name!r} is truncated or does not match its shape")
 
     def read(first: int, n: int) -> np.ndarray:
-        fd = open_regular(target, f"external data file of {name!r}")
+        fd = open_regular(target, f"tensor {name!r}: external data file")
         try:
             data = os.pread(fd, n * dtype.itemsize, offset + first * dtype.itemsize)
         except OSError as exc:
