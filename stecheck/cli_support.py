@@ -39,6 +39,16 @@ def _one_line(message: str) -> str:
     return " ".join(str(message).split())
 
 
+def _refuse_empty_out(args: Sequence[str]) -> None:
+    """``--out ''`` would become ``Path('.')`` and write into the current directory: refuse it."""
+    for i, arg in enumerate(args):
+        empty_value = arg in ("--out", "-o") and i + 1 < len(args) and not args[i + 1].strip()
+        if empty_value or arg.strip() == "--out=":
+            raise StecheckError("--out '' names no directory: give a path (use --out . for the current directory)")
+        if arg == "--":
+            return
+
+
 class OneLineErrorGroup(TyperGroup):
     """A Typer group whose user errors end as one ``error: ...`` line on stderr and exit code 2.
 
@@ -49,6 +59,7 @@ class OneLineErrorGroup(TyperGroup):
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
         try:
+            _refuse_empty_out(sys.argv[1:] if args is None else list(args))
             code = super().main(args=args, prog_name=prog_name, complete_var=complete_var, standalone_mode=False, **extra)
         except click_exceptions.NoArgsIsHelpError as exc:
             click.echo(exc.ctx.get_help(), err=True)

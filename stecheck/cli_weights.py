@@ -19,6 +19,7 @@ from stecheck.cli_support import OutputFormat, emit, fail, progress_bar, stdout_
 from stecheck.config import _check_step, parse_bits
 from stecheck.errors import ConfigError
 from stecheck.records import Record, fmt, prepare_out_dir, provenance, to_csv_text, to_json_text, to_markdown_text, write_run
+from stecheck.safe_io import safe_name, visible
 from stecheck.safety import EXIT_INTERRUPTED, interruptible, out_dir_lock
 from stecheck.weights import TRANSFORMS, WEIGHTS_FIELDS, WEIGHTS_MD_COLUMNS, ZOO, open_source, scan, select
 from stecheck.weights.zoo import lookup
@@ -65,7 +66,7 @@ def _summary_tables(records: Sequence[Record], title: str) -> list[Table]:
         ks = " ".join(f"{x['k']}:{fmt(x.get('var12_n'), 3)}" for x in rows)
         fds = " ".join(f"{x['k']}:{fmt(x.get('mean_fd'), 3)}" for x in rows)
         holds = "degenerate" if r["degenerate"] else fmt(r["smallest_k_holds"]) if r["smallest_k_holds"] else "never"
-        per_tensor.add_row(escape(r["tensor"]), fmt(r["shape"]), r["dtype"], str(r["size"]), str(r["nonfinite"]),
+        per_tensor.add_row(escape(visible(r["tensor"])), fmt(r["shape"]), r["dtype"], str(r["size"]), str(r["nonfinite"]),
                            fmt(r["h"]), holds, ks, fds)
     return [aggregate, per_tensor]
 
@@ -90,6 +91,7 @@ def weights_command(
         return
     if not source:
         raise ConfigError("missing SOURCE: a weight file or directory, hf:ORG/NAME[@REV] or zoo:NAME (see --list-zoo)")
+    label = safe_name(source)  # a non-UTF-8 file name holds lone surrogates: escaped in every output
     ks = parse_bits(bits or ["1-8"])
     steps = tuple(sorted({_check_step(x) for x in (h or [1e-3])}))
     if transform not in TRANSFORMS:
@@ -108,16 +110,16 @@ def weights_command(
             start = time.perf_counter()
             opened = open_source(source)
             tensors = select(opened.tensors, include or (), exclude or (), all_tensors)
-            with progress_bar(sum(t.size for t in tensors), f"weights {source}", quiet) as advance:
-                records = scan(source, tensors, ks, steps, transform, progress=advance)
-            config = {"source": source, "bits": list(ks), "h": list(steps), "transform": transform, "include": list(include or ()),
+            with progress_bar(sum(t.size for t in tensors), f"weights {visible(label)}", quiet) as advance:
+                records = scan(label, tensors, ks, steps, transform, progress=advance)
+            config = {"source": label, "bits": list(ks), "h": list(steps), "transform": transform, "include": list(include or ()),
                       "exclude": list(exclude or ()), "all": all_tensors}
             meta = provenance(
                 "weights", config, None, time.perf_counter() - start, source_info={"format": opened.format, **opened.info},
                 tensors_scanned=len(tensors), tensors_skipped=len(opened.tensors) - len(tensors), exact=EXACT_NOTE,
                 claim="claim_holds: |E[D_h] - 1| <= 0.05 and |12 Var(n) - 1| <= 0.05",
             )
-            title = f"stecheck weights: {source} ({transform})"
+            title = f"stecheck weights: {label} ({transform})"
             if target is not None:
                 write_run(target, meta, records, WEIGHTS_FIELDS, WEIGHTS_MD_COLUMNS, title)
         except KeyboardInterrupt:

@@ -394,16 +394,23 @@ def _tokenize(text: str) -> list[_Token]:
     return tokens
 
 
+#: Deepest nesting of calls in a spec (``mix(1*mix(1*...))``): real specs nest two or three levels;
+#: the parser, the builder and the samplers recurse once per level, so the depth is bounded up front.
+MAX_SPEC_DEPTH: Final = 32
+
+
 class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
         self.tokens = _tokenize(text)
         self.i = 0
+        self.depth = 0
 
     def fail(self, message: str, pos: int | None = None) -> SpecError:
         if pos is None:
             pos = self.tokens[self.i].pos if self.i < len(self.tokens) else len(self.text)
-        return SpecError(f"spec {self.text!r}: {message} at position {pos + 1}; known families: {_KNOWN}")
+        shown = self.text if len(self.text) <= 120 else f"{self.text[:100]}... ({len(self.text)} characters)"
+        return SpecError(f"spec {shown!r}: {message} at position {pos + 1}; known families: {_KNOWN}")
 
     def peek(self, offset: int = 0) -> _Token | None:
         j = self.i + offset
@@ -433,6 +440,9 @@ class _Parser:
 
     def call(self) -> tuple[str, int, list[object]]:
         name = self.take("name")
+        self.depth += 1
+        if self.depth > MAX_SPEC_DEPTH:
+            raise self.fail(f"calls nested more than {MAX_SPEC_DEPTH} deep (the limit keeps parsing from exhausting the stack)", name.pos)
         self.take("(")
         args: list[object] = []
         if self.peek() is not None and self.peek().kind != ")":  # type: ignore[union-attr]
@@ -441,6 +451,7 @@ class _Parser:
                 self.i += 1
                 args.append(self.arg())
         self.take(")")
+        self.depth -= 1
         return name.text, name.pos, args
 
     def arg(self) -> object:

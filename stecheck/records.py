@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Final, Iterable, Mapping, Sequence
 
 from stecheck.errors import OutputError, StecheckError
+from stecheck.safe_io import md_cell, visible
 from stecheck.safety import signals_deferred
 
 __all__ = [
@@ -187,11 +188,11 @@ def fmt(value: Any, digits: int = 4) -> str:
 
 def to_markdown_text(records: Sequence[Record], columns: Sequence[tuple[str, str]], title: str | None = None) -> str:
     """A Markdown table of ``columns`` (pairs of record key and header)."""
-    lines = [f"# {title}", ""] if title else []
-    lines.append("| " + " | ".join(h for _, h in columns) + " |")
+    lines = [f"# {visible(title)}", ""] if title else []
+    lines.append("| " + " | ".join(md_cell(h) for _, h in columns) + " |")
     lines.append("|" + "|".join("---" for _ in columns) + "|")
-    for rec in records:
-        lines.append("| " + " | ".join(fmt(rec.get(key)) for key, _ in columns) + " |")
+    for rec in records:  # names from files may hold newlines, control characters or '|': escaped per cell
+        lines.append("| " + " | ".join(md_cell(fmt(rec.get(key))) for key, _ in columns) + " |")
     return "\n".join(lines) + "\n"
 
 

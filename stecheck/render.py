@@ -8,6 +8,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from stecheck.records import Record, fmt, to_markdown_text
+from stecheck.safe_io import visible
 
 __all__ = ["SIMULATE_MD_COLUMNS", "simulate_table", "simulate_markdown"]
 
@@ -66,7 +67,7 @@ def simulate_table(records: Sequence[Record], title: str) -> Table:
                 text = f"{text} ({fmt(rec['exact_mean_fd'])})".strip()
             cells.append(text)
         table.add_row(
-            escape(dist),
+            escape(visible(dist)),
             str(k),
             rounding,
             scheme,

@@ -359,3 +359,186 @@ def test_empty_tensors_are_refused_or_degenerate(tmp_path: Path, shape: tuple[in
 def test_constant_tensors_are_degenerate(tmp_path: Path) -> None:
     rows = _scan_one(tmp_path, np.full((4, 4), 0.25, np.float32))
     assert all(r["degenerate"] for r in rows)
+
+
+# ---------------------------------------------------------------- hardening: where data comes from, what a file is
+
+
+def _constant_external_model(tmp: Path, location: str = "data.bin") -> Path:
+    """A model whose only weight is a Constant node with external data ``location`` (Paddle2ONNX style)."""
+    tensor = onnx.TensorProto()
+    tensor.name = "c"
+    tensor.data_type = onnx.TensorProto.FLOAT
+    tensor.dims.extend((2, 2))
+    tensor.data_location = onnx.TensorProto.EXTERNAL
+    for key, value in {"location": location, "offset": "0", "length": "16"}.items():
+        item = tensor.external_data.add()
+        item.key, item.value = key, value
+    model = _onnx_model({})
+    model.graph.node.append(helper.make_node("Constant", [], ["const_out"], value=tensor))
+    path = tmp / "model" / "model.onnx"
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+def test_onnx_constant_external_data_is_read_from_the_model_directory_not_the_cwd(tmp_path: Path, monkeypatch) -> None:
+    path = _constant_external_model(tmp_path)
+    mine = np.array([0.1, 0.4, 0.6, 0.9], dtype=np.float32)
+    (path.parent / "data.bin").write_bytes(mine.tobytes())
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "data.bin").write_bytes(np.full(4, 7.0, np.float32).tobytes())
+    monkeypatch.chdir(elsewhere)
+    (tensor,) = open_path(path).tensors
+    assert tensor.name == "const_out" and tensor.shape == (2, 2)
+    assert np.array_equal(tensor.read(0, 4), mine)
+    (path.parent / "data.bin").unlink()  # never falls back to the file of the same name in the cwd
+    assert "missing" in outcome(path)
+
+
+@pytest.mark.parametrize("location,needle", [("sub", "is a directory"), ("da\x00ta.bin", "NUL")])
+def test_onnx_external_location_that_is_a_directory_or_holds_nul_is_refused(tmp_path: Path, location: str, needle: str) -> None:
+    path = _external_model(tmp_path, location)
+    (path.parent / "sub").mkdir()
+    result = outcome(path)
+    assert result.startswith("refused: ") and needle in result
+    (tmp_path / "constant").mkdir()
+    path = _constant_external_model(tmp_path / "constant", location)
+    (path.parent / "sub").mkdir()
+    result = outcome(path)
+    assert result.startswith("refused: ") and needle in result
+
+
+def _npy_header(shape: tuple[int, ...]) -> bytes:
+    header = np.lib.format.header_data_from_array_1_0(np.ones((2, 2), np.float32))
+    header["shape"] = shape
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, header)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".npy", ".npz"])
+def test_shapes_overflowing_64_bits_are_refused(tmp_path: Path, suffix: str) -> None:
+    """[0, 2**64] describes no bytes, yet numpy cannot hold it: refused, not an OverflowError."""
+    path = tmp_path / f"overflow{suffix}"
+    if suffix == ".safetensors":
+        _raw_safetensors(path, {"w": {"dtype": "F32", "shape": [0, 2**64], "data_offsets": [0, 0]}}, b"")
+    elif suffix == ".npy":
+        path.write_bytes(_npy_header((0, 2**64)))
+    else:
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("w.npy", _npy_header((0, 2**64)))
+    result = outcome(path)
+    assert result.startswith("refused: ") and "overflows 64-bit" in result
+
+
+def test_safetensors_header_with_a_duplicate_key_is_refused(tmp_path: Path) -> None:
+    entry = '{"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]}'
+    path = _raw_safetensors(tmp_path / "dup.safetensors", f'{{"w": {entry}, "w": {entry}}}'.encode(), bytes(16))
+    result = outcome(path)
+    assert result.startswith("refused: ") and "repeats the key 'w'" in result
+
+
+def test_npz_with_duplicate_member_names_is_refused(tmp_path: Path) -> None:
+    import warnings
+
+    first, second = io.BytesIO(), io.BytesIO()
+    np.save(first, np.ones((2, 2), np.float32))
+    np.save(second, np.zeros((2, 2), np.float32))
+    path = tmp_path / "dup.npz"
+    with warnings.catch_warnings(), zipfile.ZipFile(path, "w") as archive:
+        warnings.simplefilter("ignore")  # zipfile warns "Duplicate name" and writes both
+        archive.writestr("w.npy", first.getvalue())
+        archive.writestr("w.npy", second.getvalue())
+    result = outcome(path)
+    assert result.startswith("refused: ") and "two members named 'w.npy'" in result
+
+
+def test_npz_decompressed_total_is_capped(tmp_path: Path, monkeypatch) -> None:
+    """Each member under any per-member limit, the archive's total over the cap: refused before reading."""
+    import stecheck.weights.numpy_format as npf
+
+    monkeypatch.setattr(npf, "MAX_NPZ_BYTES", 3 << 20, raising=False)
+    monkeypatch.setattr(npf, "MAX_MEMBER_BYTES", 2 << 20, raising=False)
+    path = tmp_path / "bomb.npz"
+    np.savez_compressed(path, **{f"w{i}": np.zeros((256, 1024), np.float32) for i in range(4)})  # 4 x 1 MiB, a few KB zipped
+    assert path.stat().st_size < 100_000
+    result = outcome(path)
+    assert result.startswith("refused: ") and "zip bombs" in result
+
+
+def test_npz_members_are_streamed_not_read_whole(tmp_path: Path) -> None:
+    """A 32 MiB member is read chunk by chunk: the peak allocation stays far below the member's size."""
+    from stecheck.weights.tensors import CHUNK_ELEMENTS
+
+    w = np.zeros(8 << 20, np.float32)
+    w[::7] = 0.05 * _rng().standard_normal(w[::7].size)
+    path = tmp_path / "big.npz"
+    np.savez_compressed(path, w=w)
+    tracemalloc.start()
+    try:
+        (tensor,) = open_path(path).tensors
+        total = 0.0
+        for start, chunk in zip(range(0, w.size, CHUNK_ELEMENTS), tensor.raw_chunks()):
+            assert np.array_equal(chunk, w[start:start + CHUNK_ELEMENTS])
+            total += float(chunk.sum(dtype=np.float64))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 12 << 20, peak  # the member alone is 32 MiB
+    assert tensor.read(5, 3).tolist() == w[5:8].tolist()  # a jump back reopens the member
+
+
+def test_directory_source_refuses_links_leading_outside(tmp_path: Path) -> None:
+    outside = tmp_path / "secret.safetensors"
+    outside.write_bytes(_safetensors_bytes({"w": np.ones((2, 2), np.float32)}))
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "a.safetensors").write_bytes(_safetensors_bytes({"w": np.ones((2, 2), np.float32)}))
+    (model / "b.safetensors").symlink_to(outside)
+    result = outcome(model)
+    assert result.startswith("refused: ") and "links outside the directory" in result
+    (model / "b.safetensors").unlink()
+    (model / "c.safetensors").symlink_to(model / "a.safetensors")  # a link that stays inside is fine
+    assert outcome(model) == "records"
+
+
+def _index(tmp: Path, weight_map: object) -> Path:
+    (tmp / "shard.safetensors").write_bytes(_safetensors_bytes({"w": np.ones((2, 2), np.float32)}))
+    path = tmp / "model.safetensors.index.json"
+    path.write_text(json.dumps({"weight_map": weight_map}), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("shard,needle", [("shard.safe\x00tensors", "not a valid file name"), ("shard\ud800.safetensors", "not a valid file name")])
+def test_index_shard_names_with_nul_or_a_lone_surrogate_are_refused(tmp_path: Path, shard: str, needle: str) -> None:
+    result = outcome(_index(tmp_path, {"w": shard}))
+    assert result.startswith("refused: ") and needle in result
+
+
+def test_index_json_nested_100000_deep_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "model.safetensors.index.json"
+    path.write_text('{"weight_map": ' + "[" * 100_000 + "]" * 100_000 + "}", encoding="utf-8")
+    result = outcome(path)
+    assert result.startswith("refused: ") and "levels deep" in result
+
+
+def test_index_json_larger_than_the_text_cap_is_refused(tmp_path: Path) -> None:
+    from stecheck.safe_io import MAX_TEXT_BYTES
+
+    path = tmp_path / "model.safetensors.index.json"
+    with path.open("wb") as handle:
+        handle.write(b'{"weight_map": {}}')
+        handle.truncate(MAX_TEXT_BYTES + 1)  # a hole: costs no disk
+    result = outcome(path)
+    assert result.startswith("refused: ") and f"larger than {MAX_TEXT_BYTES} bytes" in result
+
+
+def test_names_with_lone_surrogates_are_escaped_once(tmp_path: Path) -> None:
+    path = _raw_safetensors(tmp_path / "s.safetensors", b'{"w\\ud800": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]}}',
+                            np.array([0.1, 0.2, 0.3, 0.4], np.float32).tobytes())
+    assert outcome(path) == "records"
+    (tensor,) = open_path(path).tensors
+    assert tensor.name == "w\\ud800"
+    tensor.name.encode("utf-8")

@@ -194,7 +194,7 @@ CASES += [
     Case(".safetensors file", "truncated data", (*WEIGHTS, "{tmp}/m.safetensors"), "truncated", _safetensors({"w": _F32}, bytes(8))),
     Case(".safetensors file", "overlapping tensors", (*WEIGHTS, "{tmp}/m.safetensors"), "overlap",
          _safetensors({"a": _F32, "b": {**_F32, "data_offsets": [8, 24]}}, bytes(24))),
-    Case(".safetensors file", "absurd shape", (*WEIGHTS, "{tmp}/m.safetensors"), "do not match",
+    Case(".safetensors file", "absurd shape", (*WEIGHTS, "{tmp}/m.safetensors"), "overflows 64-bit",
          _safetensors({"w": {**_F32, "shape": [2**32, 2**32, 4], "data_offsets": [0, 0]}}, b"")),
     Case(".safetensors file", "fractional dimensions", (*WEIGHTS, "{tmp}/m.safetensors"), "malformed",
          _safetensors({"w": {**_F32, "shape": [2.5, 1.6]}}, bytes(16))),
@@ -240,6 +240,95 @@ CASES += [
     Case("option", "tolerance = NaN", ("phase", "--quiet", "--no-save", "--tolerance", "nan"), "tolerance"),
     Case("option", "unknown family", ("phase", "--quiet", "--no-save", "--family", "cauchy"), "unknown family"),
     Case("option", "empty sigma grid", ("phase", "--quiet", "--no-save", "--sigma-points", "0"), "sigma grid"),
+]
+
+
+
+# ---------------------------------------------------------------- hostile weight files and specs (loaders' hardening)
+
+
+def _fifo(name: str) -> Callable[[Path], None]:
+    return lambda tmp: os.mkfifo(tmp / name)
+
+
+def _link(name: str, target: str) -> Callable[[Path], None]:
+    return lambda tmp: (tmp / name).symlink_to(target)
+
+
+def _npy_shape(shape: tuple[int, ...]) -> bytes:
+    import io
+
+    header = np.lib.format.header_data_from_array_1_0(np.ones((2, 2), np.float32))
+    header["shape"] = shape
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, header)
+    return buf.getvalue()
+
+
+def _npz_duplicate(tmp: Path) -> None:
+    import io
+    import warnings
+    import zipfile
+
+    buf = io.BytesIO()
+    np.save(buf, np.ones((2, 2), np.float32))
+    with warnings.catch_warnings(), zipfile.ZipFile(tmp / "m.npz", "w") as archive:
+        warnings.simplefilter("ignore")
+        archive.writestr("w.npy", buf.getvalue())
+        archive.writestr("w.npy", buf.getvalue())
+
+
+def _npz_overflow(tmp: Path) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(tmp / "m.npz", "w") as archive:
+        archive.writestr("w.npy", _npy_shape((0, 2**64)))
+
+
+def _index_text(text: str) -> Callable[[Path], None]:
+    return _write("model.safetensors.index.json", text)
+
+
+def _dir_link_outside(tmp: Path) -> None:
+    (tmp / "model").mkdir()
+    _raw_safetensors(tmp / "secret.safetensors", {"w": _F32}, bytes(16))
+    (tmp / "model" / "m.safetensors").symlink_to(tmp / "secret.safetensors")
+
+
+def _onnx_directory_location(tmp: Path) -> None:
+    path = _external_model(tmp, "sub")
+    (path.parent / "sub").mkdir()
+
+
+_INDEX = (*WEIGHTS, "{tmp}/model.safetensors.index.json")
+_DUP_KEYS = b'{"w": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]}, "w": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]}}'
+
+CASES += [
+    Case(".safetensors file", "a FIFO (named pipe)", (*WEIGHTS, "{tmp}/m.safetensors"), "FIFO", _fifo("m.safetensors"), subprocess=True),
+    Case(".npy file", "a FIFO (named pipe)", (*WEIGHTS, "{tmp}/m.npy"), "FIFO", _fifo("m.npy")),
+    Case(".npz file", "a FIFO (named pipe)", (*WEIGHTS, "{tmp}/m.npz"), "FIFO", _fifo("m.npz")),
+    Case(".safetensors file", "shape [0, 2^64]", (*WEIGHTS, "{tmp}/m.safetensors"), "overflows 64-bit",
+         _safetensors({"w": {**_F32, "shape": [0, 2**64], "data_offsets": [0, 0]}}, b"")),
+    Case(".npy file", "shape [0, 2^64]", (*WEIGHTS, "{tmp}/m.npy"), "overflows 64-bit", _bytes("m.npy", _npy_shape((0, 2**64)))),
+    Case(".npz file", "member of shape [0, 2^64]", (*WEIGHTS, "{tmp}/m.npz"), "overflows 64-bit", _npz_overflow),
+    Case(".npz file", "two members of the same name", (*WEIGHTS, "{tmp}/m.npz"), "two members named", _npz_duplicate),
+    Case(".safetensors file", "duplicate key in the header", (*WEIGHTS, "{tmp}/m.safetensors"), "repeats the key",
+         _safetensors(_DUP_KEYS, bytes(16))),
+    Case(".onnx file", "external data location is a directory", (*WEIGHTS, "{tmp}/model/model.onnx"), "is a directory",
+         _onnx_directory_location),
+    Case(".onnx file", "external data location with a NUL", (*WEIGHTS, "{tmp}/model/model.onnx"), "NUL",
+         lambda tmp: _external_model(tmp, "da\x00ta.bin") and None),
+    Case("index JSON", "link to /dev/zero", _INDEX, "character device", _link("model.safetensors.index.json", "/dev/zero"),
+         subprocess=True),
+    Case("index JSON", "100 000-deep JSON", _INDEX, "levels deep", _index_text('{"weight_map": ' + "[" * 100_000 + "]" * 100_000 + "}")),
+    Case("index JSON", "shard name with a NUL", _INDEX, "not a valid file name", _index_text('{"weight_map": {"w": "a\\u0000.safetensors"}}')),
+    Case("index JSON", "shard name with a lone surrogate", _INDEX, "not a valid file name",
+         _index_text('{"weight_map": {"w": "a\\ud800.safetensors"}}')),
+    Case("source", "directory with a link leading outside", (*WEIGHTS, "{tmp}/model"), "links outside", _dir_link_outside),
+    Case("output dir", "--out ''", ("weights", "--quiet", "--out", "", "{tmp}/m.safetensors"), "--out ''",
+         _safetensors({"w": _F32}, bytes(16))),
+    Case("spec", "mix nested 500 deep", _sim(spec=("--dist", "mix(" + "1*mix(" * 499 + "1*normal(0,1)" + ")" * 500)), "nested more than"),
+    Case("spec", "dorefa( 3000 deep", _sim(spec=("--dist", "dorefa(" * 3000)), "nested more than"),
 ]
 
 
@@ -339,7 +428,8 @@ def render_table(tmp_root: Path) -> str:
         if case.setup is not None:
             case.setup(tmp)
         code, _stdout, stderr = _run_in_process(case, tmp)
-        argv = " ".join(json.dumps(a) if (not a or any(c in a for c in " ()*,\x01")) else a for a in case.argv[1:])
+        shown_args = (a if len(a) <= 120 else f"{a[:60]}... ({len(a)} characters)" for a in case.argv[1:])
+        argv = " ".join(json.dumps(a) if (not a or any(c in a for c in " ()*,\x01")) else a for a in shown_args)
         shown = _clean_message(stderr.strip(), tmp).replace("|", "\\|")
         what = case.what + (" (*subprocess*)" if case.subprocess else "")
         cmd = argv.replace("{tmp}", "$TMP").replace("|", "\\|").replace("\\u0001", "\\x01")

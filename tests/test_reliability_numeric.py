@@ -152,3 +152,109 @@ def test_narrowest_scale_allowed_is_a_near_point_mass() -> None:
     ref = numpy_reference(lambda rng, n: rng.normal(0.3, MIN_SCALE, n), 4, 1e-3, "forward")
     agree(rec, ref, "mean_fd")
     agree(rec, ref, "mean_n")  # L r = 4.5 is a tie at k = 4: n is +-1/2 by the sign of r - 0.3
+
+
+# ---------------------------------------------------------------- weights: the exact KS statistic in bounded memory
+
+
+def _ks_reference(w: np.ndarray, k: int, transform: str = "dorefa") -> float:
+    """scipy's two-sided KS statistic of n = rint(L r) - L r over the whole population."""
+    from scipy import stats
+
+    from stecheck.weights.stats import make_transform, rounding_errors, scan_extent
+
+    r = make_transform(transform, scan_extent([(w, None)]))(w)
+    return float(stats.kstest(rounding_errors(r, levels(k)), "uniform", args=(-0.5, 1.0), method="asymp").statistic)
+
+
+def _chunks(w: np.ndarray, size: int = 1 << 15):
+    return lambda: ((w[i:i + size], None) for i in range(0, w.size, size))
+
+
+def _hostile_tensors() -> dict[str, np.ndarray]:
+    rng = np.random.Generator(np.random.PCG64(SEED))
+    pruned = (0.05 * rng.standard_t(4, 200_000)).astype(np.float32).astype(np.float64)
+    pruned[rng.random(pruned.size) < 0.9] = 0.0  # 90% exact zeros: one value of n, 180 000 times
+    cluster = 1.0 + 1e-9 * rng.standard_normal(100_000)  # 100 000 distinct n inside one histogram bin
+    cluster[:3] = [-1.0, 0.0, 1.5]
+    steps = np.repeat(np.linspace(-1, 1, 41), 2_000)  # 41 values, each 2 000 times: ties in many bins
+    return {"pruned": pruned, "cluster": cluster, "steps": steps}
+
+
+@pytest.mark.parametrize("name", ["pruned", "cluster", "steps"])
+@pytest.mark.parametrize("gather,split", [(64, 1 << 10), (1 << 20, 1 << 20)], ids=["tiny budgets", "default budgets"])
+def test_weights_ks_refinement_is_exact_under_any_budget(monkeypatch, name: str, gather: int, split: int) -> None:
+    """Gathered or split into counted sub-bins over several passes, the KS statistic is scipy's."""
+    import stecheck.weights.stats as wstats
+
+    monkeypatch.setattr(wstats, "GATHER_LIMIT", gather, raising=False)
+    monkeypatch.setattr(wstats, "SPLIT_BINS", split, raising=False)
+    monkeypatch.setattr(wstats, "KEEP_LIMIT", 0)  # every pass re-reads the chunks
+    w = _hostile_tensors()[name]
+    bits = (1, 2, 5, 8)
+    st = wstats.tensor_statistics(_chunks(w), bits, (1e-3,), "dorefa")
+    for k in bits:
+        assert st.per_bits[k].ks_stat == pytest.approx(_ks_reference(w, k), abs=1e-12), (name, k)
+
+
+def test_weights_ks_refinement_with_counted_sixteen_bit_values(monkeypatch) -> None:
+    """Distinct bfloat16 values with multiplicities (weighted chunks) through the split path."""
+    import ml_dtypes
+
+    import stecheck.weights.stats as wstats
+    from stecheck.weights.tensors import TensorRef, array_reader
+
+    monkeypatch.setattr(wstats, "GATHER_LIMIT", 16, raising=False)
+    w = _hostile_tensors()["pruned"].astype(ml_dtypes.bfloat16)
+    tensor = TensorRef("w", w.shape, w.dtype, array_reader(w))
+    st = wstats.tensor_statistics(tensor.chunks, (1, 3, 8), (1e-3,))
+    for k in (1, 3, 8):
+        assert st.per_bits[k].ks_stat == pytest.approx(_ks_reference(w.astype(np.float64), k), abs=1e-12)
+
+
+def test_weights_ks_refinement_memory_does_not_grow_with_ties(monkeypatch) -> None:
+    """A mostly-zero tensor: the refinement's peak allocation is set by its budgets, not by the 1.8 million
+    zeros sharing one bin of n (the earlier pass kept every value of its candidate bins)."""
+    import tracemalloc
+
+    import stecheck.weights.stats as wstats
+
+    monkeypatch.setattr(wstats, "KEEP_LIMIT", 0)
+    monkeypatch.setattr(wstats, "GATHER_LIMIT", 1 << 14, raising=False)
+    monkeypatch.setattr(wstats, "SPLIT_BINS", 1 << 14, raising=False)
+    rng = np.random.Generator(np.random.PCG64(SEED_B))
+    w = np.zeros(2_000_000, dtype=np.float32)
+    w[::10] = 0.05 * rng.standard_normal(w.size // 10)
+    chunks = lambda: ((w[i:i + (1 << 16)], None) for i in range(0, w.size, 1 << 16))  # noqa: E731
+    tracemalloc.start()
+    try:
+        st = wstats.tensor_statistics(chunks, (1,), (1e-3,))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 12 << 20, peak  # chunk buffers and the two budgets; the zeros alone would take 30 MB
+    assert st.per_bits[1].ks_stat == pytest.approx(_ks_reference(w.astype(np.float64), 1), abs=1e-12)
+
+
+def test_weights_ks_refinement_matches_scipy_on_random_tied_tensors(monkeypatch) -> None:
+    """Random tensors drawn from few distinct values plus a cluster (ties and near-ties), tiny budgets."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    import stecheck.weights.stats as wstats
+
+    monkeypatch.setattr(wstats, "GATHER_LIMIT", 8, raising=False)
+    monkeypatch.setattr(wstats, "SPLIT_BINS", 64, raising=False)
+
+    @settings(max_examples=60, deadline=None, derandomize=True)
+    @given(seed=st.integers(0, 2**32 - 1), distinct=st.integers(2, 40), size=st.integers(2, 3000), k=st.sampled_from([1, 2, 4, 7]))
+    def check(seed: int, distinct: int, size: int, k: int) -> None:
+        rng = np.random.Generator(np.random.PCG64(seed))
+        pool = np.concatenate([rng.normal(0, 0.3, distinct), 0.2 + 1e-12 * rng.standard_normal(distinct)])
+        w = rng.choice(pool, size)
+        if np.ptp(w) == 0:
+            return
+        st_ = wstats.tensor_statistics(_chunks(w, 257), (k,), (1e-3,), "dorefa")
+        assert st_.per_bits[k].ks_stat == pytest.approx(_ks_reference(w, k), abs=1e-12)
+
+    check()

@@ -208,3 +208,163 @@ def test_hub_reads_a_locally_cached_snapshot_offline(runner, offline_hub: Path, 
     data = json.loads(result.stdout)
     assert [r["tensor"] for r in data["records"] if r["kind"] == "tensor"] == ["w"]
     assert data["meta"]["source_info"]["hub_repo"] == "org/tiny"
+
+
+# ---------------------------------------------------------------- memory bound on hostile files
+
+
+_UNDER_1GB = (
+    "import resource, sys, runpy\n"
+    "resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))\n"
+    "sys.argv = ['stecheck', *sys.argv[1:]]\n"
+    "runpy.run_module('stecheck', run_name='__main__')\n"
+)
+
+
+def _declared(path: Path, dtype: str, itemsize: int, count: int, head: np.ndarray) -> Path:
+    """A safetensors file declaring ``count`` elements whose first values are ``head``; the rest is a hole
+    (``truncate``), so the file takes a few kilobytes of disk whatever it declares."""
+    header = json.dumps({"w": {"dtype": dtype, "shape": [count // 1024, 1024], "data_offsets": [0, count * itemsize]}}).encode()
+    header += b" " * (-len(header) % 8)
+    with path.open("wb") as handle:
+        handle.write(len(header).to_bytes(8, "little") + header + head.tobytes())
+        handle.truncate(8 + len(header) + count * itemsize)
+    return path
+
+
+def _pruned(path: Path, count: int) -> Path:
+    """A float32 safetensors file of ``count`` weights, 90% exact zeros (a pruned layer), written in blocks."""
+    rng = np.random.default_rng(SEED)
+    header = json.dumps({"w": {"dtype": "F32", "shape": [count // 1024, 1024], "data_offsets": [0, 4 * count]}}).encode()
+    header += b" " * (-len(header) % 8)
+    with path.open("wb") as handle:
+        handle.write(len(header).to_bytes(8, "little") + header)
+        for _ in range(0, count, 1 << 22):
+            block = np.zeros(1 << 22, np.float32)
+            block[::10] = 0.05 * rng.standard_normal(block[::10].size)
+            handle.write(block.tobytes())
+    return path
+
+
+def _ks_of_counted(values: np.ndarray, counts: np.ndarray) -> float:
+    """Two-sided KS distance to Uniform[-1/2, 1/2] of distinct sorted ``values`` with ``counts`` (plain numpy)."""
+    total = counts.sum()
+    upto = np.cumsum(counts)
+    return float(max(np.max(upto / total - (values + 0.5)), np.max((values + 0.5) - (upto - counts) / total), 0.0))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["pruned 256 MiB float32", "8 KB sparse file declaring 1 GiB"])
+def test_hostile_files_scan_under_a_1_gib_address_space_limit(tmp_path: Path, kind: str) -> None:
+    """Ties in one bin of n (zeros) used to be gathered whole (6 GB for the pruned file, over 8 GB for the
+    sparse one). Under RLIMIT_AS = 1 GiB the scan succeeds, or at worst fails with one line."""
+    if kind.startswith("pruned"):
+        path = _pruned(tmp_path / "pruned.safetensors", 64 << 20)
+    else:
+        head = (0.05 * np.random.default_rng(SEED).standard_normal(1024)).astype(np.float64)
+        path = _declared(tmp_path / "sparse.safetensors", "F64", 8, 1 << 27, head)
+        assert path.stat().st_size > 1 << 30
+        assert os.stat(path).st_blocks * 512 < 1 << 20  # a hole: the disk holds kilobytes
+    done = subprocess.run([sys.executable, "-c", _UNDER_1GB, "weights", str(path), "-k", "1", "--no-save", "-q", "--format", "json"],
+                          capture_output=True, text=True, timeout=3600, check=False)
+    if done.returncode != 0:
+        assert done.returncode == 2 and done.stderr.count("\n") == 1 and done.stderr.startswith("error: "), done.stderr[-2000:]
+        return
+    (record,) = [r for r in json.loads(done.stdout)["records"] if r["kind"] == "tensor"]
+    if kind.startswith("8 KB"):  # 1024 values and 2^27 - 1024 zeros; w = 0 gives r = 1/2, n = rint(1/2) - 1/2 = -1/2
+        w = np.concatenate([head, [0.0]])
+        r = np.tanh(w) / (2 * np.tanh(np.max(np.abs(w)))) + 0.5  # DoReFa's transform, k = 1 (L = 1)
+        distinct, inverse = np.unique(np.rint(r) - r, return_inverse=True)
+        weights = np.bincount(inverse, weights=np.concatenate([np.ones(head.size), [(1 << 27) - head.size]]))
+        assert record["ks_stat"] == pytest.approx(_ks_of_counted(distinct, weights), abs=1e-12)
+    assert record["size"] == (64 << 20 if kind.startswith("pruned") else 1 << 27)
+
+
+# ---------------------------------------------------------------- non-regular files, names, messages
+
+
+def _run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """A real process, so that a read that blocks ends as a timeout rather than a hung test run."""
+    return subprocess.run([sys.executable, "-m", "stecheck", *args], capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def _one_line(done: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert done.returncode == 2 and done.stdout == "", (done.returncode, done.stderr)
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: "), done.stderr
+    for fragment in fragments:
+        assert fragment in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".npy", ".npz", ".onnx"])
+def test_a_fifo_given_as_a_weights_file_is_refused_without_blocking(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"pipe{suffix}"
+    os.mkfifo(path)
+    _one_line(_run_cli("weights", str(path), "-k", "1", "--no-save", "-q", timeout=60), "FIFO", "not a regular file")
+
+
+def test_an_index_linked_to_dev_zero_is_refused(tmp_path: Path) -> None:
+    index = tmp_path / "model.safetensors.index.json"
+    index.symlink_to("/dev/zero")
+    _one_line(_run_cli("weights", str(index), "-k", "1", "--no-save", "-q", timeout=60), "character device")
+    (tmp_path / "ck").mkdir()
+    (tmp_path / "ck" / "model.safetensors").symlink_to("/dev/zero")  # in a directory source too (inside: /dev is not)
+    _one_line(_run_cli("weights", str(tmp_path / "ck"), "-k", "1", "--no-save", "-q", timeout=60), "outside the directory")
+
+
+def test_names_that_cannot_be_encoded_or_hold_control_characters(runner, tmp_path: Path) -> None:
+    """A lone surrogate in a tensor name and a non-UTF-8 file name: tables and --out work, every output
+    shows the same escaped name; newlines, escape sequences and '|' neither reach the terminal nor break
+    the Markdown table."""
+    data = weights_like(np.random.default_rng(SEED), (8, 8)).tobytes()
+    header = json.dumps({"w\ud800": {"dtype": "F32", "shape": [8, 8], "data_offsets": [0, 256]},
+                         "a|b\nc\x1b[31m": {"dtype": "F32", "shape": [8, 8], "data_offsets": [256, 512]}}).encode()
+    model = tmp_path / "model"
+    model.mkdir()
+    raw = len(header).to_bytes(8, "little") + header + data + data
+    (model / "one.safetensors").write_bytes(raw)
+    with open(os.fsencode(model) + b"/x\xff.safetensors", "wb") as handle:
+        handle.write(raw)
+    out = tmp_path / "out"
+    result = invoke(runner, "weights", str(model), "-k", "1", "--out", str(out), "-q")
+    assert result.exit_code == 0, result.stderr
+    assert "\x1b" not in result.stdout and "x\\udcff.safetensors:w\\ud800" in result.stdout
+    names = [r["tensor"] for r in json.loads((out / "records.json").read_text(encoding="utf-8"))["records"] if r["kind"] == "tensor"]
+    assert names == ["one.safetensors:w\\ud800", "one.safetensors:a|b\nc\x1b[31m", "x\\udcff.safetensors:w\\ud800",
+                     "x\\udcff.safetensors:a|b\nc\x1b[31m"]
+    assert "x\\udcff.safetensors:w\\ud800" in (out / "records.csv").read_text(encoding="utf-8")
+    table = (out / "records.md").read_text(encoding="utf-8").splitlines()
+    rows = [line for line in table if line.startswith("| ") and "safetensors" in line]
+    assert len(rows) == 4 and all(line.count(" | ") == table[2].count(" | ") for line in rows)  # same column count
+    assert "one.safetensors:a\\|b\\nc\\x1b[31m" in rows[1] and "\x1b" not in "".join(table)
+    source = os.fsdecode(os.fsencode(model) + b"/x\xff.safetensors")
+    result = invoke(runner, "weights", source, "-k", "1", "--out", str(tmp_path / "out2"), "-q", "--format", "md")
+    assert result.exit_code == 0, result.stderr
+    assert "x\\udcff.safetensors" in result.stdout
+
+
+def test_out_that_is_empty_is_refused(runner, tmp_path: Path, good: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert_one_line_error(invoke(runner, "weights", str(good), "-k", "1", "-q", "--out", ""), "--out ''")
+    assert_one_line_error(invoke(runner, "weights", str(good), "-k", "1", "-q", "--out="), "--out ''")
+    assert_one_line_error(invoke(runner, "simulate", "--dist", "normal(0.5,0.1)", "--samples", "1000", "-k", "1", "-q", "-o", " "), "--out ''")
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_torch_refusal_never_suggests_weights_only_false(runner, tmp_path: Path, monkeypatch) -> None:
+    """PyTorch's message advises rerunning with weights_only=False, which would run the file's code."""
+    import types
+
+    advice = ("Weights only load failed. This file can still be loaded, to do so you have two options. Re-running "
+              "`torch.load` with `weights_only` set to `False` will likely succeed, but it can result in arbitrary code "
+              "execution.\n WeightsUnpickler error: Unsupported global: GLOBAL builtins.print was not an allowed global")
+
+    def load(*_args, **_kwargs):
+        raise pickle.UnpicklingError(advice)
+
+    monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(load=load, Tensor=type("Tensor", (), {})))
+    path = tmp_path / "evil.pt"
+    path.write_bytes(b"not really a checkpoint")
+    result = invoke(runner, "weights", str(path), "-q")
+    assert_one_line_error(result, "refusing to unpickle code", "Unsupported global: GLOBAL builtins.print")
+    assert "weights_only" not in result.stderr and "False" not in result.stderr

@@ -19,7 +19,8 @@ import ml_dtypes
 import numpy as np
 
 from stecheck.errors import StecheckError
-from stecheck.weights.tensors import TensorRef
+from stecheck.safe_io import open_regular
+from stecheck.weights.tensors import TensorRef, check_shape
 
 __all__ = ["DTYPES", "read_header", "safetensors_tensors"]
 
@@ -44,12 +45,26 @@ def _bad(path: Path, why: str) -> StecheckError:
     return StecheckError(f"{str(path)!r} is not a valid safetensors file: {why}")
 
 
+class _DuplicateKey(Exception):
+    """A JSON object of the header names a key twice (json would silently keep the last)."""
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
 def read_header(path: Path) -> tuple[dict, int, int]:
     """``(header, data_start, file_size)`` of a safetensors file, validated against the file size."""
     path = Path(path)
+    fd = open_regular(path, "safetensors file")
     try:
-        size = path.stat().st_size
-        with path.open("rb") as handle:
+        with os.fdopen(fd, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
             head = handle.read(8)
             if len(head) < 8:
                 raise _bad(path, "shorter than its 8-byte header length" if size else "the file is empty")
@@ -60,7 +75,9 @@ def read_header(path: Path) -> tuple[dict, int, int]:
     except OSError as exc:
         raise StecheckError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
     try:
-        header = json.loads(text.decode("utf-8"))
+        header = json.loads(text.decode("utf-8"), object_pairs_hook=_unique_keys)
+    except _DuplicateKey as exc:
+        raise _bad(path, f"the header repeats the key {exc.args[0]!r} (the format forbids duplicate keys)") from None
     except (ValueError, RecursionError):  # UnicodeDecodeError, JSONDecodeError, over-long integers, deep nesting
         raise _bad(path, "the header is not JSON") from None
     if not isinstance(header, dict):
@@ -78,10 +95,12 @@ def safetensors_tensors(path: Path) -> list[TensorRef]:
             continue
         try:
             dtype = DTYPES[info["dtype"]]
-            shape = _integers(info["shape"])
+            shape = check_shape(_integers(info["shape"]))
             begin, end = _integers(info["data_offsets"])
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError):
             raise _bad(path, f"tensor {name!r} has a malformed or unsupported entry {str(info)[:200]}") from None
+        except ValueError as exc:
+            raise _bad(path, f"tensor {name!r}: {exc}") from None
         count = math.prod(shape)  # exact: an absurd shape cannot wrap around to match the offsets
         if min(shape, default=0) < 0 or end - begin != count * dtype.itemsize or begin < 0:
             raise _bad(path, f"tensor {name!r}: data_offsets {begin}..{end} do not match shape {list(shape)}")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Final
 
 from stecheck.errors import StecheckError
+from stecheck.safe_io import load_json, read_text, require_regular, safe_name
 from stecheck.weights.numpy_format import npy_tensors, npz_tensors
 from stecheck.weights.onnx_format import onnx_tensors
 from stecheck.weights.safetensors_format import safetensors_tensors
@@ -39,17 +39,25 @@ class Source:
 
 
 def _sharded(index: Path) -> list[TensorRef]:
-    """Tensors of ``model.safetensors.index.json``: ``{"weight_map": {tensor: shard file}}``."""
-    try:
-        weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
-        shards = list(dict.fromkeys(weight_map.values()))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError):
-        raise StecheckError(f"{str(index)!r} is not a safetensors index (a JSON object with a 'weight_map')") from None
+    """Tensors of ``model.safetensors.index.json``: ``{"weight_map": {tensor: shard file}}``.
+
+    The index is a regular file of at most :data:`stecheck.safe_io.MAX_TEXT_BYTES`, nested at most
+    :data:`stecheck.safe_io.MAX_JSON_DEPTH` levels; shards are plain file names inside its directory.
+    """
+    data = load_json(read_text(index, "safetensors index"), f"safetensors index {str(index)!r}")
+    weight_map = data.get("weight_map") if isinstance(data, dict) else None
+    if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
+        raise StecheckError(f"{str(index)!r} is not a safetensors index (a JSON object with a 'weight_map' of tensor names to shard files)")
+    shards = list(dict.fromkeys(weight_map.values()))
+    base = index.parent.resolve()
     out: list[TensorRef] = []
     for shard in shards:
-        path = (index.parent / str(shard)).resolve()
-        if index.parent.resolve() not in path.parents or not path.is_file():
+        if "\x00" in shard or safe_name(shard) != shard:
+            raise StecheckError(f"{str(index)!r} names a shard {shard[:80]!r} that is not a valid file name (a NUL or a lone surrogate)")
+        path = (index.parent / shard).resolve()
+        if base not in path.parents or not path.exists():
             raise StecheckError(f"{str(index)!r} names a missing shard {shard!r}")
+        require_regular(path, "shard")
         tensors = {t.name: t for t in safetensors_tensors(path)}
         for name, where in weight_map.items():
             if where == shard:
@@ -59,17 +67,25 @@ def _sharded(index: Path) -> list[TensorRef]:
     return out
 
 
+def _inside(directory: Path, entry: Path) -> Path:
+    """``entry`` of a directory source, refused when it is a link that leads outside the directory."""
+    if directory.resolve() not in entry.resolve().parents:
+        raise StecheckError(f"{str(entry)!r} links outside the directory {str(directory)!r}: refusing to follow it")
+    return entry
+
+
 def _directory(path: Path) -> tuple[str, list[TensorRef]]:
     indexes = sorted(path.glob(f"*{_INDEX_SUFFIX}"))
     if indexes:
-        return "sharded safetensors", _sharded(indexes[0])
-    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in LOADERS)
+        return "sharded safetensors", _sharded(_inside(path, indexes[0]))
+    files = sorted(_inside(path, p) for p in path.iterdir() if p.suffix in LOADERS and not p.is_dir())
     safetensors = [p for p in files if p.suffix == ".safetensors"]
     files = safetensors or files  # a checkpoint directory often holds one model in several formats
     if not files:
         raise StecheckError(f"directory {str(path)!r} holds no weight file ({', '.join(LOADERS)})")
     out = []
     for file in files:
+        require_regular(file, "weights file")
         for tensor in LOADERS[file.suffix](file):
             if len(files) > 1:
                 tensor.name = f"{file.name}:{tensor.name}"
@@ -87,12 +103,15 @@ def open_path(path: Path) -> Source:
     elif path.name.endswith(_INDEX_SUFFIX):
         kind, tensors = "sharded safetensors", _sharded(path)
     elif path.suffix.lower() in LOADERS:
+        require_regular(path, "weights file")  # a FIFO would block the loader, /dev/zero never end
         kind, tensors = path.suffix.lower().lstrip("."), LOADERS[path.suffix.lower()](path)
     else:
         raise StecheckError(f"{str(path)!r}: unsupported file type {path.suffix or '(none)'!r}; expected one of {', '.join(LOADERS)}, a directory, hf:ORG/NAME or zoo:NAME")
     if not tensors:
         raise StecheckError(f"{str(path)!r} contains no tensors")
-    return Source(str(path), kind, tensors, {"path": str(path)})
+    for tensor in tensors:  # names from files may hold lone surrogates: escaped once, here, for every output
+        tensor.name = safe_name(tensor.name)
+    return Source(safe_name(str(path)), kind, tensors, {"path": safe_name(str(path))})
 
 
 def open_source(spec: str) -> Source:

@@ -10,7 +10,10 @@ computed here from chunks of the tensor, in constant memory, by at most three pa
    counts ``floor(L h + 1/2 - n)`` (stecheck.estimators.crossing_counts) for every h; for all k <= 8
    together, Taylor moments of r on a fine grid from which one FFT per order gives every Fourier
    coefficient exp(-2 pi i l L r) (Anderson and Dahleh 1996; a type-1 non-uniform DFT);
-2. only the values in the histogram bins that can hold the KS supremum, to evaluate it exactly.
+2. the histogram bins that can hold the KS supremum, refined until it is exact: their values are
+   gathered and sorted while few, else split into sub-bins holding a count, a minimum and a maximum
+   (so ties cost nothing), over as many further passes as needed; memory stays bounded by
+   :data:`GATHER_LIMIT` values and :data:`SPLIT_BINS` sub-bins, however many values share a bin.
 
 A chunk is ``(values, weights)``: ``weights`` None means every value counts once; 16-bit tensors are
 passed as their distinct values with multiplicities (stecheck.weights.tensors).
@@ -33,6 +36,8 @@ from stecheck.quantize import levels
 __all__ = [
     "TRANSFORMS",
     "KS_BINS",
+    "GATHER_LIMIT",
+    "SPLIT_BINS",
     "TAYLOR_BINS",
     "TAYLOR_ORDER",
     "Chunk",
@@ -63,6 +68,14 @@ TAYLOR_ORDER: Final = 12
 TAYLOR_MAX_FREQ: Final = TAYLOR_BINS // 8
 #: Pass 1 keeps the transformed chunks for pass 2 while they total at most this many values (128 MiB).
 KEEP_LIMIT: Final = 1 << 24
+#: The KS refinement keeps at most this many values of n per pass (all k together, 48 MiB with their
+#: weights and interval ids) ...
+GATHER_LIMIT: Final = 1 << 20
+#: ... and at most this many sub-bins (a count, a minimum and a maximum each: 24 MiB), whatever the tensor.
+SPLIT_BINS: Final = 1 << 20
+#: Fewest and most sub-bins an interval is split into in one pass.
+SPLIT_MIN: Final = 16
+SPLIT_MAX: Final = 1 << 16
 _GAP: Final = 1e-15  # float slack of the bin edges of n: |fl(n + 1/2) - (n + 1/2)| <= 2^-53
 
 Chunk = tuple[NDArray, "NDArray | None"]
@@ -385,8 +398,7 @@ def tensor_statistics(
             else:
                 kept = None
     var_r = max(r2 / total - (r1 / total) ** 2, 0.0)
-    candidates = [_ks_candidates(acc.hist, total) for acc in accs]
-    ks = _ks_exact(kept if kept is not None else _chunks_of_r(chunks, tr), accs, candidates, total)
+    ks = _ks_exact((lambda: kept) if kept is not None else (lambda: _chunks_of_r(chunks, tr)), accs, total)
     spectra = np.fft.fft(moments, axis=1) if moments is not None else None
     per_bits = {}
     for acc, d in zip(accs, ks):
@@ -411,37 +423,224 @@ def tensor_statistics(
     return TensorStatistics(extent.count, extent.nonfinite, False, per_bits)
 
 
+def _float_keys(n: NDArray[np.float64]) -> NDArray[np.uint64]:
+    """Unsigned integers in the order of the float64 values ``n`` (IEEE bit patterns, sign folded)."""
+    bits = (n + 0.0).view(np.uint64)  # + 0.0 turns -0.0 into +0.0, so equal values get equal keys
+    return np.where(bits >> np.uint64(63), ~bits, bits | np.uint64(1 << 63))
+
+
+@dataclass
+class _Open:
+    """Intervals of n that may hold the KS supremum, sorted and disjoint.
+
+    Stage 0 (``bins`` set): bins of the pass-1 histogram. Later: value intervals ``[lo, hi]`` whose ends
+    are values present in the tensor. ``before`` is the population weight below an interval, ``count``
+    the weight inside, ``upper`` a bound on the KS terms of its points.
+    """
+
+    before: NDArray[np.float64]
+    count: NDArray[np.float64]
+    upper: NDArray[np.float64]
+    bins: NDArray[np.intp] | None = None
+    lo: NDArray[np.float64] | None = None
+    hi: NDArray[np.float64] | None = None
+
+
+class _KSRefinement:
+    """The exact KS statistic of one bit width, refined over passes in bounded memory.
+
+    Each pass, an open interval is either *gathered* (its values are kept, sorted, and their KS terms
+    evaluated as in :func:`ks_from_sorted`) while the gathered values number at most
+    :data:`GATHER_LIMIT`, or *split* into sub-bins that keep only a count, a minimum and a maximum. A
+    sub-bin holding a single value (whatever its multiplicity: ties are counted, not stored) gives its
+    exact terms ``F(x) - G(x)`` and ``G(x) - F(x-)``; any other becomes an interval ``[min, max]`` with
+    ``before`` below it and ``count`` inside, whose terms are at most ``max((before + count)/N - G(min),
+    G(max) - before/N)`` and of which two are known exactly (at its maximum and its minimum). Intervals
+    whose bound is below the best known term are dropped. An interval is split by the order of the
+    float64 bit patterns, so its span shrinks by the sub-bin factor each pass and the loop ends.
+    """
+
+    def __init__(self, acc: _BitsAccumulator, total: float) -> None:
+        self.scale = acc.scale
+        self.total = total
+        hist = acc.hist
+        after = np.cumsum(hist)
+        before = after - hist
+        bins = np.flatnonzero(_ks_candidates(hist, total))
+        edge = bins / _KS_SCALE
+        upper = np.maximum(after[bins] / total - edge, edge + 1.0 / _KS_SCALE - before[bins] / total) + _GAP
+        lower = np.maximum(after[bins] / total - edge - 1.0 / _KS_SCALE, edge - before[bins] / total) - _GAP
+        self.best = max(float(lower.max(initial=0.0)), 0.0)  # a lower bound of D
+        self.exact = 0.0  # the largest KS term evaluated exactly so far
+        self.open = _Open(before[bins], hist[bins], upper, bins=bins)
+        self.gather = np.zeros(bins.size, dtype=bool)
+        self.split = np.zeros(bins.size, dtype=bool)
+        self.sub_bins = 1
+
+    @property
+    def done(self) -> bool:
+        return self.open.count.size == 0
+
+    def plan(self, gather_budget: int, split_budget: int, first: bool) -> tuple[int, int, bool]:
+        """Choose the intervals to gather and to split this pass: ``(gather left, split left, takes part)``.
+
+        Histogram bins (stage 0) are all handled in one pass, so that state waits for a pass with room
+        for all of them; the first state of a pass always has room (KS_BINS * SPLIT_MIN <= SPLIT_BINS).
+        """
+        op = self.open
+        gather = np.zeros(op.count.size, dtype=bool)
+        split = np.zeros(op.count.size, dtype=bool)
+        ranked = np.argsort(-op.upper, kind="stable")  # the most promising first, while they fit
+        taken = ranked[np.cumsum(op.count[ranked]) <= gather_budget]
+        gather[taken] = True
+        budget = gather_budget - int(op.count[taken].sum())
+        rest = np.flatnonzero(~gather)
+        wanted = min(rest.size, split_budget // SPLIT_MIN)
+        if op.bins is not None and wanted < rest.size:
+            if not first:
+                return gather_budget, split_budget, False
+            wanted = rest.size
+        if wanted:
+            split[rest[np.argsort(-op.upper[rest], kind="stable")][:wanted]] = True
+            self.sub_bins = int(max(2, min(SPLIT_MAX, split_budget // wanted)))
+            split_budget -= wanted * self.sub_bins
+        self.gather, self.split = gather, split
+        return budget, max(split_budget, 0), bool(gather.any() or split.any())
+
+    def start_pass(self) -> None:
+        op = self.open
+        self.gathered: list[tuple[NDArray, NDArray | None, NDArray]] = []
+        n_split = int(self.split.sum())
+        self.split_slot = np.full(op.count.size, -1, dtype=np.int64)
+        self.split_slot[self.split] = np.arange(n_split) * self.sub_bins
+        size = n_split * self.sub_bins
+        self.sub_count = np.zeros(size)
+        self.sub_min = np.full(size, np.inf)
+        self.sub_max = np.full(size, -np.inf)
+        if op.bins is not None:
+            self.lut = np.full(KS_BINS, -1, dtype=np.int64)
+            self.lut[op.bins] = np.arange(op.bins.size)
+        else:
+            assert op.lo is not None and op.hi is not None
+            self.key_lo = _float_keys(op.lo)
+            # sub-bin width: (span - 1) // B + 1 >= span / B, so every key of the interval maps below B
+            self.key_width = (_float_keys(op.hi) - self.key_lo) // np.uint64(self.sub_bins) + np.uint64(1)
+
+    def add(self, n: NDArray[np.float64], weights: NDArray | None, binned: NDArray[np.float64]) -> None:
+        """One chunk: ``n`` and ``binned = (n + 1/2) S`` as pass 1 computed them."""
+        op = self.open
+        if op.bins is not None:
+            where = self.lut[binned.astype(np.intp)]
+            idx = np.flatnonzero(where >= 0)
+        else:
+            assert op.lo is not None and op.hi is not None
+            where = np.searchsorted(op.lo, n, side="right") - 1
+            idx = np.flatnonzero(where >= 0)
+            idx = idx[n[idx] <= op.hi[where[idx]]]
+        if idx.size == 0:
+            return
+        where, values = where[idx], n[idx]
+        w = None if weights is None else weights[idx]
+        take = self.gather[where]
+        if take.any():
+            self.gathered.append((values[take], None if w is None else w[take], where[take]))
+        cut = self.split[where]
+        if not cut.any():
+            return
+        idx, values, where = idx[cut], values[cut], where[cut]
+        w = None if w is None else w[cut]
+        if op.bins is not None:  # the position inside the histogram bin, monotone in n
+            frac = binned[idx] - op.bins[where]
+            sub = np.clip((frac * self.sub_bins).astype(np.int64), 0, self.sub_bins - 1)
+        else:
+            sub = ((_float_keys(values) - self.key_lo[where]) // self.key_width[where]).astype(np.int64)
+        slot = self.split_slot[where] + sub
+        self.sub_count += np.bincount(slot, weights=w, minlength=self.sub_count.size)
+        np.minimum.at(self.sub_min, slot, values)
+        np.maximum.at(self.sub_max, slot, values)
+
+    def finish_pass(self) -> None:
+        op, total = self.open, self.total
+        if self.gathered:
+            n = np.concatenate([g[0] for g in self.gathered])
+            which = np.concatenate([g[2] for g in self.gathered])
+            w = None if self.gathered[0][1] is None else np.concatenate([g[1] for g in self.gathered]).astype(np.float64)
+            order = np.argsort(n, kind="stable")
+            n, which = n[order], which[order]
+            w = np.ones_like(n) if w is None else w[order]
+            # intervals are disjoint and in the order of n: a point's population weight below it is its
+            # interval's `before` plus what this gather holds of that interval before it
+            start = np.searchsorted(which, which, side="left")
+            before_in_gather = np.concatenate(([0.0], np.cumsum(w)))[start]
+            self.exact = max(self.exact, ks_from_sorted(n, w, op.before[which] - before_in_gather, total))
+        self.gathered = []
+        parts = []
+        keep = ~(self.gather | self.split)  # deferred value intervals stay as they are
+        if keep.any():
+            assert op.lo is not None and op.hi is not None
+            parts.append((op.before[keep], op.count[keep], op.upper[keep], op.lo[keep], op.hi[keep]))
+        if self.split.any():
+            parts.append(self._sub_intervals())
+        self.best = max(self.best, self.exact)
+        if not parts:
+            self.open = _Open(np.zeros(0), np.zeros(0), np.zeros(0), lo=np.zeros(0), hi=np.zeros(0))
+            return
+        before, count, upper, lo, hi = (np.concatenate([p[i] for p in parts]) for i in range(5))
+        order = np.argsort(lo, kind="stable")
+        live = order[upper[order] >= self.best]
+        self.open = _Open(before[live], count[live], upper[live], lo=lo[live], hi=hi[live])
+
+    def _sub_intervals(self) -> tuple[NDArray[np.float64], ...]:
+        """The non-empty sub-bins of this pass: exact terms of single values, bounds of the others."""
+        op, total, size = self.open, self.total, self.sub_bins
+        rows = np.flatnonzero(self.split)
+        count = self.sub_count.reshape(rows.size, size)
+        before = op.before[rows][:, None] + np.cumsum(count, axis=1) - count
+        mn = self.sub_min.reshape(rows.size, size)
+        mx = self.sub_max.reshape(rows.size, size)
+        full = count > 0
+        before, count, mn, mx = before[full], count[full], mn[full], mx[full]
+        at_max = (before + count) / total - (mx + 0.5)  # F(max) - G(max), exact
+        at_min = (mn + 0.5) - before / total  # G(min) - F(min-), exact
+        self.best = max(self.best, float(np.max(at_max, initial=0.0)), float(np.max(at_min, initial=0.0)))
+        single = mn == mx
+        if single.any():
+            self.exact = max(self.exact, float(np.max(at_max[single])), float(np.max(at_min[single])))
+        several = ~single
+        upper = np.maximum((before + count) / total - (mn + 0.5), (mx + 0.5) - before / total) + _GAP
+        return before[several], count[several], upper[several], mn[several], mx[several]
+
+
 def _ks_exact(
-    chunks_of_r: Iterable[tuple[NDArray[np.float64], NDArray | None]],
+    chunks_of_r: Callable[[], Iterable[tuple[NDArray[np.float64], NDArray | None]]],
     accs: Sequence[_BitsAccumulator],
-    candidates: Sequence[NDArray[np.bool_]],
     total: float,
 ) -> list[float]:
-    """Pass 2: gather the values of n in the candidate bins and evaluate the KS statistic on them exactly."""
-    gathered: list[list[tuple[NDArray, NDArray | None, NDArray]]] = [[] for _ in accs]
+    """Pass 2 and on: the exact KS statistic of every bit width, in memory bounded by
+    :data:`GATHER_LIMIT` gathered values and :data:`SPLIT_BINS` sub-bins whatever the tensor
+    (:class:`_KSRefinement`)."""
+    states = [_KSRefinement(acc, total) for acc in accs]
     work = _Work()
-    for r, weights in chunks_of_r:
-        for acc, lut, out in zip(accs, candidates, gathered):
-            s, n, tmp, b = work.views(r.size)
-            np.multiply(r, acc.scale, out=s)  # as rounding_errors and _ks_bin, in reused buffers
-            np.rint(s, out=n)
-            n -= s
-            np.add(n, 0.5, out=tmp)
-            tmp *= _KS_SCALE
-            np.copyto(b, tmp, casting="unsafe")
-            take = lut[b]
-            out.append((n[take], None if weights is None else weights[take], b[take]))
-    result = []
-    for acc, parts in zip(accs, gathered):
-        n = np.concatenate([p[0] for p in parts])
-        b = np.concatenate([p[2] for p in parts])
-        w = None if parts[0][1] is None else np.concatenate([p[1] for p in parts]).astype(np.float64)
-        order = np.argsort(n, kind="stable")
-        n, b = n[order], b[order]
-        w = np.ones_like(n) if w is None else w[order]
-        # population weight below each point's bin, minus what this gather already holds of that bin
-        below_bin = np.cumsum(acc.hist) - acc.hist
-        start = np.searchsorted(b, b, side="left")
-        before_in_gather = np.concatenate(([0.0], np.cumsum(w)))[start]
-        result.append(ks_from_sorted(n, w, below_bin[b] - before_in_gather, total))
-    return result
+    while True:
+        active = [st for st in states if not st.done]
+        if not active:
+            break
+        gather_budget, split_budget, taking = GATHER_LIMIT, SPLIT_BINS, []
+        for st in active:
+            gather_budget, split_budget, takes_part = st.plan(gather_budget, split_budget, first=not taking)
+            if takes_part:
+                st.start_pass()
+                taking.append(st)
+        active = taking
+        for r, weights in chunks_of_r():
+            for st in active:
+                s, n, tmp, _b = work.views(r.size)
+                np.multiply(r, st.scale, out=s)  # as rounding_errors and _ks_bin, in reused buffers
+                np.rint(s, out=n)
+                n -= s
+                np.add(n, 0.5, out=tmp)
+                tmp *= _KS_SCALE
+                st.add(n, weights, tmp)
+        for st in active:
+            st.finish_pass()
+    return [st.exact for st in states]

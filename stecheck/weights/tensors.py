@@ -10,7 +10,8 @@ exactly.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Final, Iterator
+import math
+from typing import Callable, Final, Iterator, Sequence
 
 import ml_dtypes
 import numpy as np
@@ -18,13 +19,28 @@ from numpy.typing import NDArray
 
 from stecheck.weights.stats import Chunk
 
-__all__ = ["CHUNK_ELEMENTS", "TensorRef", "is_floating", "dtype_name", "array_reader"]
+__all__ = ["CHUNK_ELEMENTS", "MAX_ELEMENTS", "TensorRef", "check_shape", "is_floating", "dtype_name", "array_reader"]
 
 #: Elements per chunk (2 MiB of float64 once transformed: the per-k work stays in cache).
 CHUNK_ELEMENTS: Final = 1 << 18
 
 _FLOAT8 = tuple(np.dtype(t) for t in (ml_dtypes.float8_e4m3fn, ml_dtypes.float8_e5m2))
 _SIXTEEN = (np.dtype(ml_dtypes.bfloat16), np.dtype(np.float16))
+
+
+#: Largest dimension, and product of the non-zero dimensions, a shape may declare: numpy holds shapes
+#: and strides as int64, so a larger one (``[0, 2**64]``) cannot even describe an empty array.
+MAX_ELEMENTS: Final = (1 << 63) - 1
+
+
+def check_shape(shape: Sequence[int]) -> tuple[int, ...]:
+    """``shape`` as a tuple, or ValueError naming why numpy could not hold it."""
+    dims = tuple(int(d) for d in shape)
+    if any(d < 0 for d in dims):
+        raise ValueError(f"shape {list(dims)} has a negative dimension")
+    if math.prod(d for d in dims if d) > MAX_ELEMENTS:
+        raise ValueError(f"shape {list(dims)[:8]} overflows 64-bit sizes (at most {MAX_ELEMENTS} per dimension and in all)")
+    return dims
 
 
 def is_floating(dtype: np.dtype) -> bool:
@@ -51,7 +67,7 @@ class TensorRef:
     @property
     def size(self) -> int:
         """Number of elements."""
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.shape)
 
     @property
     def floating(self) -> bool:

@@ -7,6 +7,7 @@ code; anything else is refused. torch is an optional extra (``pip install 'stech
 from __future__ import annotations
 
 import pickle
+import re
 import warnings
 from pathlib import Path
 from typing import Any, Iterator
@@ -15,6 +16,7 @@ import ml_dtypes
 import numpy as np
 
 from stecheck.errors import StecheckError
+from stecheck.safe_io import require_regular
 from stecheck.weights.tensors import TensorRef, array_reader
 
 __all__ = ["torch_tensors"]
@@ -48,10 +50,21 @@ def _to_numpy(tensor: Any, torch: Any) -> np.ndarray:
     return tensor.numpy()
 
 
+_UNSUPPORTED = re.compile(r"Unsupported (?:global: GLOBAL [\w.]+|operand \d+|class [\w.]+)")
+
+
+def _what_was_refused(exc: BaseException) -> str:
+    """What the weights-only unpickler stopped at (``: Unsupported global: GLOBAL builtins.print``), and
+    nothing of PyTorch's advice: it suggests ``weights_only=False``, which would run the file's code."""
+    found = _UNSUPPORTED.search(str(exc))
+    return f": {found.group(0).strip()[:200]}" if found else ""
+
+
 def torch_tensors(path: Path) -> list[TensorRef]:
     """The tensors of a (possibly nested) state dict, with dotted names."""
     path = Path(path)
     torch = _import_torch(path)
+    require_regular(path, "PyTorch checkpoint")
     try:
         if path.stat().st_size == 0:
             raise StecheckError(f"{str(path)!r} is not a PyTorch checkpoint: the file is empty")
@@ -61,9 +74,8 @@ def torch_tensors(path: Path) -> list[TensorRef]:
     except StecheckError:
         raise
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise StecheckError(
-            f"{str(path)!r} is not a weights-only PyTorch checkpoint (refusing to unpickle code): {first}"
+            f"{str(path)!r} is not a weights-only PyTorch checkpoint (refusing to unpickle code{_what_was_refused(exc)})"
         ) from None
     except Exception as exc:  # torch raises RuntimeError, EOFError, ... for corrupt files
         raise StecheckError(f"{str(path)!r} is not a valid PyTorch checkpoint: {type(exc).__name__}: {exc}") from None
