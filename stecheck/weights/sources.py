@@ -8,10 +8,14 @@ from pathlib import Path
 from typing import Any, Callable, Final
 
 from stecheck.errors import StecheckError
+from stecheck.weights.gguf_format import gguf_tensors
+from stecheck.weights.keras_format import keras_tensors
 from stecheck.weights.numpy_format import npy_tensors, npz_tensors
 from stecheck.weights.onnx_format import onnx_tensors
+from stecheck.weights.roles import name_roles
 from stecheck.weights.safetensors_format import safetensors_tensors
 from stecheck.weights.tensors import TensorRef
+from stecheck.weights.tflite_format import tflite_tensors
 from stecheck.weights.torch_format import torch_tensors
 
 __all__ = ["LOADERS", "Source", "open_source", "open_path"]
@@ -24,6 +28,11 @@ LOADERS: Final[dict[str, Callable[[Path], list[TensorRef]]]] = {
     ".pt": torch_tensors,
     ".pth": torch_tensors,
     ".bin": torch_tensors,
+    ".gguf": gguf_tensors,
+    ".h5": keras_tensors,
+    ".hdf5": keras_tensors,
+    ".keras": keras_tensors,
+    ".tflite": tflite_tensors,
 }
 _INDEX_SUFFIX: Final = ".safetensors.index.json"
 
@@ -77,6 +86,13 @@ def _directory(path: Path) -> tuple[str, list[TensorRef]]:
     return "directory", out
 
 
+def assign_name_roles(tensors: list[TensorRef]) -> None:
+    """Give every tensor without a role (all but ONNX, GGUF and Keras ones) its role from the naming conventions."""
+    todo = [t for t in tensors if t.role is None]
+    for tensor, role in zip(todo, name_roles([(t.name, t.shape, t.floating) for t in todo])):
+        tensor.role = role
+
+
 def open_path(path: Path) -> Source:
     """Open a local file or directory."""
     path = Path(path)
@@ -92,6 +108,7 @@ def open_path(path: Path) -> Source:
         raise StecheckError(f"{str(path)!r}: unsupported file type {path.suffix or '(none)'!r}; expected one of {', '.join(LOADERS)}, a directory, hf:ORG/NAME or zoo:NAME")
     if not tensors:
         raise StecheckError(f"{str(path)!r} contains no tensors")
+    assign_name_roles(tensors)
     return Source(str(path), kind, tensors, {"path": str(path)})
 
 
