@@ -16,7 +16,7 @@ from stecheck.weights.onnx_format import onnx_tensors
 from stecheck.weights.roles import name_roles, parse_roles
 from stecheck.weights.scan import left_out, select
 from stecheck.weights.sources import open_path
-from conftest import invoke
+from tests.conftest import invoke
 
 F = TensorProto.FLOAT
 
