@@ -26,7 +26,7 @@ _BUFFER_WORDS: Final = frozenset({
     "running_mean", "running_var", "num_batches_tracked", "moving_mean", "moving_variance", "position_ids",
     "token_type_ids", "inv_freq", "rope_freqs", "freqs_cis", "anchors", "masked_bias", "attn_mask",
 })
-_BUFFER_PATTERN: Final = re.compile(r"(^|_)(buffer|basis|window|mask|freqs?|anchors?)($|_)")
+_BUFFER_PATTERN: Final = re.compile(r"(^|_)(buffer|basis|window|mask|freqs?|anchors?|stft|istft|dft|fbank|filterbank|mel_filters)($|_)")
 _NORM_PATTERN: Final = re.compile(
     r"(^|_)(norm|ln|ln\d+|ln_f|bn|bn\d+|layernorm|layer_norm|batchnorm|batch_norm|batch_normalization(_\d+)?|"
     r"layer_normalization(_\d+)?|group_norm|groupnorm|rmsnorm|rms_norm|\w*_norm|norm\d*|input_layernorm|"
@@ -39,7 +39,8 @@ NAME_RULES: Final = (
     ("quantized", "the loader read quantized storage (GGUF Q4_K, Q8_0, ...); the leaf is qweight, qzeros, scales, g_idx, SCB, "
                   "weight_scale, weight_zero_point, absmax, ...; or an integer weight next to such a scale"),
     ("buffer", "an integer or boolean tensor (ids, counters, index tables); a part is running_mean, running_var, num_batches_tracked, moving_mean, moving_variance, position_ids, "
-               "inv_freq, rope_freqs, ...; or contains buffer, basis, window, mask, freq(s), anchor(s) as a word"),
+               "inv_freq, rope_freqs, ...; or contains buffer, basis, window, mask, freq(s), anchor(s), stft, dft, fbank, filterbank as a word (fixed bases such as "
+               "silero-vad's stft_conv.weight)"),
     ("norm", "a part names a normalisation (norm, ln, ln_f, bn1, LayerNorm, batch_normalization, attn_norm, ffn_norm, "
              "output_norm, ...); or the leaf is gamma or beta; or the leaf is weight/bias of a 1-d pair with running "
              "statistics; or a 1-d leaf weight (a PyTorch norm scale)"),
