@@ -118,7 +118,9 @@ def keras_tensors(path: Path) -> list[TensorRef]:
     except StecheckError:
         raise
     except OSError as exc:
-        raise StecheckError(f"cannot read {str(path)!r}: {exc.strerror or str(exc)[:200]}") from None
+        if exc.errno is not None:  # the operating system's error (permissions, ...)
+            raise StecheckError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
+        raise _bad(path, str(exc)[:200]) from None  # HDF5 reports a corrupt file as OSError without errno
     except Exception as exc:  # h5py raises KeyError, ValueError, RuntimeError, ... on corrupt files
         raise _bad(path, f"{type(exc).__name__}: {str(exc)[:200]}") from None
 
