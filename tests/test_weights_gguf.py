@@ -131,3 +131,36 @@ def test_gguf_chunked_reads_cross_block_boundaries(tmp_path: Path, rng) -> None:
             start = max(start, 0)
             count = min(count, tensor.size - start)
             np.testing.assert_array_equal(tensor.read(start, count), whole[start:start + count])
+
+
+def _patch_tensor_info(data: bytes, name: str, dims: list[int] | None = None, offset: int | None = None) -> bytes:
+    """Rewrite one tensor info of a GGUF file: name (u64 length + bytes), n_dims u32, dims u64[n], type u32, offset u64."""
+    import struct
+
+    key = struct.pack("<Q", len(name)) + name.encode()
+    at = data.index(key) + len(key)
+    (n,) = struct.unpack_from("<I", data, at)
+    buf = bytearray(data)
+    if dims is not None:
+        assert len(dims) == n
+        struct.pack_into(f"<{n}Q", buf, at + 4, *dims)
+    if offset is not None:
+        struct.pack_into("<Q", buf, at + 4 + 8 * n + 4, offset)
+    return bytes(buf)
+
+
+@pytest.mark.parametrize("dims,offset,needle", [
+    ([1 << 40, 1 << 40], None, "not a valid GGUF file"),
+    ([1 << 63, 2], None, "not a valid GGUF file"),
+    (None, 1 << 50, "not a valid GGUF file"),
+    ([64, 7], None, "not a valid GGUF file"),
+])
+def test_crafted_gguf_tensor_infos_are_refused(tmp_path: Path, dims, offset, needle: str) -> None:
+    """Absurd shapes and offsets past the end of the file: one-line refusals, nothing allocated or read."""
+    from tests.test_fuzz_weights import outcome
+    from tests.weights_new_formats import gguf_bytes
+
+    path = tmp_path / "attack.gguf"
+    path.write_bytes(_patch_tensor_info(gguf_bytes(), "token_embd.weight", dims, offset))
+    result = outcome(path)
+    assert result.startswith("refused: ") and needle in result, result

@@ -120,3 +120,15 @@ def test_keras_external_storage_is_refused(tmp_path: Path) -> None:
         f["link"] = h5py.ExternalLink(str(secret), "/x")
     with pytest.raises(StecheckError, match="external or virtual storage"):
         keras_tensors(path)
+
+
+def test_keras_dataset_with_an_absurd_shape_is_refused(tmp_path: Path) -> None:
+    """A chunked dataset of 2^40 float32 that was never written takes a few bytes on disk: refused before reading."""
+    from tests.test_fuzz_weights import outcome
+
+    path = tmp_path / "huge.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("model_weights/dense/dense/kernel:0", shape=(1 << 20, 1 << 20), dtype="<f4", chunks=(64, 64))
+    assert path.stat().st_size < 1 << 20
+    result = outcome(path)
+    assert result.startswith("refused: ") and "over the" in result, result

@@ -80,3 +80,20 @@ def test_tflite_two_subgraphs_are_prefixed(tmp_path: Path, rng) -> None:
     path = write(tmp_path / "two.tflite", [small_cnn(rng), small_cnn(rng)])
     names = [t.name for t in tflite_tensors(path)]
     assert names[0] == "subgraph0/conv/filter" and "subgraph1/conv/filter" in names and len(names) == 14
+
+
+@pytest.mark.parametrize("dims", [(1 << 30, 1 << 30), (-4, 64), (4, 65)])
+def test_tflite_shape_not_matching_its_buffer_is_refused(tmp_path: Path, dims) -> None:
+    """Shapes rewritten in the FlatBuffer (absurd, negative, one too long): one-line refusals."""
+    import struct
+
+    from tests.test_fuzz_weights import outcome
+    from tests.weights_new_formats import tflite_bytes
+
+    data = tflite_bytes()
+    shape = struct.pack("<Iii", 2, 4, 64)  # the weight's shape vector: length 2, then [4, 64]
+    assert data.count(shape) == 1
+    path = tmp_path / "attack.tflite"
+    path.write_bytes(data.replace(shape, struct.pack("<Iii", 2, *dims)))
+    result = outcome(path)
+    assert result.startswith("refused: ") and ("absurd shape" in result or "bytes of data" in result), result
