@@ -39,6 +39,12 @@ def small_cnn(rng: np.random.Generator) -> Graph:
         T("reshape/out", (1, 512)),
         T("mel/basis", (64, 257), data=weights_like(rng, (64, 257))),  # a constant no op of a known slot uses
         T("mel/out", (1, 64)),
+        T("fc2/weight", (64, 64), data=weights_like(rng, (64, 64))),
+        T("fc2/out", (1, 64)),
+        T("fc2/bias", (64,), data=weights_like(rng, (64,))),  # added after a bias-free FULLY_CONNECTED
+        T("fc2/biased", (1, 64)),
+        T("scale", (64,), data=weights_like(rng, (64,))),  # added to a MUL's output: not a bias
+        T("y", (1, 64)),
     ]
     ops = [
         Op("CONV_2D", [0, 1, 2], [3]),
@@ -47,6 +53,9 @@ def small_cnn(rng: np.random.Generator) -> Graph:
         Op("RESHAPE", [6, 10], [11]),
         Op("FULLY_CONNECTED", [11, 7, 8], [9]),
         Op("MUL", [9, 12], [13]),
+        Op("FULLY_CONNECTED", [13, 14, -1], [15]),
+        Op("ADD", [16, 15], [17]),
+        Op("ADD", [13, 18], [19]),
     ]
     return Graph(tensors, ops)
 
@@ -61,7 +70,8 @@ def test_tflite_constants_roles_and_numbers(runner, tmp_path: Path, rng) -> None
     for name, t in floating.items():
         assert_matches_plain(data["records"], name, t.data)
     roles = {name: r["role"] for name, r in rows.items()}
-    assert roles == {"conv/filter": "weight", "conv/bias": "bias", "dw/filter_fp16": "weight", "mel/basis": "other"}
+    assert roles == {"conv/filter": "weight", "conv/bias": "bias", "dw/filter_fp16": "weight", "mel/basis": "other",
+                     "fc2/weight": "weight", "fc2/bias": "bias", "scale": "other"}
     summary = data["meta"]["left_out"]
     got = {(r["role"], r["type"], r["reason"]): r["tensors"] for r in summary["left_out"]}
     assert got == {("buffer", "int32", "not floating"): 1, ("quantized", "int32", "not floating"): 1, ("quantized", "int8", "not floating"): 1}
@@ -70,7 +80,7 @@ def test_tflite_constants_roles_and_numbers(runner, tmp_path: Path, rng) -> None
 def test_tflite_default_scan_is_the_weights(runner, tmp_path: Path, rng) -> None:
     path = write(tmp_path / "cnn.tflite", [small_cnn(rng)])
     data = scan_json(runner, str(path))
-    assert {r["tensor"] for r in data["records"] if r["kind"] == "tensor"} == {"conv/filter", "dw/filter_fp16"}
+    assert {r["tensor"] for r in data["records"] if r["kind"] == "tensor"} == {"conv/filter", "dw/filter_fp16", "fc2/weight"}
     assert all(r["role"] == "weight" for r in data["records"] if r["kind"] == "tensor")
 
 
@@ -79,7 +89,7 @@ def test_tflite_two_subgraphs_are_prefixed(tmp_path: Path, rng) -> None:
 
     path = write(tmp_path / "two.tflite", [small_cnn(rng), small_cnn(rng)])
     names = [t.name for t in tflite_tensors(path)]
-    assert names[0] == "subgraph0/conv/filter" and "subgraph1/conv/filter" in names and len(names) == 14
+    assert names[0] == "subgraph0/conv/filter" and "subgraph1/conv/filter" in names and len(names) == 20
 
 
 @pytest.mark.parametrize("dims", [(1 << 30, 1 << 30), (-4, 64), (4, 65)])

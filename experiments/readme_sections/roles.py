@@ -37,6 +37,8 @@ def render() -> str:
         "| ONNX | graph | another use: integer constants / floating constants | `buffer` / `other` |",
         "| ONNX | names | a constant no op uses | the name rules |",
         f"| TFLite | graph: input slot of the consuming op, a float16 constant through DEQUANTIZE | {'; '.join(_slots(TFLITE_SLOTS))} | as named |",
+        "| TFLite | graph | a vector constant ADDed to the output of CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, TRANSPOSE_CONV "
+        "or BATCH_MATMUL | `bias` |",
         "| TFLite | tensor | an integer tensor with a quantization scale | `quantized` |",
         "| TFLite | graph | another use: integer constants / floating constants | `buffer` / `other` |",
         "| Keras 3 `.keras` | layer class from config.json | `layers/NAME/vars/I` is named by the class's variable order "

@@ -7,7 +7,8 @@ reading it runs no code from the file. Every buffer is checked against its tenso
 
 Roles come from the graph, by operator input slot: CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED filter and
 TRANSPOSE_CONV weights are ``weight``, their bias slots ``bias``, an EMBEDDING_LOOKUP table and a constant
-BATCH_MATMUL operand ``weight``; a float16 constant feeding DEQUANTIZE takes the role of the dequantized tensor.
+BATCH_MATMUL operand ``weight``; a vector constant ADDed to the output of one of these ops ``bias``; a float16
+constant feeding DEQUANTIZE takes the role of the dequantized tensor.
 Integer tensors with a quantization scale are ``quantized``; other constants are ``buffer`` (integers) or ``other``.
 """
 
@@ -46,6 +47,7 @@ SLOT_ROLES: Final = {
     "UNIDIRECTIONAL_SEQUENCE_LSTM": {**{i: "weight" for i in range(1, 12)}, **{i: "bias" for i in range(12, 16)}},
 }
 _PRIORITY: Final = ("quantized", "weight", "bias", "buffer", "other")
+_LINEAR: Final = frozenset({"CONV_2D", "CONV_3D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "BATCH_MATMUL"})
 
 
 def _import(path: Path) -> Any:
@@ -153,12 +155,17 @@ def _graph_roles(graph: Any, codes: list[str], found: dict[int, TensorRef]) -> N
         outputs = [int(x) for x in (op.OutputsAsNumpy() if op.OutputsLength() else ())]
         ops.append((kind, inputs, outputs))
     alias = {outputs[0]: inputs[0] for kind, inputs, outputs in ops if kind == "DEQUANTIZE" and inputs and outputs and inputs[0] in found}
+    linear = {out for kind, _inputs, outputs in ops if kind in _LINEAR for out in outputs}
     roles: dict[int, set[str]] = {t: set() for t in found}
     for kind, inputs, _outputs in ops:
         for slot, t in enumerate(inputs):
             t = alias.get(t, t)
-            if t in roles and kind in SLOT_ROLES and slot in SLOT_ROLES[kind]:
+            if t not in roles:
+                continue
+            if kind in SLOT_ROLES and slot in SLOT_ROLES[kind]:
                 roles[t].add(SLOT_ROLES[kind][slot])
+            elif kind == "ADD" and sum(1 for d in found[t].shape if d > 1) <= 1 and any(x in linear for x in inputs if x != inputs[slot]):
+                roles[t].add("bias")  # a vector added to the output of a bias-free linear op
     for t, ref in found.items():
         if ref.role is not None:
             continue
