@@ -2,7 +2,7 @@
 read with h5py (an optional extra: ``pip install 'stecheck[keras]'``).
 
 Only datasets are read: the model config (which may hold marshalled Lambda code) is never deserialized, so no
-code runs. The HDF5 tree is walked through hard links only (soft and external links are skipped), and datasets
+code runs. Datasets are read lazily, rows at a time, so compressed datasets cannot inflate all at once. The HDF5 tree is walked through hard links only (soft and external links are skipped), and datasets
 stored in external files or as virtual datasets are refused, so a file cannot make us read another file.
 Keras 2 names its weights ``layer/kernel:0``, ``batch_normalization/moving_mean:0``, ...: the name rules give
 their roles. Keras 3 stores ``layers/NAME/vars/I``; the variable's name is recovered from the layer class in
@@ -16,17 +16,17 @@ import json
 import math
 import zipfile
 from pathlib import Path
-from typing import Any, Final, Iterator
+from typing import Any, Callable, Final, Iterator
 
 import numpy as np
 
 from stecheck.errors import StecheckError
 from stecheck.weights.roles import name_role
-from stecheck.weights.tensors import TensorRef, array_reader
+from stecheck.weights.tensors import TensorRef
 
 __all__ = ["KERAS3_VARS", "keras_tensors"]
 
-#: Largest dataset (and .keras weights member) read into memory.
+#: Largest dataset (read lazily, a few rows at a time) and largest .keras weights member (held in memory).
 MAX_BYTES: Final = 1 << 31
 #: Keras 3 layer class -> names of its variables in order (``vars/0``, ``vars/1``, ...).
 KERAS3_VARS: Final = {
@@ -114,7 +114,7 @@ def keras_tensors(path: Path) -> list[TensorRef]:
         else:
             source = str(path)
         with h5py.File(source, "r") as handle:
-            return _tensors(path, h5py, handle, classes)
+            return _tensors(path, h5py, handle, classes, source)
     except StecheckError:
         raise
     except OSError as exc:
@@ -144,12 +144,39 @@ def _keras_archive(path: Path) -> tuple[io.BytesIO, dict[str, str]]:
                     raise _bad(path, "config.json is not JSON") from None
             with archive.open(info) as member:
                 data = member.read(MAX_BYTES + 1)
+            if len(data) > MAX_BYTES:
+                raise _bad(path, f"model.weights.h5 inflates past the {MAX_BYTES} bytes read into memory")
     except zipfile.BadZipFile as exc:
         raise _bad(path, f"not a .keras zip archive: {exc}") from None
     return io.BytesIO(data), classes
 
 
-def _tensors(path: Path, h5py: Any, handle: Any, classes: dict[str, str]) -> list[TensorRef]:
+def _reader(path: Path, h5py: Any, source: Any, name: str, shape: tuple[int, ...]) -> Callable[[int, int], np.ndarray]:
+    """``read(first, count)``: reopen the file and read only the rows of the first axis that cover the range."""
+
+    def read(first: int, count: int) -> np.ndarray:
+        try:
+            return _read_rows(h5py, source, name, shape, first, count)
+        except Exception as exc:  # the file changed or a chunk is corrupt (h5py: OSError, KeyError, ValueError)
+            raise _bad(path, f"dataset {name!r} cannot be read: {type(exc).__name__}: {str(exc)[:200]}") from None
+
+    return read
+
+
+def _read_rows(h5py: Any, source: Any, name: str, shape: tuple[int, ...], first: int, count: int) -> np.ndarray:
+    """Elements ``first .. first + count`` (C order) of dataset ``name``, reading whole rows of its first axis."""
+    row = math.prod(shape[1:]) if shape else 1
+    with h5py.File(source, "r") as handle:
+        dataset = handle[name]
+        if not shape or row == 0:
+            flat, start = np.asarray(dataset[()]).reshape(-1), first
+        else:
+            r0, r1 = first // row, -(-(first + count) // row)
+            flat, start = np.asarray(dataset[r0:r1]).reshape(-1), first - r0 * row
+    return flat[start:start + count].astype(flat.dtype.newbyteorder("="), copy=False)
+
+
+def _tensors(path: Path, h5py: Any, handle: Any, classes: dict[str, str], source: Any) -> list[TensorRef]:
     out = []
     for name, dataset in _walk(h5py, handle):
         if dataset.external or dataset.is_virtual:
@@ -161,8 +188,7 @@ def _tensors(path: Path, h5py: Any, handle: Any, classes: dict[str, str]) -> lis
         nbytes = math.prod(shape) * dtype.itemsize
         if nbytes > MAX_BYTES:
             raise _bad(path, f"dataset {name!r} of shape {list(shape)} holds {nbytes} bytes, over the {MAX_BYTES} read into memory")
-        array = np.asarray(dataset[()]).astype(dtype.newbyteorder("="), copy=False)
-        ref = TensorRef(name, shape, array.dtype, array_reader(array))
+        ref = TensorRef(name, shape, dtype.newbyteorder("="), _reader(path, h5py, source, name, shape))
         if name.startswith("optimizer_weights/"):
             ref.role = "other"  # optimizer state (Adam moments, iteration count) saved with the model
         else:
