@@ -132,3 +132,17 @@ def test_keras_dataset_with_an_absurd_shape_is_refused(tmp_path: Path) -> None:
     assert path.stat().st_size < 1 << 20
     result = outcome(path)
     assert result.startswith("refused: ") and "over the" in result, result
+
+
+def test_keras_compressed_dataset_read_lazily_across_rows(runner, tmp_path: Path, rng) -> None:
+    """A gzip-compressed kernel larger than one scan chunk: the row-wise lazy reads give the plain numbers."""
+    kernel = weights_like(rng, (301, 37, 29))  # 322,973 elements: chunks of 2^18 end inside a row
+    path = tmp_path / "big.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("model_weights/conv/conv/kernel:0", data=kernel, compression="gzip", chunks=(16, 37, 29))
+    from stecheck.weights.keras_format import keras_tensors
+
+    (tensor,) = keras_tensors(path)
+    np.testing.assert_array_equal(np.concatenate(list(tensor.raw_chunks())), kernel.reshape(-1))
+    np.testing.assert_array_equal(tensor.read(1000, 5000), kernel.reshape(-1)[1000:6000])
+    assert_matches_plain(scan_json(runner, str(path))["records"], "model_weights/conv/conv/kernel:0", kernel)

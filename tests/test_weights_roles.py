@@ -364,3 +364,13 @@ def test_no_tensor_of_the_role_names_the_roles_present(tmp_path: Path) -> None:
     with pytest.raises(StecheckError, match="roles norm, buffer: try --role or --all"):
         select(onnx_tensors(path))
     assert [t.name for t in select(onnx_tensors(path), roles=("buffer",))] == ["mean", "var"]
+
+
+def test_left_out_by_the_name_filters_is_its_own_reason(bert_like: Path) -> None:
+    tensors = open_path(bert_like).tensors
+    summary = left_out(tensors, exclude=["query"], roles=("weight", "bias"))
+    rows = {(r["role"], r["reason"]): r["tensors"] for r in summary["left_out"]}
+    assert rows[("weight", "name filter")] == 1 and rows[("bias", "name filter")] == 1
+    assert "1 weight by the name filters" in summary["text"]
+    scanned = select(tensors, exclude=["query"], roles=("weight", "bias"))
+    assert summary["scanned"]["tensors"] == len(scanned) == len(_expected({"weight", "bias"})) - 2

@@ -120,8 +120,6 @@ def left_out_text(scanned: Sequence[int], total: int, rows: Sequence[dict[str, A
         label = f"{r['tensors']} {r['role']}" + (f" {r['type']}" if r["type"] else "")
         if r["reason"] == "name filter":
             label += " by the name filters"
-        elif r["reason"] == "not floating" and r["role"] != "quantized":
-            label += " (not floating)"
         items.append(f"{label} ({_percent(r['share_of_elements'])} of elements)")
     tail = ""
     if any(r["role"] == "quantized" for r in rows):
