@@ -68,3 +68,29 @@ def test_zoo_keras_and_tflite_models_match_a_direct_read(name: str, runner, tmp_
         assert rec["shape"] == list(arrays[rec["tensor"]].shape)
         assert rec["var_n"] == pytest.approx(want["var_n"], rel=1e-9)
         assert rec["mean_fd"] == pytest.approx(want["mean_fd"][0], rel=1e-9)
+
+
+@pytest.mark.slow
+def test_zoo_ppocrv4_det_biases_added_after_conv_are_not_weights(runner, tmp_path: Path, monkeypatch) -> None:
+    """Paddle2ONNX's conv biases ([1, C, 1, 1] Constants fed to Add after a Conv or ConvTranspose), found here with
+    onnx directly, are role bias and left out of the default scan."""
+    onnx = pytest.importorskip("onnx")
+    monkeypatch.setenv("STECHECK_CACHE", str(tmp_path / "cache"))
+    _entry, path = zoo.fetch("ppocrv4-det")
+    model = onnx.load(str(path))
+    produced_by = {out: node.op_type for node in model.graph.node for out in node.output}
+    shapes = {node.output[0]: list(node.attribute[0].t.dims) for node in model.graph.node if node.op_type == "Constant"}
+    biases = {
+        name for node in model.graph.node if node.op_type == "Add"
+        for name in node.input
+        if name in shapes and len(shapes[name]) == 4 and shapes[name][0] == shapes[name][2] == shapes[name][3] == 1
+        and any(produced_by.get(other) in ("Conv", "ConvTranspose") for other in node.input if other != name)
+    }
+    assert len(biases) == 2  # the two ConvTranspose biases of the DB head (its Conv biases are fused or 1-d)
+    result = invoke(runner, "weights", "zoo:ppocrv4-det", "-k", "2", "--no-save", "--format", "json", "-q")
+    data = json.loads(result.stdout)
+    scanned = {r["tensor"] for r in data["records"] if r["kind"] == "tensor"}
+    assert not biases & scanned
+    everything = json.loads(invoke(runner, "weights", "zoo:ppocrv4-det", "-k", "2", "--all", "--no-save", "--format", "json", "-q").stdout)
+    roles = {r["tensor"]: r["role"] for r in everything["records"] if r["kind"] == "tensor"}
+    assert all(roles[name] == "bias" for name in biases)
