@@ -7,14 +7,13 @@ from stecheck.weights.roles import NAME_RULES, ROLES
 from stecheck.weights.tflite_format import SLOT_ROLES as TFLITE_SLOTS
 
 
-def _slots(table: dict[str, dict[int, str]]) -> list[str]:
-    rows = []
+def _slot_rows(fmt: str, how: str, table: dict[str, dict[int, str]]) -> list[str]:
+    """One row per role: the ops and input slots (0-based) that give it, e.g. ``Conv[1], Gemm[0,1]``."""
+    by_role: dict[str, list[str]] = {}
     for op, slots in table.items():
-        by_role: dict[str, list[int]] = {}
-        for slot, role in slots.items():
-            by_role.setdefault(role, []).append(slot)
-        rows.append(f"{op} " + "; ".join(f"{role}: input {', '.join(map(str, s))}" for role, s in by_role.items()))
-    return rows
+        for role in dict.fromkeys(slots.values()):
+            by_role.setdefault(role, []).append(f"{op}[{','.join(str(i) for i, r in slots.items() if r == role)}]")
+    return [f"| {fmt} | {how} | {', '.join(ops)} | `{role}` |" for role, ops in by_role.items()]
 
 
 def render() -> str:
@@ -28,15 +27,17 @@ def render() -> str:
     ]
     for role, when in NAME_RULES:
         lines.append(f"| safetensors, PyTorch, npz/npy, GGUF, Keras | names | {when} | `{role}` |")
-    onnx = "; ".join(_slots(ONNX_SLOTS))
+    lines += _slot_rows("ONNX", "graph: op[input slots] consuming the constant, through Identity, Reshape, Cast, Transpose, "
+                        "(Un)Squeeze, Flatten, Expand", ONNX_SLOTS)
     lines += [
-        f"| ONNX | graph: input slot of the consuming op, through Identity/Reshape/Cast/Transpose/(Un)Squeeze/Flatten/Expand | {onnx} | as named |",
         "| ONNX | graph | a vector constant (at most one dimension above 1, e.g. [1, C, 1, 1]) added to the output of Conv, "
         "ConvTranspose, Gemm or MatMul | `bias` |",
         "| ONNX | graph | any input of QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, \\*Integer and QLinear\\* ops | `quantized` |",
         "| ONNX | graph | another use: integer constants / floating constants | `buffer` / `other` |",
         "| ONNX | names | a constant no op uses | the name rules |",
-        f"| TFLite | graph: input slot of the consuming op, a float16 constant through DEQUANTIZE | {'; '.join(_slots(TFLITE_SLOTS))} | as named |",
+    ]
+    lines += _slot_rows("TFLite", "graph: op[input slots] consuming the constant (a float16 one through DEQUANTIZE)", TFLITE_SLOTS)
+    lines += [
         "| TFLite | graph | a vector constant ADDed to the output of CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, TRANSPOSE_CONV "
         "or BATCH_MATMUL | `bias` |",
         "| TFLite | tensor | an integer tensor with a quantization scale | `quantized` |",

@@ -44,9 +44,12 @@ SLOT_ROLES: Final = {
     "TRANSPOSE_CONV": {1: "weight", 3: "bias"},
     "EMBEDDING_LOOKUP": {1: "weight"},
     "BATCH_MATMUL": {0: "weight", 1: "weight"},
-    "UNIDIRECTIONAL_SEQUENCE_LSTM": {**{i: "weight" for i in range(1, 12)}, **{i: "bias" for i in range(12, 16)}},
+    # schema.fbs LSTM inputs: 1-8 input/recurrent weights, 9-11 peepholes, 12-15 gate biases, 16/17 projection,
+    # 18/19 the states, 20-23 layer-norm coefficients
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": {**{i: "weight" for i in (*range(1, 12), 16)}, **{i: "bias" for i in (*range(12, 16), 17)},
+                                     18: "buffer", 19: "buffer", **{i: "norm" for i in range(20, 24)}},
 }
-_PRIORITY: Final = ("quantized", "weight", "bias", "buffer", "other")
+_PRIORITY: Final = ("quantized", "weight", "norm", "bias", "buffer", "other")
 _LINEAR: Final = frozenset({"CONV_2D", "CONV_3D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "BATCH_MATMUL"})
 
 
