@@ -136,29 +136,33 @@ def test_qdq_model(tmp_path: Path) -> None:
 def test_conv_integer_model_and_its_left_out_summary(tmp_path: Path) -> None:
     """A dynamically quantized model: ConvInteger's int8 weight and zero points are quantized; the one float
     tensor is scanned and the summary names what was left out."""
+    # onnxruntime's dynamic quantization: scale = x_scale * w_scale; y = Cast(ConvInteger(...)) * scale
     nodes = [
         helper.make_node("DynamicQuantizeLinear", ["x"], ["xq", "xs", "xz"]),
+        helper.make_node("Mul", ["xs", "w_scale"], ["scale"]),
         helper.make_node("ConvInteger", ["xq", "w_int8", "xz", "w_zero"], ["ci"]),
         helper.make_node("Cast", ["ci"], ["cf"], to=F),
-        helper.make_node("Mul", ["cf", "xs"], ["m"]),
-        helper.make_node("Mul", ["m", "w_scale"], ["s"]),
+        helper.make_node("Mul", ["cf", "scale"], ["s"]),
+        helper.make_node("Mul", ["s", "gain"], ["g"]),
+        helper.make_node("Flatten", ["g"], ["flat"]),
         helper.make_node("Gemm", ["flat", "fc_w"], ["y"]),
-        helper.make_node("Flatten", ["s"], ["flat"]),
     ]
     inits = [_init("w_int8", (4, 3, 3, 3), np.int8), numpy_helper.from_array(np.array(0, np.int8), "w_zero"),
-             numpy_helper.from_array(np.array(0.01, np.float32), "w_scale"), _init("fc_w", (144, 5))]
+             numpy_helper.from_array(np.array(0.01, np.float32), "w_scale"), numpy_helper.from_array(np.array(2.0, np.float32), "gain"),
+             _init("fc_w", (144, 5))]
     graph = helper.make_graph(nodes, "g", [_vi("x", F, [1, 3, 6, 6])], [_vi("y", F, [1, 5])], initializer=inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     roles = _roles(tmp_path, model)
-    # w_scale multiplies the integer product but no op marks it: it is a floating constant of no known slot
-    assert roles == {"w_int8": "quantized", "w_zero": "quantized", "w_scale": "other", "fc_w": "weight"}
+    # a float constant multiplied into the output of a Mul (not of a quantized op) is no scale of quantization
+    assert roles == {"w_int8": "quantized", "w_zero": "quantized", "w_scale": "quantized", "gain": "other", "fc_w": "weight"}
     tensors = open_path(tmp_path / "m.onnx").tensors
     assert [t.name for t in select(tensors)] == ["fc_w"]
     summary = left_out(tensors)
     assert summary["scanned"] == {"tensors": 1, "elements": 720}
-    total = 108 + 1 + 1 + 720
+    total = 108 + 1 + 1 + 1 + 720
     rows = {(r["role"], r["type"]): (r["tensors"], r["elements"], r["share_of_elements"]) for r in summary["left_out"]}
-    assert rows == {("quantized", "int8"): (2, 109, 109 / total), ("other", None): (1, 1, 1 / total)}
+    assert rows == {("quantized", "int8"): (2, 109, 109 / total), ("quantized", "float32"): (1, 1, 1 / total),
+                    ("other", None): (1, 1, 1 / total)}
     assert "2 quantized int8 (13% of elements)" in summary["text"] and "already quantized" in summary["text"]
 
 

@@ -32,7 +32,8 @@ def render() -> str:
     lines += [
         "| ONNX | graph | a vector constant (at most one dimension above 1, e.g. [1, C, 1, 1]) added to the output of Conv, "
         "ConvTranspose, Gemm or MatMul | `bias` |",
-        "| ONNX | graph | any input of QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, \\*Integer and QLinear\\* ops | `quantized` |",
+        "| ONNX | graph | any input of QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, \\*Integer and QLinear\\* ops; a constant "
+        "multiplied (Mul) with their output (the weight scale of dynamic quantization) | `quantized` |",
         "| ONNX | graph | another use: integer constants / floating constants | `buffer` / `other` |",
         "| ONNX | names | a constant no op uses | the name rules |",
     ]

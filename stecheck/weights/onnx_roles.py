@@ -9,7 +9,8 @@ Transpose, Squeeze, Unsqueeze, Flatten, Expand) to the ops that use it; each use
   above 1, e.g. ``[1, C, 1, 1]`` or ``[C]``) added to the output of Conv, ConvTranspose, Gemm or MatMul: ``bias``;
 - BatchNormalization scale/B, Layer/Instance/Group/RMS normalization scale and bias: ``norm``; batch-norm running
   mean/variance, LSTM initial states and sequence lengths, Gather indices: ``buffer``;
-- every input of QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, ``*Integer`` and ``QLinear*`` ops: ``quantized``;
+- every input of QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, ``*Integer`` and ``QLinear*`` ops, and a
+  constant multiplied (Mul) with the output of one of them (the weight scale of dynamic quantization): ``quantized``;
 - any other constant: ``buffer`` when it is an integer or boolean (shapes, axes, indices), else ``other``;
 - a constant no op uses is left to the name rules (:mod:`stecheck.weights.roles`).
 """
@@ -111,10 +112,12 @@ def onnx_roles(model: onnx.ModelProto, floating: dict[str, bool], shapes: dict[s
         for node, slot in uses(name):
             used = True
             op = node.op_type
+            others = [x for i, x in enumerate(node.input) if i != slot and x]
             if _quantized_op(op):
                 found.add("quantized")
+            elif op == "Mul" and any(_quantized_op(origin(x)) for x in others):
+                found.add("quantized")  # a scale multiplied into an integer op's result or scale (dynamic quantization)
             elif op in ("Add", "Sum") and _broadcast_vector(shapes.get(name, ())):
-                others = [x for i, x in enumerate(node.input) if i != slot and x]
                 if any(origin(x) in _LINEAR for x in others):
                     found.add("bias")
             elif op == "Gather" and slot == 0 and not is_float:
