@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 stecheck simulate --quiet                                      # results/default
 stecheck simulate --config experiments/variants.toml --quiet   # results/variants
-for model in silero-vad ppocrv4-det ppocrv4-rec all-minilm-l6-v2; do
+for model in silero-vad ppocrv4-det ppocrv4-rec all-minilm-l6-v2 fer-emotion fer-emotion-int8 openwakeword-embedding; do
     stecheck weights "zoo:$model" --quiet                       # results/weights/<model>
 done
 stecheck audit --seed 213683819316904783660295750566222999870 --quiet   # results/audit

@@ -22,6 +22,8 @@ from stecheck.records import Record, fmt, prepare_out_dir, provenance, to_csv_te
 from stecheck.safe_io import safe_name, visible
 from stecheck.safety import EXIT_INTERRUPTED, interruptible, out_dir_lock
 from stecheck.weights import TRANSFORMS, WEIGHTS_FIELDS, WEIGHTS_MD_COLUMNS, ZOO, open_source, scan, select
+from stecheck.weights.roles import DEFAULT_ROLES, ROLES, parse_roles
+from stecheck.weights.scan import left_out
 from stecheck.weights.zoo import lookup
 
 __all__ = ["DEFAULT_OUT", "EXACT_NOTE", "weights_command", "zoo_table"]
@@ -55,8 +57,8 @@ def _summary_tables(records: Sequence[Record], title: str) -> list[Table]:
             fmt(r.get("sqnr_uniform_db")), fmt(r.get("share_holds")),
         )
     per_tensor = Table(title=f"{title}: per tensor", title_justify="left", header_style="bold")
-    for col in ("tensor", "shape", "dtype", "size", "non-finite", "h", "claim holds from k", "12 Var(n) at k", "E[D_h] at k"):
-        per_tensor.add_column(escape(col), justify="left" if col in ("tensor", "shape", "dtype") else "right")
+    for col in ("tensor", "role", "shape", "dtype", "size", "non-finite", "h", "claim holds from k", "12 Var(n) at k", "E[D_h] at k"):
+        per_tensor.add_column(escape(col), justify="left" if col in ("tensor", "role", "shape", "dtype") else "right")
     seen = set()
     for r in (r for r in records if r["kind"] == "tensor"):
         if (r["tensor"], r["h"]) in seen:
@@ -66,7 +68,7 @@ def _summary_tables(records: Sequence[Record], title: str) -> list[Table]:
         ks = " ".join(f"{x['k']}:{fmt(x.get('var12_n'), 3)}" for x in rows)
         fds = " ".join(f"{x['k']}:{fmt(x.get('mean_fd'), 3)}" for x in rows)
         holds = "degenerate" if r["degenerate"] else fmt(r["smallest_k_holds"]) if r["smallest_k_holds"] else "never"
-        per_tensor.add_row(escape(visible(r["tensor"])), fmt(r["shape"]), r["dtype"], str(r["size"]), str(r["nonfinite"]),
+        per_tensor.add_row(escape(visible(r["tensor"])), r["role"], fmt(r["shape"]), r["dtype"], str(r["size"]), str(r["nonfinite"]),
                            fmt(r["h"]), holds, ks, fds)
     return [aggregate, per_tensor]
 
@@ -78,7 +80,8 @@ def weights_command(
     transform: Annotated[str, typer.Option("--transform", "-t", help=f"w -> r in [0, 1]: {' | '.join(TRANSFORMS)}.")] = "dorefa",
     include: Annotated[Optional[list[str]], typer.Option("--include", help="Only tensors whose name matches this regex (repeatable).")] = None,
     exclude: Annotated[Optional[list[str]], typer.Option("--exclude", help="Skip tensors whose name matches this regex (repeatable).")] = None,
-    all_tensors: Annotated[bool, typer.Option("--all", help="Also 0-d and 1-d floating tensors (biases, norms).")] = False,
+    role: Annotated[Optional[list[str]], typer.Option("--role", help=f"Roles to scan, comma-separated (repeatable; default weight): {','.join(ROLES)}.")] = None,
+    all_tensors: Annotated[bool, typer.Option("--all", help="Every floating tensor, whatever its role.")] = False,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write records.csv/json/md and meta.json here (zoo: default results/weights/NAME).")] = None,
     no_save: Annotated[bool, typer.Option("--no-save", help="Write no files.")] = False,
     output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="What to print on stdout.")] = OutputFormat.table,
@@ -93,6 +96,9 @@ def weights_command(
         raise ConfigError("missing SOURCE: a weight file or directory, hf:ORG/NAME[@REV] or zoo:NAME (see --list-zoo)")
     label = safe_name(source)  # a non-UTF-8 file name holds lone surrogates: escaped in every output
     ks = parse_bits(bits or ["1-8"])
+    roles = parse_roles(role) if role else DEFAULT_ROLES
+    if not roles:
+        raise ConfigError(f"--role names no role: expected a comma-separated list of {', '.join(ROLES)}")
     steps = tuple(sorted({_check_step(x) for x in (h or [1e-3])}))
     if transform not in TRANSFORMS:
         raise ConfigError(f"unknown transform {transform!r}: expected one of {', '.join(TRANSFORMS)}")
@@ -109,14 +115,15 @@ def weights_command(
         try:
             start = time.perf_counter()
             opened = open_source(source)
-            tensors = select(opened.tensors, include or (), exclude or (), all_tensors)
+            tensors = select(opened.tensors, include or (), exclude or (), all_tensors, roles)
+            summary = left_out(opened.tensors, include or (), exclude or (), all_tensors, roles)
             with progress_bar(sum(t.size for t in tensors), f"weights {visible(label)}", quiet) as advance:
                 records = scan(label, tensors, ks, steps, transform, progress=advance)
             config = {"source": label, "bits": list(ks), "h": list(steps), "transform": transform, "include": list(include or ()),
-                      "exclude": list(exclude or ()), "all": all_tensors}
+                      "exclude": list(exclude or ()), "all": all_tensors, "roles": list(ROLES if all_tensors else roles)}
             meta = provenance(
                 "weights", config, None, time.perf_counter() - start, source_info={"format": opened.format, **opened.info},
-                tensors_scanned=len(tensors), tensors_skipped=len(opened.tensors) - len(tensors), exact=EXACT_NOTE,
+                tensors_scanned=len(tensors), tensors_skipped=len(opened.tensors) - len(tensors), left_out=summary, exact=EXACT_NOTE,
                 claim="claim_holds: |E[D_h] - 1| <= 0.05 and |12 Var(n) - 1| <= 0.05",
             )
             title = f"stecheck weights: {label} ({transform})"
@@ -136,5 +143,6 @@ def weights_command(
         console.print(EXACT_NOTE)
         for table in _summary_tables(records, title):
             console.print(table)
+        console.print(escape(summary["text"]))
         if target is not None:
             console.print(f"wrote {target}/records.csv, records.json, records.md, meta.json")

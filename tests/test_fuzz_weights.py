@@ -542,3 +542,61 @@ def test_names_with_lone_surrogates_are_escaped_once(tmp_path: Path) -> None:
     (tensor,) = open_path(path).tensors
     assert tensor.name == "w\\ud800"
     tensor.name.encode("utf-8")
+# ---------------------------------------------------------------- GGUF, Keras and TFLite
+
+
+@pytest.fixture(scope="module")
+def valid_new(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """Bytes of one small valid file per optional format (written by each format's own writer)."""
+    for module in ("gguf", "h5py", "tflite", "flatbuffers"):
+        pytest.importorskip(module)
+    from tests.weights_new_formats import BUILDERS
+
+    return {suffix: build() for suffix, build in BUILDERS.items()}
+
+
+NEW_FORMATS = [".gguf", ".h5", ".keras", ".tflite"]
+
+
+@pytest.mark.parametrize("suffix", NEW_FORMATS)
+def test_valid_new_format_files_give_records(valid_new: dict[str, bytes], tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"model{suffix}"
+    path.write_bytes(valid_new[suffix])
+    assert outcome(path) == "records"
+
+
+@pytest.mark.parametrize("suffix", NEW_FORMATS)
+@pytest.mark.parametrize("cut", [0, 7, 0.5, -1])
+def test_truncated_new_format_files_are_refused(valid_new: dict[str, bytes], tmp_path: Path, suffix: str, cut: float) -> None:
+    """Empty, a few bytes, half and all but the last byte: one-line refusals (HDF5 may still read a file missing only
+    unused trailing bytes, then the records must be right)."""
+    data = valid_new[suffix]
+    keep = int(len(data) * cut) if isinstance(cut, float) else (len(data) + cut if cut < 0 else cut)
+    path = tmp_path / f"cut{suffix}"
+    path.write_bytes(data[:keep])
+    result = outcome(path)
+    assert result.startswith("refused: ") or (cut == -1 and result == "records"), result
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzz_gguf(valid_new: dict[str, bytes], tmp_path: Path, data: st.DataObject) -> None:
+    _fuzz(valid_new, tmp_path, ".gguf", data.draw(mutations(len(valid_new[".gguf"]))))
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzz_keras_h5(valid_new: dict[str, bytes], tmp_path: Path, data: st.DataObject) -> None:
+    _fuzz(valid_new, tmp_path, ".h5", data.draw(mutations(len(valid_new[".h5"]))))
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzz_keras_archive(valid_new: dict[str, bytes], tmp_path: Path, data: st.DataObject) -> None:
+    _fuzz(valid_new, tmp_path, ".keras", data.draw(mutations(len(valid_new[".keras"]))))
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzz_tflite(valid_new: dict[str, bytes], tmp_path: Path, data: st.DataObject) -> None:
+    _fuzz(valid_new, tmp_path, ".tflite", data.draw(mutations(len(valid_new[".tflite"]))))

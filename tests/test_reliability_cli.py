@@ -7,6 +7,7 @@ fresh rendering (``STECHECK_WRITE_DOCS=1 python -m pytest tests/test_reliability
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -331,6 +332,69 @@ CASES += [
     Case("spec", "dorefa( 3000 deep", _sim(spec=("--dist", "dorefa(" * 3000)), "nested more than"),
 ]
 
+def _new_format(suffix: str, edit: Callable[[bytes], bytes]) -> Callable[[Path], None]:
+    """A valid file of an optional format (written by its own writer), then edited."""
+
+    def setup(tmp: Path) -> None:
+        from tests.weights_new_formats import BUILDERS
+
+        (tmp / f"m{suffix}").write_bytes(edit(BUILDERS[suffix]()))
+
+    return setup
+
+
+def _half(data: bytes) -> bytes:
+    return data[: len(data) // 2]
+
+
+def _tflite_short_buffer(data: bytes) -> bytes:
+    """The weight's 1024 data bytes announced as 1020: the buffer no longer matches the tensor's shape."""
+    import struct
+
+    from tests.weights_new_formats import _weights
+
+    at = data.index(_weights()["w1"].tobytes()) - 4  # the data vector's length prefix
+    assert data[at:at + 4] == struct.pack("<I", 1024)
+    return data[:at] + struct.pack("<I", 1020) + data[at + 4:]
+
+
+def _keras_without_weights(tmp: Path) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(tmp / "m.keras", "w") as z:
+        z.writestr("config.json", "{}")
+
+
+def _bn_only_onnx(tmp: Path) -> None:
+    from onnx import helper, numpy_helper
+
+    node = helper.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["y"])
+    inits = [numpy_helper.from_array(np.ones(3, np.float32), n) for n in "sbmv"]
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", 1, [1, 3, 2, 2])],
+                              [helper.make_tensor_value_info("y", 1, [1, 3, 2, 2])], initializer=inits)
+    (tmp / "m.onnx").write_bytes(helper.make_model(graph).SerializeToString())
+
+
+_OPTIONAL = all(importlib.util.find_spec(m) for m in ("gguf", "h5py", "tflite", "flatbuffers"))
+CASES += [
+    Case("option", "unknown role", (*WEIGHTS, "--role", "weight,kernel", "{tmp}/m.safetensors"), "unknown role",
+         _safetensors({"w": _F32}, bytes(16))),
+    Case(".onnx file", "no tensor of the default role weight", (*WEIGHTS, "{tmp}/m.onnx"), "try --role or --all", _bn_only_onnx),
+]
+if _OPTIONAL:
+    CASES += [
+        Case(".gguf file", "empty file", (*WEIGHTS, "{tmp}/m.gguf"), "empty", _bytes("m.gguf", b"")),
+        Case(".gguf file", "truncated", (*WEIGHTS, "{tmp}/m.gguf"), "not a valid GGUF file", _new_format(".gguf", _half)),
+        Case(".gguf file", "not GGUF", (*WEIGHTS, "{tmp}/m.gguf"), "no GGUF magic", _bytes("m.gguf", bytes(range(256)))),
+        Case(".h5 file", "truncated", (*WEIGHTS, "{tmp}/m.h5"), "not a valid Keras model", _new_format(".h5", _half)),
+        Case(".h5 file", "random bytes", (*WEIGHTS, "{tmp}/m.h5"), "not a valid Keras model", _bytes("m.h5", bytes(range(256)) * 4)),
+        Case(".keras file", "truncated zip", (*WEIGHTS, "{tmp}/m.keras"), "not a .keras zip", _new_format(".keras", _half)),
+        Case(".keras file", "no model.weights.h5", (*WEIGHTS, "{tmp}/m.keras"), "no model.weights.h5", _keras_without_weights),
+        Case(".tflite file", "truncated", (*WEIGHTS, "{tmp}/m.tflite"), "not a valid TFLite model", _new_format(".tflite", _half)),
+        Case(".tflite file", "no TFL3 identifier", (*WEIGHTS, "{tmp}/m.tflite"), "no TFL3", _bytes("m.tflite", bytes(64))),
+        Case(".tflite file", "buffer shorter than its tensor", (*WEIGHTS, "{tmp}/m.tflite"), "bytes of data",
+             _new_format(".tflite", _tflite_short_buffer), subprocess=True),
+    ]
 
 def _files(root: Path) -> set[str]:
     return {str(p.relative_to(root)) for p in root.rglob("*")}

@@ -13,7 +13,7 @@ from _common import RESULTS  # noqa: E402
 from stecheck.records import fmt, read_run  # noqa: E402
 
 #: Display order (the zoo's order); any other scanned model follows alphabetically.
-ORDER = ("silero-vad", "ppocrv4-det", "ppocrv4-rec", "all-minilm-l6-v2")
+ORDER = ("silero-vad", "ppocrv4-det", "ppocrv4-rec", "all-minilm-l6-v2", "fer-emotion", "fer-emotion-int8", "openwakeword-embedding")
 
 
 def _models() -> list[tuple[str, dict, list[dict]]]:
@@ -68,6 +68,7 @@ def render() -> str:
             f"E[n] = {fmt(k1['mean_n'], 2)} yet E[D_h] = {fmt(k1['mean_fd'], 3)} and 12 Var(n) = {fmt(k1['var12_n'], 3)}; "
             f"the claim starts to hold for {sum(first.values())} of {tensors} tensors ({by_k}), never up to "
             f"k = {kmax['k']} for {never}" + (f", {degenerate} degenerate (constant) tensor(s)" if degenerate else "") + "."
+            + (f" Role weight only: {meta['left_out']['text']}." if "left_out" in meta else "")
         )
     low = [(name, next(r for r in records if r["kind"] == "aggregate" and r["h"] == h and r["k"] == 1)) for name, _, records in models]
     lines += [

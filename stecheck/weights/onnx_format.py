@@ -19,6 +19,7 @@ from onnx.helper import tensor_dtype_to_np_dtype
 
 from stecheck.errors import StecheckError
 from stecheck.safe_io import open_regular, require_regular
+from stecheck.weights.onnx_roles import onnx_roles
 from stecheck.weights.tensors import TensorRef, array_reader
 
 __all__ = ["onnx_tensors"]
@@ -128,4 +129,7 @@ def onnx_tensors(path: Path) -> list[TensorRef]:
                 elif attr.name == "value_floats":
                     array = np.asarray(attr.floats, dtype=np.float32)
                     out.append(TensorRef(node.output[0], array.shape, array.dtype, array_reader(array)))
+    roles = onnx_roles(model, {t.name: t.floating for t in out}, {t.name: t.shape for t in out})
+    for tensor in out:
+        tensor.role = roles[tensor.name]
     return out

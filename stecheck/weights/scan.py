@@ -9,38 +9,31 @@ which it holds for that tensor and h.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Callable, Final, Sequence
+from typing import Any, Callable, Final, Sequence
 
 import numpy as np
 
 from stecheck.errors import ConfigError, StecheckError
 from stecheck.records import Record
+from stecheck.weights.roles import DEFAULT_ROLES, ROLES
 from stecheck.weights.stats import TRANSFORMS, TensorStatistics, tensor_statistics
 from stecheck.weights.tensors import TensorRef, dtype_name
 
-__all__ = ["WEIGHTS_FIELDS", "WEIGHTS_MD_COLUMNS", "TOLERANCE", "AGGREGATE", "select", "scan", "claim_holds"]
+__all__ = ["WEIGHTS_FIELDS", "WEIGHTS_MD_COLUMNS", "TOLERANCE", "AGGREGATE", "select", "left_out", "scan", "claim_holds"]
 
 #: Columns of a ``weights`` record, in order (the machine-readable contract).
 WEIGHTS_FIELDS: Final = (
-    "source", "kind", "tensor", "shape", "dtype", "size", "nonfinite", "degenerate", "transform", "k", "h",
+    "source", "kind", "tensor", "role", "shape", "dtype", "size", "nonfinite", "degenerate", "transform", "k", "h",
     "mean_n", "var_n", "var12_n", "ks_stat", "ks_pvalue", "fourier_abs", "mean_fd", "ste", "sqnr_db",
     "sqnr_uniform_db", "claim_holds", "smallest_k_holds", "share_holds",
 )
 WEIGHTS_MD_COLUMNS: Final = (
-    ("tensor", "tensor"), ("shape", "shape"), ("k", "k"), ("h", "h"), ("mean_n", "E[n]"), ("var12_n", "12 Var(n)"),
+    ("tensor", "tensor"), ("role", "role"), ("shape", "shape"), ("k", "k"), ("h", "h"), ("mean_n", "E[n]"), ("var12_n", "12 Var(n)"),
     ("ks_stat", "KS"), ("mean_fd", "E[D_h]"), ("ste", "STE"), ("sqnr_db", "SQNR dB"),
     ("sqnr_uniform_db", "uniform-model dB"), ("smallest_k_holds", "claim holds from k"), ("share_holds", "share holding"),
 )
 TOLERANCE: Final = 0.05
 AGGREGATE: Final = "(all tensors, size-weighted)"
-
-
-@dataclass(frozen=True)
-class Selection:
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    all_tensors: bool = False
 
 
 def _compile(patterns: Sequence[str]) -> list[re.Pattern[str]]:
@@ -50,17 +43,98 @@ def _compile(patterns: Sequence[str]) -> list[re.Pattern[str]]:
         raise ConfigError(f"bad tensor pattern {exc.pattern!r}: {exc}") from None
 
 
-def select(tensors: Sequence[TensorRef], include: Sequence[str] = (), exclude: Sequence[str] = (), all_tensors: bool = False) -> list[TensorRef]:
-    """Floating tensors with ndim >= 2 (any ndim with ``all_tensors``), filtered by regexes (``re.search``)."""
+def select(
+    tensors: Sequence[TensorRef],
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    all_tensors: bool = False,
+    roles: Sequence[str] = DEFAULT_ROLES,
+) -> list[TensorRef]:
+    """Floating tensors whose role is in ``roles`` (every role with ``all_tensors``), filtered by regexes (``re.search``)."""
     inc, exc = _compile(include), _compile(exclude)
-    chosen = [
-        t for t in tensors
-        if t.floating and (all_tensors or len(t.shape) >= 2)
-        and (not inc or any(p.search(t.name) for p in inc)) and not any(p.search(t.name) for p in exc)
-    ]
+    chosen = [t for t in tensors if _why_left_out(t, inc, exc, all_tensors, roles) is None]
     if not chosen:
-        raise StecheckError("no tensor is selected: the source has no floating tensor matching the filters (try --all)")
+        present = sorted({t.role or "other" for t in tensors if t.floating}, key=ROLES.index)
+        hint = f"floating tensors here have roles {', '.join(present)}: try --role or --all" if present else "try --all"
+        raise StecheckError(f"no tensor is selected: the source has no floating tensor of role {','.join(roles)} matching the filters ({hint})")
     return chosen
+
+
+def _why_left_out(t: TensorRef, inc: list[re.Pattern[str]], exc: list[re.Pattern[str]], all_tensors: bool, roles: Sequence[str]) -> str | None:
+    """None for a selected tensor, else the reason: ``role``, ``name filter`` or ``not floating``."""
+    if not all_tensors and (t.role or "other") not in roles:
+        return "role"
+    if (inc and not any(p.search(t.name) for p in inc)) or any(p.search(t.name) for p in exc):
+        return "name filter"
+    if not t.floating:
+        return "not floating"
+    return None
+
+
+def left_out(
+    tensors: Sequence[TensorRef],
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    all_tensors: bool = False,
+    roles: Sequence[str] = DEFAULT_ROLES,
+) -> dict[str, Any]:
+    """What a scan covers and what it leaves out, by role and reason (the ``left_out`` entry of meta.json).
+
+    ``{"scanned": {"tensors", "elements"}, "total": {...}, "left_out": [{"role", "reason", "type", "tensors",
+    "elements", "share_of_elements"}], "text": "left out: ..."}``; shares are of all elements of the source.
+    """
+    inc, exc = _compile(include), _compile(exclude)
+    total = sum(t.size for t in tensors)
+    groups: dict[tuple[str, str, str], list[int]] = {}
+    scanned = [0, 0]
+    for t in tensors:
+        why = _why_left_out(t, inc, exc, all_tensors, roles)
+        if why is None:
+            scanned[0] += 1
+            scanned[1] += t.size
+            continue
+        role = t.role or "other"
+        kind = (t.stored or dtype_name(t.dtype)) if role == "quantized" or not t.floating else ""
+        entry = groups.setdefault((role, why, kind), [0, 0])
+        entry[0] += 1
+        entry[1] += t.size
+    order = sorted(groups, key=lambda g: (ROLES.index(g[0]) if g[0] in ROLES else len(ROLES), g[1], g[2]))
+    rows = [
+        {"role": role, "reason": why, "type": kind or None, "tensors": groups[(role, why, kind)][0],
+         "elements": groups[(role, why, kind)][1],
+         "share_of_elements": groups[(role, why, kind)][1] / total if total else 0.0}
+        for role, why, kind in order
+    ]
+    return {"scanned": {"tensors": scanned[0], "elements": scanned[1]}, "total": {"tensors": len(tensors), "elements": total},
+            "left_out": rows, "text": left_out_text(scanned, total, rows)}
+
+
+def left_out_text(scanned: Sequence[int], total: int, rows: Sequence[dict[str, Any]]) -> str:
+    """``scanned 25 tensors (13,500,000 elements, 93.1%); left out: 54 bias (0.3% of elements), ...``."""
+    share = f", {100 * scanned[1] / total:.3g}%" if total else ""
+    head = f"scanned {scanned[0]} tensors ({scanned[1]:,} elements{share})"
+    if not rows:
+        return head + "; nothing left out"
+    items = []
+    for r in rows:
+        label = f"{r['tensors']} {r['role']}" + (f" {r['type']}" if r["type"] else "")
+        if r["reason"] == "name filter":
+            label += " by the name filters"
+        items.append(f"{label} ({_percent(r['share_of_elements'])} of elements)")
+    tail = ""
+    if any(r["role"] == "quantized" for r in rows):
+        tail = " -- this model is already quantized" + (
+            "; --role quantized scans the dequantized values" if any(r["role"] == "quantized" and r["reason"] == "role" and r["type"] and not r["type"].startswith(("int", "uint")) for r in rows) else ""
+        )
+    return f"{head}; left out: {', '.join(items)}{tail}"
+
+
+def _percent(share: float) -> str:
+    if share == 0:
+        return "0%"
+    if share < 0.001:
+        return "<0.1%"
+    return f"{100 * share:.2g}%"
 
 
 def claim_holds(mean_fd: float | None, var_n: float | None) -> bool | None:
@@ -76,8 +150,8 @@ def _tensor_records(label: str, tensor: TensorRef, st: TensorStatistics, bits: S
         b = st.per_bits.get(k)
         for j, h in enumerate(steps):
             rec: Record = {
-                "source": label, "kind": "tensor", "tensor": tensor.name, "shape": list(tensor.shape),
-                "dtype": dtype_name(tensor.dtype), "size": tensor.size, "nonfinite": st.nonfinite,
+                "source": label, "kind": "tensor", "tensor": tensor.name, "role": tensor.role or "other",
+                "shape": list(tensor.shape), "dtype": tensor.stored or dtype_name(tensor.dtype), "size": tensor.size, "nonfinite": st.nonfinite,
                 "degenerate": st.degenerate, "transform": transform, "k": k, "h": h, "ste": 1.0,
             }
             if b is not None:

