@@ -320,9 +320,35 @@ def exact_fd_table(
     scale = levels(k)
     out: list[tuple[float | None, float | None]] = []
     for (scheme, h), count in zip(plans, counts.tolist()):
-        zero = min(max(1.0 - count, 0.0), 1.0) if scale * h <= 1.0 else exact_p_fd_zero(inp, k, rounding, scheme, h)
+        if scale * h <= 1.0:
+            zero = _p_zero_narrow(inp, k, rounding, fd_window(scheme, h), count)
+        else:
+            zero = exact_p_fd_zero(inp, k, rounding, scheme, h)
         out.append((count / (scale * h), zero))
     return out
+
+
+def _p_zero_narrow(inp: InputSpec, k: int, rounding: str, window: tuple[float, float], count: float) -> float:
+    """``P(D_h = 0)`` for ``L h <= 1`` given ``E[count]``: continuous parts ``1 - E[count | part]``, atoms directly.
+
+    A window of length ``h <= Delta`` holds at most one threshold, so a continuous part's count is 0 or 1
+    (ties have probability 0) and ``P(count = 0 | part) = 1 - E[count | part]``. At a point mass a window
+    end can sit on a rounding tie, where the level change can be 0 or 2 (half-even), so point masses are
+    evaluated one by one. Stochastic rounding and dither draw one ``U`` for both ends, so their level
+    change is ``floor(v + L h) - floor(v)`` in {0, 1} with continuous ``v``: ``1 - E[count]`` for every part.
+    """
+    if rounding not in DETERMINISTIC_ROUNDINGS:
+        return min(max(1.0 - count, 0.0), 1.0)
+    lo, hi = window
+    clip = inp.path == "clip"
+    continuous_mass, zero = 1.0, 0.0
+    for weight, part in _parts_at(inp.dist, k):
+        if isinstance(part, Atom):
+            moved = _atom_crossings(part.x, k, rounding, lo, hi, clip)
+            continuous_mass -= weight
+            count -= weight * moved
+            zero += weight * float(moved == 0)
+    return min(max(continuous_mass - count + zero, 0.0), 1.0)
 
 
 def exact_mean_fd(inp: InputSpec, k: int, rounding: str, scheme: str, h: float) -> float | None:
@@ -334,7 +360,8 @@ def exact_mean_fd(inp: InputSpec, k: int, rounding: str, scheme: str, h: float) 
 def exact_p_fd_zero(inp: InputSpec, k: int, rounding: str, scheme: str, h: float) -> float | None:
     """Exact ``P(D_h = 0)``.
 
-    When ``L h <= 1`` a window of length h holds at most one threshold, so ``P(D_h = 0) = 1 - E[count]``.
+    When ``L h <= 1`` a window of length h holds at most one threshold, so ``P(D_h = 0) = 1 - E[count]``
+    for continuous parts; point masses are evaluated directly (:func:`_p_zero_narrow`).
     Wider windows always hold one unclipped (probability 0); clipped, ``P(x + lo >= t_{L-1}) +
     P(x + hi < t_0)`` for deterministic rounding.
     """
@@ -343,7 +370,7 @@ def exact_p_fd_zero(inp: InputSpec, k: int, rounding: str, scheme: str, h: float
     scale = levels(k)
     if scale * h <= 1.0:
         count = exact_mean_crossings(inp, k, rounding, scheme, h)
-        return None if count is None else min(max(1.0 - count, 0.0), 1.0)
+        return None if count is None else _p_zero_narrow(inp, k, rounding, fd_window(scheme, h), count)
     if inp.path != "clip":
         return 0.0
     if rounding not in DETERMINISTIC_ROUNDINGS:

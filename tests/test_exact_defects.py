@@ -1,0 +1,52 @@
+"""Issue 13's wrong numbers, each against a reference computed here (exact rationals, scipy, plain numpy)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+
+from stecheck.distributions import parse_input
+from stecheck.exact import exact_fd_table, exact_p_fd_zero
+
+
+def level_change(x: Fraction, lo: Fraction, hi: Fraction, scale: int, rounding: str) -> int:
+    """``round(L (x + hi)) - round(L (x + lo))`` in exact rationals (Python's round is half-even)."""
+
+    def rnd(v: Fraction) -> int:
+        if rounding == "half-even":
+            return round(v)
+        return int((v + Fraction(1, 2)).__floor__())
+
+    return rnd(scale * (x + hi)) - rnd(scale * (x + lo))
+
+
+@pytest.mark.parametrize("rounding", ["half-even", "half-up"])
+@pytest.mark.parametrize(
+    "points,k,h",
+    [
+        (((0.5, 0.5), (0.5, 1.5)), 1, 1.0),  # the issue's case: truth 0.5, was 0.0
+        (((0.25, 0.5), (0.75, 2.5)), 1, 1.0),
+        (((0.5, 0.5), (0.5, 0.25)), 2, 1 / 3),
+        (((0.5, 1 / 6), (0.5, 0.5)), 2, 1 / 3),
+    ],
+)
+@pytest.mark.parametrize("scheme", ["forward", "central"])
+def test_point_masses_at_ties_probability_of_zero(points, k: int, h: float, rounding: str, scheme: str) -> None:
+    spec = "mix(" + ",".join(f"{w!r}*point({x!r})" for w, x in points) + ")"
+    inp = parse_input(spec)
+    scale = 2**k - 1
+    hh = Fraction(h).limit_denominator(1000)
+    lo, hi = (Fraction(0), hh) if scheme == "forward" else (-hh / 2, hh / 2)
+    truth = sum(
+        Fraction(w).limit_denominator(1000) * (level_change(Fraction(x).limit_denominator(1000), lo, hi, scale, rounding) == 0)
+        for w, x in points
+    )
+    hh_float = float(hh)
+    assert exact_p_fd_zero(inp, k, rounding, scheme, hh_float) == pytest.approx(float(truth), abs=1e-15)
+    assert exact_fd_table(inp, k, rounding, [(scheme, hh_float)])[0][1] == pytest.approx(float(truth), abs=1e-15)
+
+
+def test_point_mass_tie_issue_case_is_one_half() -> None:
+    inp = parse_input("mix(0.5*point(0.5),0.5*point(1.5))")
+    assert exact_p_fd_zero(inp, 1, "half-even", "forward", 1.0) == 0.5
