@@ -70,3 +70,45 @@ def test_beta_draws_lie_inside_the_open_support() -> None:
     rng = np.random.Generator(np.random.PCG64(1))
     x = parse_input("beta(0.01,0.01)").dist.draw(rng, 100_000)
     assert 0.0 < x.min() and x.max() < 1.0
+
+
+def test_clipped_counts_at_24_bits_are_summed_exactly() -> None:
+    """clip(normal(0.3,0.1)) k=24 h=2.5: counts near 2^24 whose squares wrapped int64 (SE reported 0)."""
+    import math
+
+    import numpy as np
+
+    from stecheck.estimators import make_plans
+    from stecheck.kernel import accumulate_chunk
+
+    scale = 2**24 - 1
+    rng = np.random.Generator(np.random.PCG64(7))
+    x = rng.normal(0.3, 0.1, 50_000)
+    plans = make_plans(["forward"], [2.5], scale)
+    acc = accumulate_chunk(x, scale, "half-even", True, plans, fast=False)
+    level = lambda v: np.rint(scale * np.clip(v, 0.0, 1.0)).astype(np.int64)  # noqa: E731
+    counts = [int(c) for c in level(x + 2.5) - level(x)]
+    assert acc.fd_sum[0] == sum(counts)
+    assert acc.fd_sumsq[0] == sum(c * c for c in counts)
+    n = len(counts)
+    var = (n * sum(c * c for c in counts) - sum(counts) ** 2) / n**2
+    slope = acc.slope_summary(0)
+    assert var > 0
+    assert slope.mean_fd_se == pytest.approx(math.sqrt(var / n) / (scale * 2.5), rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "spec,k,h", [("normal(0.3,0.1)", 24, 0.7), ("uniform(0,1)", 16, 1000.0), ("clip(normal(0.3,0.1))", 24, 2.5)]
+)
+def test_large_crossing_counts_give_records(spec: str, k: int, h: float) -> None:
+    """The issue's commands ended in an OverflowError or wrapped silently; now records with a positive
+    SE wherever the count has positive variance (L h = 65535000 is an integer: every count equals it)."""
+    from stecheck.engine import simulate
+    from tests.conftest import SEED
+
+    rec = simulate(spec, bits=k, h=h, fd="forward", samples=20_000, seed=SEED, method="mc")[0]
+    integer_step = float(2**k - 1) * h == round((2**k - 1) * h)
+    if integer_step and not spec.startswith("clip"):
+        assert rec["mean_fd"] == 1.0 and rec["mean_fd_se"] == 0.0
+    else:
+        assert rec["mean_fd_se"] > 0
