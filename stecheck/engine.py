@@ -143,6 +143,7 @@ def _records_for(
                     "hist_n": None if err is None else list(err.hist),
                     "mean_fd": None if slope is None else slope.mean_fd,
                     "mean_fd_se": None if slope is None else slope.mean_fd_se,
+                    "mean_fd_upper": None if slope is None else slope.mean_fd_upper,
                     "p_fd_zero": None if slope is None else slope.p_fd_zero,
                     "ste": None if slope is None else slope.ste,
                     "exact_mean_n": None if moments is None else moments.mean,

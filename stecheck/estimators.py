@@ -48,6 +48,7 @@ __all__ = [
     "CellAccumulator",
     "ErrorSummary",
     "SlopeSummary",
+    "NO_CROSSING_LEVEL",
 ]
 
 #: Bins of the error histogram over [-1, 1] (width 2^-15): the KS statistic is resolved to ~3e-5.
@@ -212,14 +213,25 @@ class ErrorSummary:
     hist: tuple[int, ...] = ()
 
 
+#: Confidence level of the one-sided bound reported when no crossing was observed.
+NO_CROSSING_LEVEL: Final = 0.95
+
+
 @dataclass(frozen=True)
 class SlopeSummary:
-    """``E[D_h]`` with its standard error, ``P(D_h = 0)`` and the mean STE value, for one plan."""
+    """``E[D_h]`` with its standard error, ``P(D_h = 0)`` and the mean STE value, for one plan.
+
+    When no sample crossed a threshold the sample variance is 0 but the law's need not be: the standard
+    error is then not estimable (None) and ``mean_fd_upper`` holds the one-sided 95% upper confidence
+    bound on ``E[D_h]`` (rule of three: ``P(count > 0) <= -ln(0.05) / N ~ 3 / N``, and a count is at most
+    ``floor(L h) + 1``); otherwise ``mean_fd_upper`` is None.
+    """
 
     mean_fd: float
-    mean_fd_se: float
+    mean_fd_se: float | None
     p_fd_zero: float
     ste: float
+    mean_fd_upper: float | None = None
 
 
 @dataclass
@@ -456,6 +468,9 @@ class CellAccumulator:
         total = self.fd_sum[index]
         mean_count = total / n
         var_count = (n * self.fd_sumsq[index] - total * total) / (n * n)
+        if self.fd_zero[index] == n:
+            upper = (math.floor(lh) + 1) * -math.log1p(-NO_CROSSING_LEVEL) / n / lh
+            return SlopeSummary(0.0, None, 1.0, self.ste_count / n, mean_fd_upper=upper)
         return SlopeSummary(
             mean_fd=float(mean_count / lh),
             mean_fd_se=math.sqrt(var_count / n) / lh,

@@ -68,6 +68,7 @@ SIMULATE_FIELDS: Final = (
     "hist_n",
     "mean_fd",
     "mean_fd_se",
+    "mean_fd_upper",
     "p_fd_zero",
     "ste",
     "exact_mean_n",
