@@ -76,6 +76,7 @@ SIMULATE_FIELDS: Final = (
     "exact_fourier_abs",
     "exact_mean_fd",
     "exact_p_fd_zero",
+    "exact_note",
 )
 
 

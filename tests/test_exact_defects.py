@@ -112,3 +112,18 @@ def test_large_crossing_counts_give_records(spec: str, k: int, h: float) -> None
         assert rec["mean_fd"] == 1.0 and rec["mean_fd_se"] == 0.0
     else:
         assert rec["mean_fd_se"] > 0
+
+
+@pytest.mark.parametrize(
+    "spec,k",
+    [("t(1.5,0.5,0.1)", 4), ("normal(0.5,0.3)", 22), ("dorefa(normal(0,0.05),size=64)", 2), ("normal(0.5,0.1)", 3),
+     ("clip(normal(0.3,0.4))", 2)],
+)
+def test_every_null_exact_field_has_a_note(spec: str, k: int) -> None:
+    from stecheck.engine import simulate
+
+    recs = simulate(spec, bits=k, h=[1e-3, 0.9], fd=["forward"], rounding=["half-even", "stochastic"], samples=64, seed=1)
+    fields = ("exact_mean_n", "exact_var_n", "exact_fourier_abs", "exact_mean_fd", "exact_p_fd_zero")
+    for rec in recs:
+        nulls = [f for f in fields if rec[f] is None]
+        assert (rec["exact_note"] is None) == (not nulls), (rec["exact_note"], nulls)
