@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import lru_cache
 from typing import Final, Sequence
 
@@ -88,8 +89,10 @@ def _gauss_jacobi(power: float) -> tuple[NDArray[np.float64], NDArray[np.float64
     return 0.5 * (x + 1.0), w * 0.5 ** (power + 1.0)
 
 
-def _end_panel(part: Continuous, scale: int, a: float, b: float, side: str, power: float) -> tuple[NDArray, NDArray]:
-    """Nodes and weights ``w_i f_s(s_i)`` over the panel ``[a, b]`` (s units) at the support's ``side`` end.
+def _end_panel(
+    part: Continuous, scale: int, a: float, b: float, side: str, power: float
+) -> tuple[NDArray, NDArray, NDArray]:
+    """Centres, offsets and weights ``w_i f_s(s_i)`` over the panel ``[a, b]`` at the support's ``side`` end.
 
     The density is ``d^power`` times a smooth function there (``d`` the distance to the end); the
     Gauss-Jacobi rule integrates that factor exactly and the smooth rest is evaluated as ``f / d^power``
@@ -97,23 +100,68 @@ def _end_panel(part: Continuous, scale: int, a: float, b: float, side: str, powe
     """
     t, v = _gauss_jacobi(power)
     width = b - a
-    nodes = a + width * t if side == "lo" else b - width * t
+    centre = float(np.rint(0.5 * (a + b)))
+    offsets = (a - centre) + width * t if side == "lo" else (b - centre) - width * t
     weights = width * v * part.pdf_from_end(width * t / scale, side) / scale / t**power
-    return nodes, weights
+    return np.full(t.size, centre), offsets, weights
 
 
-def _continuous_nodes(part: Continuous, scale: int, lo: float, hi: float) -> tuple[NDArray, NDArray] | None:
-    """Quadrature nodes ``s_i`` and weights ``w_i f_s(s_i)`` over ``L [lo, hi]`` for one part.
+def _panel_nodes(
+    part: Continuous, scale: int, edges_lo: NDArray, edges_hi: NDArray, count: int
+) -> tuple[NDArray, NDArray, NDArray]:
+    """Gauss-Legendre nodes on panels ``[edges_lo, edges_hi]``, each inside one cell, as centre + offset.
+
+    The offset from the cell's centre ``c`` (an integer) is formed from ``edge - c``, exact by Sterbenz's
+    lemma, so the rounding error ``-offset`` and the phases ``exp(-2 pi i l offset)`` keep full precision
+    at ``s ~ 2^24`` (a node computed as ``s`` itself would carry an error of ``eps * s``).
+    """
+    x, w = _gauss_legendre(count)
+    centre = np.rint(0.5 * (edges_lo + edges_hi))
+    lo, hi = edges_lo - centre, edges_hi - centre
+    width = hi - lo
+    offsets = (0.5 * (lo + hi))[:, None] + width[:, None] * x[None, :]
+    centres = np.broadcast_to(centre[:, None], offsets.shape)
+    weights = (width[:, None] * w[None, :]) * _density_s(part, scale, centres, offsets)
+    return centres.ravel(), offsets.ravel(), weights.ravel()
+
+
+@lru_cache(maxsize=1024)
+def _standardiser(part: Continuous, scale: int) -> tuple[tuple[float, ...], float, float, float]:
+    """``(shapes, hi, lo, L sigma)``: the law's shapes, ``L loc = hi + lo`` exactly (a double-double from
+    exact rationals), and ``L`` times its scale parameter."""
+    shapes, loc, sigma = part.rv.dist._parse_args(*part.rv.args, **part.rv.kwds)
+    exact = Fraction(scale) * Fraction(float(loc))
+    hi = float(exact)
+    return tuple(float(a) for a in shapes), hi, float(exact - Fraction(hi)), scale * float(sigma)
+
+
+def _density_s(part: Continuous, scale: int, centres: NDArray, offsets: NDArray) -> NDArray:
+    """The density of ``s = L r`` at ``c + d``, standardised as ``((c - L loc) + d) / (L sigma)``.
+
+    ``c - L loc`` is formed before ``d`` is added, so the standardised point keeps the precision of ``d``
+    even when the spread ``L sigma`` is a tiny fraction of ``s`` (``r = c / L + d / L`` in one double
+    would lose ``eps |r| / sigma`` of it: 1e-7 at the narrowest scale, 2^-36).
+    """
+    shapes, hi, lo, sigma_s = _standardiser(part, scale)
+    z = ((centres - hi) - lo + offsets) / sigma_s
+    return part.rv.dist.pdf(z, *shapes) / sigma_s
+
+
+def _continuous_nodes(
+    part: Continuous, scale: int, lo: float, hi: float
+) -> tuple[NDArray, NDArray, NDArray] | None:
+    """Quadrature nodes ``s_i = c_i + d_i`` (integer cell centre, offset in [-1/2, 1/2]) and weights
+    ``w_i f_s(s_i)`` over ``L [lo, hi]`` for one part.
 
     Panels end at the cell edges, at integers, at the density's kinks and at the support's ends, so the
     integrand is smooth on each panel; a panel that ends at a support end where the density is singular
-    or not smooth (``end_powers``, beta) takes a Gauss-Jacobi rule (:func:`_end_panel`), the others
-    8-point Gauss-Legendre.
+    or not smooth (``end_powers``, beta) takes a Gauss-Jacobi rule (:func:`_end_panel`) and its
+    neighbours a finer Gauss-Legendre rule, the others 10-point Gauss-Legendre.
     """
     a, b = _support(part)
     a, b = max(a, lo), min(b, hi)
     if not a < b:
-        return np.empty(0), np.empty(0)
+        return np.empty(0), np.empty(0), np.empty(0)
     sa, sb = scale * a, scale * b
     # panels of at most 1/8 (the l = 8 Fourier term turns by pi) and 1/16 of the spread
     step = min(0.125, scale * part.spread() / 16.0)
@@ -125,50 +173,42 @@ def _continuous_nodes(part: Continuous, scale: int, lo: float, hi: float) -> tup
     grid = np.linspace(sa, sb, int(math.ceil((sb - sa) / step)) + 1)
     kinks = scale * np.asarray(part.kinks, dtype=np.float64)
     edges = np.unique(np.concatenate([halves[(halves > sa) & (halves < sb)], kinks[(kinks > sa) & (kinks < sb)], grid]))
-    x, w = _gauss_legendre()
-    width = np.diff(edges)
-    mids = 0.5 * (edges[:-1] + edges[1:])
-    nodes = (mids[:, None] + width[:, None] * x[None, :]).ravel()
-    weights = (width[:, None] * w[None, :]).ravel() * part.pdf(nodes / scale) / scale
+    regular = np.ones(edges.size - 1, dtype=bool)
+    extra = []
     lo_end, hi_end = part.rv.support()
     p_lo, p_hi = part.end_powers
-    extra = []
-    for side, end, power, panel, at in (("lo", lo_end, p_lo, 0, edges[0]), ("hi", hi_end, p_hi, width.size - 1, edges[-1])):
+    last = edges.size - 2
+    for side, end, power, panel, at in (("lo", lo_end, p_lo, 0, edges[0]), ("hi", hi_end, p_hi, last, edges[-1])):
         if power != 0.0 and math.isfinite(end) and at == scale * end:
             # the end panel by Gauss-Jacobi, its neighbours (a singularity one panel away) by a finer rule
-            near = range(panel, panel + _NEAR_PANELS) if side == "lo" else range(panel - _NEAR_PANELS + 1, panel + 1)
-            gx, gw = _gauss_legendre(_JACOBI_NODES)
-            for i in near:
-                if not 0 <= i < width.size:
-                    continue
-                weights[i * _GL_NODES : (i + 1) * _GL_NODES] = 0.0
-                if i == panel:
-                    extra.append(_end_panel(part, scale, float(edges[i]), float(edges[i + 1]), side, power))
-                else:
-                    fine = mids[i] + width[i] * gx
-                    extra.append((fine, width[i] * gw * part.pdf(fine / scale) / scale))
-    if extra:
-        nodes = np.concatenate([nodes] + [n for n, _ in extra])
-        weights = np.concatenate([weights] + [w for _, w in extra])
-    return nodes, weights
+            near = np.arange(panel, panel + _NEAR_PANELS) if side == "lo" else np.arange(panel - _NEAR_PANELS + 1, panel + 1)
+            near = near[(near >= 0) & (near <= last) & (near != panel)]
+            regular[near] = False
+            regular[panel] = False
+            extra.append(_end_panel(part, scale, float(edges[panel]), float(edges[panel + 1]), side, power))
+            extra.append(_panel_nodes(part, scale, edges[near], edges[near + 1], _JACOBI_NODES))
+    idx = np.flatnonzero(regular)
+    parts = [_panel_nodes(part, scale, edges[idx], edges[idx + 1], _GL_NODES)] + extra
+    return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
 
 
-def _error_at(s: NDArray, rounding: str) -> tuple[NDArray, NDArray]:
-    """Per-point ``E[e]`` and ``E[e^2]`` of the error of quantizing ``s`` (over the rounding's own noise)."""
+def _error_at(d: NDArray, rounding: str) -> tuple[NDArray, NDArray]:
+    """Per-point ``E[e]`` and ``E[e^2]`` of the error of quantizing ``s = c + d`` (c an integer, |d| < 1/2,
+    no tie; over the rounding's own noise): ``e = -d`` for deterministic rounding, else ``E[e | s] = 0``
+    and ``E[e^2 | s] = frac(d) (1 - frac(d))``."""
     if rounding in DETERMINISTIC_ROUNDINGS:
-        n = round_scaled(s, rounding) - s
-        return n, n * n
-    frac = s - np.floor(s)
-    return np.zeros_like(s), frac * (1.0 - frac)
+        return -d, d * d
+    frac = d - np.floor(d)
+    return np.zeros_like(d), frac * (1.0 - frac)
 
 
-def _fourier_sum(s: NDArray, w: NDArray) -> NDArray:
-    """``sum_i w_i E exp(2 pi i l e)`` at points ``s``, l = 1..8.
+def _fourier_sum(d: NDArray, w: NDArray) -> NDArray:
+    """``sum_i w_i E exp(2 pi i l e)`` at points ``s = c + d`` (c an integer), l = 1..8.
 
-    For any rounding to integers ``E exp(2 pi i l e) = exp(-2 pi i l s)``: the l-th power of one
-    exponential (a few ulps from the direct one), accumulated in one compiled pass.
+    For any rounding to integers ``E exp(2 pi i l e) = exp(-2 pi i l s) = exp(-2 pi i l d)``: the l-th
+    power of one exponential (a few ulps from the direct one), accumulated in one compiled pass.
     """
-    return _fourier_powers(np.exp(-2j * np.pi * np.asarray(s, dtype=np.float64)), np.asarray(w, dtype=np.float64))
+    return _fourier_powers(np.exp(-2j * np.pi * np.asarray(d, dtype=np.float64)), np.asarray(w, dtype=np.float64))
 
 
 @njit(nogil=True, cache=True)
@@ -219,17 +259,21 @@ def exact_error_moments(inp: InputSpec, k: int, rounding: str) -> ErrorMoments |
             got = _continuous_nodes(part, scale, lo, hi)
             if got is None:
                 return None
-            s, w = got
-            e1, e2 = _error_at(s, rounding)
+            _, d, w = got
+            e1, e2 = _error_at(d, rounding)
             m1 += weight * float((w * e1).sum())
             m2 += weight * float((w * e2).sum())
-            four += weight * _fourier_sum(s, w)
+            four += weight * _fourier_sum(d, w)
         for mass, r in points:
             s = np.array([scale * r])
-            e1, e2 = _error_at(s, rounding)
+            if rounding in DETERMINISTIC_ROUNDINGS:  # the point itself may sit on a tie
+                e = round_scaled(s, rounding) - s
+                e1, e2 = e, e * e
+            else:
+                e1, e2 = _error_at(s - np.floor(s), rounding)
             m1 += weight * mass * float(e1[0])
             m2 += weight * mass * float(e2[0])
-            four += weight * mass * _fourier_sum(s, np.ones(1))
+            four += weight * mass * _fourier_sum(s - np.rint(s), np.ones(1))
     return ErrorMoments(m1, max(m2 - m1 * m1, 0.0), tuple(float(v) for v in np.abs(four)))
 
 
