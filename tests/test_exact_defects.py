@@ -127,3 +127,16 @@ def test_every_null_exact_field_has_a_note(spec: str, k: int) -> None:
     for rec in recs:
         nulls = [f for f in fields if rec[f] is None]
         assert (rec["exact_note"] is None) == (not nulls), (rec["exact_note"], nulls)
+
+
+@pytest.mark.parametrize("spec", ["uniform(0,1)", "normal(0.5,0.15)", "onlevel(0.4)", "laplace(0.5,0.1)", "logistic(0.5,0.2)"])
+@pytest.mark.parametrize("k", [1, 2, 5, 8])
+def test_zero_up_to_rounding_is_written_as_zero(spec: str, k: int) -> None:
+    """Inputs symmetric about a level or a threshold have E[n] = 0 exactly (THEORY.md, Fourier view); the
+    quadrature's sum is within a few ulps of its absolute terms and is written as 0, not -2.5e-18."""
+    from stecheck.exact import exact_error_moments
+
+    got = exact_error_moments(parse_input(spec), k, "half-even")
+    assert got is not None and got.mean == 0.0
+    if spec == "uniform(0,1)":
+        assert got.fourier_abs == (0.0,) * 8  # uniform n: phi(2 pi l) = 0 for every l != 0
