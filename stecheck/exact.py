@@ -13,6 +13,9 @@ the quantization cells (partial moments), point masses by evaluating the quantiz
   a or b != 1). Achieved accuracy, measured against 30-digit references for every family
   (experiments/accuracy.py, README "Accuracy of the exact fields"): about 1e-12 absolute; E[D_h] to
   about 1e-10 relative (the CDF differences ``F(t) - F(t - h)`` lose digits as ``h`` shrinks).
+- Where that would take more than ``MAX_CELLS`` cells (a wide input at large k, heavy tails), unclipped
+  inputs of the normal, Laplace, logistic, t and uniform families use the Fourier series of
+  :mod:`stecheck.charfn` (closed-form characteristic functions, tail bounded below 1e-13).
 - ``P(n <= x) = sum_j [F_s(j + 1/2) - F_s(j - x)]`` (half-up cells; ties have probability 0).
 """
 
@@ -29,6 +32,7 @@ from numba import njit
 from numpy.typing import ArrayLike, NDArray
 from scipy import integrate, special
 
+from stecheck.charfn import SymmetricLaw, series_crossings, series_moments, symmetric_law
 from stecheck.distributions import Atom, Continuous, Distribution, InputSpec
 from stecheck.quantize import DETERMINISTIC_ROUNDINGS, levels, round_scaled
 
@@ -269,7 +273,16 @@ def exact_error_moments(inp: InputSpec, k: int, rounding: str) -> ErrorMoments |
                 points = [(float(part.cdf(np.array(0.0))), 0.0), (float(1.0 - part.cdf(np.array(1.0))), 1.0)]
             got = _continuous_nodes(part, scale, lo, hi)
             if got is None:
-                return None
+                series = None if inp.path == "clip" else _series_part(part, scale, rounding)
+                if series is None:
+                    return None
+                mean, second, phi, terms = series
+                m1 += weight * mean
+                m2 += weight * second
+                abs1 += weight * terms
+                abs0 += weight
+                four += weight * np.conj(phi)  # E exp(2 pi i l e) = E exp(-2 pi i l s)
+                continue
             _, d, w = got
             e1, e2 = _error_at(d, rounding)
             m1 += weight * float((w * e1).sum())
@@ -295,6 +308,18 @@ def exact_error_moments(inp: InputSpec, k: int, rounding: str) -> ErrorMoments |
     mags = np.abs(four)
     mags[mags <= ZERO_ULPS * eps * abs0] = 0.0
     return ErrorMoments(m1, max(m2 - m1 * m1, 0.0), tuple(float(v) for v in mags))
+
+
+@lru_cache(maxsize=1024)
+def _law(part: Continuous) -> SymmetricLaw | None:
+    """:func:`stecheck.charfn.symmetric_law` of a part, built once (its series are cached per law)."""
+    return symmetric_law(part.rv)
+
+
+def _series_part(part: Continuous, scale: int, rounding: str) -> tuple[float, float, NDArray, float] | None:
+    """:func:`stecheck.charfn.series_moments` for a part of a family with a closed-form characteristic function."""
+    law = _law(part)
+    return None if law is None else series_moments(law, scale, rounding in DETERMINISTIC_ROUNDINGS)
 
 
 def _atom_crossings(x: float, k: int, rounding: str, lo: float, hi: float, clip: bool) -> float:
@@ -360,7 +385,12 @@ def _mean_crossings_many(
             j_lo = math.floor(scale * (a + lo.min()) - 1)
             j_hi = math.ceil(scale * (b + hi.max()) + 1)
             if j_hi - j_lo > MAX_CELLS:
-                return None
+                law = _law(part)
+                counts = [None if law is None else series_crossings(law, scale, a_, b_) for a_, b_ in windows]
+                if any(c is None for c in counts):
+                    return None
+                total += weight * np.array(counts, dtype=np.float64)
+                continue
             j = np.arange(j_lo, j_hi + 1)
         t = (j + 0.5) / scale
         if t.size * len(windows) <= _BATCH_CELLS:
