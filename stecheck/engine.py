@@ -167,10 +167,13 @@ def exact_note(
     if moments is None:
         reasons.append(
             f"E[n], Var(n), Fourier: more than {MAX_CELLS} quadrature panels at k={k} (2^k times the input's "
-            "spread, or its 1e-15 tails, too wide)"
+            "spread, or its 1e-15 tails, too wide) and no Fourier series (clipped input, a family without a "
+            "closed-form characteristic function here, or a series tail above 1e-13)"
         )
     if exact_fd is None:
-        reasons.append(f"E[D_h]: more than {MAX_CELLS} thresholds within the input's 1e-15 tails at k={k}")
+        reasons.append(
+            f"E[D_h]: more than {MAX_CELLS} thresholds within the input's 1e-15 tails at k={k} and no Fourier series"
+        )
     if exact_zero is None and exact_fd is not None:
         reasons.append(f"P(D_h = 0): not computed for {rounding} rounding of clipped inputs at L h = {lh:.6g} > 1")
     return "; ".join(reasons) or None

@@ -116,7 +116,7 @@ def test_large_crossing_counts_give_records(spec: str, k: int, h: float) -> None
 
 @pytest.mark.parametrize(
     "spec,k",
-    [("t(1.5,0.5,0.1)", 4), ("normal(0.5,0.3)", 22), ("dorefa(normal(0,0.05),size=64)", 2), ("normal(0.5,0.1)", 3),
+    [("t(1.5,0.5,0.1)", 4), ("clip(normal(0.5,0.3))", 22), ("beta(0.5,0.5)", 22), ("dorefa(normal(0,0.05),size=64)", 2), ("normal(0.5,0.1)", 3),
      ("clip(normal(0.3,0.4))", 2)],
 )
 def test_every_null_exact_field_has_a_note(spec: str, k: int) -> None:
