@@ -63,3 +63,18 @@ def test_check_end_to_end_with_no_crossing(target, passed: bool) -> None:
     (v,) = result.verdicts
     assert v["se"] is None and v["upper"] == pytest.approx(-math.log(0.05) / 100_000 / 1e-3)
     assert v["passed"] is passed
+
+
+@pytest.mark.parametrize("ste,verdict", [(1.0, "rejected"), (0.01, "consistent")])
+def test_report_judges_a_no_crossing_cell_by_its_bound(ste: float, verdict: str) -> None:
+    """0 observed, bound U = 0.03: an STE value of 1 is rejected, one of 0.01 (below U) is not."""
+    from stecheck.report import Report, _simulate_section
+
+    rec = simulate("clip(normal(-2,0.5))", bits=1, h=1e-3, fd="forward", samples=100_000, seed=SEED)[0]
+    rec = {**rec, "ste": ste}
+    report = Report()
+    _simulate_section(report, [rec])
+    key = [content for kind, content in report.blocks if kind == "table"][-1]
+    (row,) = key.rows
+    assert row[6] == f"0 ≤ {rec['mean_fd_upper']:.2g}"
+    assert row[-1] == verdict
