@@ -25,11 +25,11 @@ from fractions import Fraction
 import mpmath as mp
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from scipy import special, stats
+from scipy import special
 
-from stecheck.distributions import MIN_SCALE
+from stecheck.distributions import MIN_SCALE, parse_input
 from stecheck.engine import simulate
 
 TOL = 1e-9
@@ -42,9 +42,9 @@ Z = 5.0
 def _family_case(draw: st.DrawFn) -> tuple[str, int, float]:
     family = draw(st.sampled_from(["normal", "laplace", "logistic", "t", "uniform", "beta", "mixpoint"]))
     k = draw(st.integers(1, 24))
-    scale = levels = 2**k - 1
+    scale = 2**k - 1
     # the spread in quantization cells, log-uniform, down to the documented minimum scale
-    spread_s = 10 ** draw(st.floats(math.log10(max(MIN_SCALE * levels, 1e-6)), math.log10(min(3000.0, 2.0 * levels))))
+    spread_s = 10 ** draw(st.floats(math.log10(MIN_SCALE * scale), math.log10(min(3000.0, 2.0 * scale))))
     sd = spread_s / scale
     mu = draw(st.floats(0.0, 1.0))
     if family == "normal":
@@ -147,12 +147,11 @@ def test_exact_fields_agree_with_independent_evaluations(case: tuple[str, int, f
     spec, k, h = case
     scale = 2**k - 1
     rec = simulate(spec, bits=k, h=h, fd=scheme, samples=20_000, seed=12345)[0]
-    from stecheck.distributions import parse_input
-
     parts = parse_input(spec).dist.parts()
     if rec["exact_mean_fd"] is not None:
         ref = _cdf_sum_mean_fd(parts, scale, h, scheme)
         if ref is not None:
+            event("E[D_h] compared with the CDF sum")
             assert rec["exact_mean_fd"] == pytest.approx(ref, abs=TOL * max(1.0, abs(ref)))
         if rec["mean_fd_se"] is not None and rec["mean_fd_se"] > 0:
             assert abs(rec["mean_fd"] - rec["exact_mean_fd"]) <= Z * rec["mean_fd_se"] + TOL
@@ -170,6 +169,7 @@ def test_exact_fields_agree_with_independent_evaluations(case: tuple[str, int, f
     (_, part), = parts
     if part.rv.dist.name == "beta" and k <= 12:
         a, b = part.rv.args
+        event("beta Fourier compared with 1F1")
         four = [float(abs(mp.hyp1f1(a, a + b, 2j * mp.pi * l * scale))) for l in range(1, 9)]
         assert rec["exact_fourier_abs"] == pytest.approx(four, abs=TOL)
         return
@@ -177,6 +177,7 @@ def test_exact_fields_agree_with_independent_evaluations(case: tuple[str, int, f
     if series is None or series[3] > TOL / 10:
         return
     mean, var, four, _ = series
+    event("moments compared with the Fourier series")
     assert rec["exact_mean_n"] == pytest.approx(mean, abs=TOL)
     assert rec["exact_var_n"] == pytest.approx(var, abs=TOL)
     assert rec["exact_fourier_abs"] == pytest.approx(four.tolist(), abs=TOL)
