@@ -15,4 +15,5 @@ stecheck phase --seed 293670119109565299661878541307449936739 --quiet   # result
 stecheck check experiments/bounds.toml --format json --out results/check/bounds.json --quiet
 stecheck plot --quiet                                          # results/*/figures
 stecheck report --out results/report.md
+python experiments/accuracy.py                                 # results/accuracy/accuracy.json (needs mpmath)
 python experiments/update_readme.py

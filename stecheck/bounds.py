@@ -25,7 +25,9 @@ A bound's fields (any of them may come from ``[defaults]``, the bound's own valu
 - ``samples`` and ``seed``: required unless the statistic is exact (verdicts must be reproducible);
 - exactly one condition: ``interval = [lo, hi]`` (``lo <= hi``; ``inf`` and ``-inf`` allowed),
   ``within = X`` with ``target`` (``|value - target| <= X``) or ``within_se = z`` with ``target``
-  (``|value - target| <= z * SE``, SE the record's Monte Carlo standard error of that statistic).
+  (``|value - target| <= z * SE``, SE the record's Monte Carlo standard error of that statistic). Where
+  no crossing was observed the SE of ``mean_fd`` is not estimable; the band is then ``0 <= target <= U``
+  with ``U`` the record's 95% upper confidence bound ``mean_fd_upper`` (rule of three).
   ``target`` is a number or ``"exact"``: the exact reference of the same statistic in the same record;
 - ``expect``: ``"inside"`` (default) or ``"outside"``: the statistic must lie outside the interval or
   band, which keeps a counterexample checked.
@@ -87,6 +89,9 @@ class Statistic:
     needs_step: bool = False
     exact: bool = False
     indexed: bool = False
+    #: Field of the one-sided upper confidence bound a record gives when the standard error is not
+    #: estimable (no crossing observed: ``mean_fd_upper``, rule of three).
+    upper_field: str | None = None
     #: Where the statistic exists: in ``simulate`` records (distribution sources), ``weights`` records, or both.
     for_dist: bool = True
     for_weights: bool = False
@@ -103,7 +108,10 @@ STATISTICS: Final[dict[str, Statistic]] = {
     "chi2_stat": Statistic("chi2_stat"),
     "chi2_pvalue": Statistic("chi2_pvalue"),
     "fourier_abs": Statistic("fourier_abs", exact_field="exact_fourier_abs", indexed=True, for_weights=True),
-    "mean_fd": Statistic("mean_fd", se_field="mean_fd_se", exact_field="exact_mean_fd", needs_step=True, for_weights=True),
+    "mean_fd": Statistic(
+        "mean_fd", se_field="mean_fd_se", exact_field="exact_mean_fd", needs_step=True, for_weights=True,
+        upper_field="mean_fd_upper",
+    ),
     "p_fd_zero": Statistic("p_fd_zero", exact_field="exact_p_fd_zero", needs_step=True),
     "ste": Statistic("ste", needs_step=True),
     "exact_mean_n": Statistic("exact_mean_n", exact=True),

@@ -38,6 +38,7 @@ CHECK_FIELDS: Final = (
     "statistic",
     "value",
     "se",
+    "upper",
     "target",
     "condition",
     "expect",
@@ -146,11 +147,16 @@ def _scan_records(group: WeightsGroup, first: Bound) -> list[Record]:
     return [r for r in records if r["kind"] == ("aggregate" if group.tensor is None else "tensor")]
 
 
-def condition_holds(bound: Bound, value: float, se: float | None, target: float | None) -> bool:
+def condition_holds(
+    bound: Bound, value: float, se: float | None, target: float | None, upper: float | None = None
+) -> bool:
     """Whether ``value`` satisfies ``bound``'s condition, ``expect = "outside"`` included.
 
     ``lo <= value <= hi``; ``|value - target| <= within``; ``|value - target| <= within_se * se``.
-    A NaN value satisfies nothing (the bound fails whatever ``expect`` says).
+    When no crossing was observed the standard error is not estimable (None) and the record gives a 95%
+    upper confidence bound ``upper`` on the statistic instead (rule of three); a ``within_se`` band is then
+    ``value <= target <= upper``: the Monte Carlo is consistent with the target exactly when the target
+    lies under that bound. A NaN value satisfies nothing (the bound fails whatever ``expect`` says).
     """
     if math.isnan(value):
         return False
@@ -160,11 +166,12 @@ def condition_holds(bound: Bound, value: float, se: float | None, target: float 
     else:
         assert target is not None
         if bound.within is not None:
-            width = bound.within
+            inside = abs(value - target) <= bound.within
+        elif se is None and upper is not None:
+            inside = value <= target <= upper
         else:
             assert bound.within_se is not None
-            width = bound.within_se * (se if se is not None else math.nan)
-        inside = abs(value - target) <= width
+            inside = abs(value - target) <= bound.within_se * (se if se is not None else math.nan)
     return inside if bound.expect == "inside" else not inside
 
 
@@ -189,7 +196,8 @@ def verdict(bound: Bound, record: Record) -> Record:
     if value is None:
         raise BoundsError(f"{_where(bound)}, field 'statistic': {bound.label} has no value for source {source}")
     se = _pick(bound, record, stat.se_field)
-    if bound.within_se is not None and se is None:
+    upper = _pick(bound, record, stat.upper_field) if se is None else None
+    if bound.within_se is not None and se is None and upper is None:
         raise BoundsError(f"{_where(bound)}, field 'within_se': no standard error for {bound.label}")
     target: float | None
     if bound.target == "exact":
@@ -209,10 +217,11 @@ def verdict(bound: Bound, record: Record) -> Record:
         "statistic": bound.label,
         "value": value,
         "se": se,
+        "upper": upper,
         "target": target,
         "condition": bound.condition_text(),
         "expect": bound.expect,
-        "passed": condition_holds(bound, value, se, target),
+        "passed": condition_holds(bound, value, se, target, upper),
         "samples": record["size"] if bound.weights else (None if stat.exact else record["samples"]),
         "seed": None if bound.seed is None else str(bound.seed),
     }

@@ -67,7 +67,7 @@ def verdict_table(verdicts: Sequence[Record], title: str) -> Table:
         word = _verdict_word(rec)
         table.add_row(
             escape(rec["bound"]), escape(rec["source"]), str(rec["k"]), escape(rec["statistic"]), fmt(rec["value"]),
-            fmt(rec["se"], 2), escape(_condition_cell(rec)), f"[green]{word}[/]" if rec["passed"] else f"[bold red]{word}[/]",
+            fmt(rec["se"], 2) if rec.get("upper") is None else f"n/a (≤ {fmt(rec['upper'], 2)})", escape(_condition_cell(rec)), f"[green]{word}[/]" if rec["passed"] else f"[bold red]{word}[/]",
         )
     return table
 

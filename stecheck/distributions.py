@@ -101,6 +101,14 @@ class Continuous(Distribution):
     spec: str
     rv: stats.rv_continuous = field(repr=False, compare=False)
     sampler: Callable[[np.random.Generator, int], NDArray[np.float64]] = field(repr=False, compare=False)
+    #: Points where the density is continuous but not differentiable (Laplace's centre).
+    kinks: tuple[float, ...] = ()
+    #: ``(p_lo, p_hi)``: near a bounded support's ends the density behaves as ``(x - lo)^p_lo`` and
+    #: ``(hi - x)^p_hi`` times a smooth function (beta: ``a - 1``, ``b - 1``); 0 elsewhere.
+    end_powers: tuple[float, float] = (0.0, 0.0)
+    #: The law of ``lo + hi - X`` for a bounded support (beta(a,b) -> beta(b,a)): its density near ``lo``
+    #: is this one's near ``hi``, without the cancellation of ``hi - (hi - d)``.
+    mirror: stats.rv_continuous | None = field(default=None, repr=False, compare=False)
 
     def draw(self, rng: np.random.Generator, size: int) -> NDArray[np.float64]:
         return self.sampler(rng, size)
@@ -115,6 +123,15 @@ class Continuous(Distribution):
     def pdf(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
         """Density."""
         return self.rv.pdf(x)
+
+    def pdf_from_end(self, d: NDArray[np.float64], side: str) -> NDArray[np.float64]:
+        """Density at distance ``d >= 0`` inside the support's ``"lo"`` or ``"hi"`` end (bounded support)."""
+        lo, hi = self.rv.support()
+        if side == "lo":
+            return self.rv.pdf(lo + d)
+        if self.mirror is not None:
+            return self.mirror.pdf(lo + d)
+        return self.rv.pdf(hi - d)
 
     def support(self, tail: float) -> tuple[float, float]:
         """Interval holding all but ``tail`` of the mass on each side (the support if bounded)."""
@@ -248,6 +265,25 @@ def _uniform(a: float, b: float, spec: str | None = None) -> Continuous:
     )
 
 
+#: The draws of a beta input lie in ``[_BETA_LOW, _BETA_HIGH]``, the doubles nearest 0 and 1 inside (0, 1).
+_BETA_LOW: Final = float(np.nextafter(0.0, 1.0))
+_BETA_HIGH: Final = float(np.nextafter(1.0, 0.0))
+
+
+def _beta_draws(rng: np.random.Generator, a: float, b: float, size: int) -> NDArray[np.float64]:
+    """Beta draws (numpy's sampler) with the support's ends moved to the nearest doubles inside (0, 1).
+
+    For small shapes a large share of the mass lies within half an ulp of 0 or 1 (``beta(0.05,0.05)``:
+    ``P(1 - X < 2^-53) ~ 0.079``), so the sampler returns exactly 0.0 or 1.0: atoms the law does not have.
+    At 1.0 a window end ``r + h`` then sits exactly on a threshold when ``L h`` is a half-integer and the
+    finite difference counts a crossing the law never makes; at 0.0 the rounding error is exactly 0.
+    The statistics computed from the rounding error (identity A: n, hence every crossing count) have
+    the same value at the nearest interior double, since no threshold or level lies between it and the
+    support's end, so the simulated law is the stated one. Draws strictly inside (0, 1) are unchanged (the stream of every other draw is numpy's).
+    """
+    return np.clip(rng.beta(a, b, size), _BETA_LOW, _BETA_HIGH)
+
+
 def _positive(name: str, value: float, what: str) -> None:
     if not value > 0:
         raise SpecError(f"{name}: {what} must be > 0, got {format_number(value)}")
@@ -267,7 +303,7 @@ def _build_family(name: str, args: list[float]) -> Distribution:
     if name == "laplace":
         mu, b = args
         _positive(spec, b, "b")
-        return Continuous(spec, stats.laplace(mu, b), lambda rng, n: rng.laplace(mu, b, n))
+        return Continuous(spec, stats.laplace(mu, b), lambda rng, n: rng.laplace(mu, b, n), kinks=(mu,))
     if name == "logistic":
         mu, s = args
         _positive(spec, s, "s")
@@ -281,7 +317,10 @@ def _build_family(name: str, args: list[float]) -> Distribution:
         a, b = args
         _positive(spec, a, "a")
         _positive(spec, b, "b")
-        return Continuous(spec, stats.beta(a, b), lambda rng, n: rng.beta(a, b, n))
+        return Continuous(
+            spec, stats.beta(a, b), lambda rng, n: _beta_draws(rng, a, b, n), end_powers=(a - 1.0, b - 1.0),
+            mirror=stats.beta(b, a),
+        )
     if name == "point":
         (x,) = args
         return Atom(spec, x)

@@ -19,13 +19,13 @@ from stecheck.config import RunConfig
 from stecheck.distributions import InputSpec, parse_input
 from stecheck.errors import ConfigError
 from stecheck.estimators import CellAccumulator, make_plans
-from stecheck.exact import exact_error_moments, exact_fd_table
+from stecheck.exact import MAX_CELLS, exact_error_moments, exact_fd_table
 from stecheck.kernel import accumulate_chunk
 from stecheck.quantize import DETERMINISTIC_ROUNDINGS, levels
 from stecheck.records import Record, provenance
 from stecheck.sampling import CHUNK_SIZE, NOISE, chunk_plan, chunk_rng, draw_chunk
 
-__all__ = ["RunResult", "monte_carlo", "run", "simulate", "total_samples"]
+__all__ = ["RunResult", "exact_note", "monte_carlo", "run", "simulate", "total_samples"]
 
 Progress = Callable[[int], None]
 CellKey = tuple[int, str]
@@ -143,6 +143,7 @@ def _records_for(
                     "hist_n": None if err is None else list(err.hist),
                     "mean_fd": None if slope is None else slope.mean_fd,
                     "mean_fd_se": None if slope is None else slope.mean_fd_se,
+                    "mean_fd_upper": None if slope is None else slope.mean_fd_upper,
                     "p_fd_zero": None if slope is None else slope.p_fd_zero,
                     "ste": None if slope is None else slope.ste,
                     "exact_mean_n": None if moments is None else moments.mean,
@@ -150,9 +151,32 @@ def _records_for(
                     "exact_fourier_abs": None if moments is None else list(moments.fourier_abs),
                     "exact_mean_fd": exact_fd,
                     "exact_p_fd_zero": exact_zero,
+                    "exact_note": exact_note(inp, k, rounding, fd_plan.lh, moments, exact_fd, exact_zero) if want_exact else None,
                 }
                 records.append(rec)
     return records
+
+
+def exact_note(
+    inp: InputSpec, k: int, rounding: str, lh: float, moments: object, exact_fd: float | None, exact_zero: float | None
+) -> str | None:
+    """Why the exact fields of one record that are null are null (None when every one has a value)."""
+    if not inp.has_exact:
+        return "no exact reference for DoReFa weights: the per-tensor max is data-dependent"
+    reasons = []
+    if moments is None:
+        reasons.append(
+            f"E[n], Var(n), Fourier: more than {MAX_CELLS} quadrature panels at k={k} (2^k times the input's "
+            "spread, or its 1e-15 tails, too wide) and no Fourier series (clipped input, a family without a "
+            "closed-form characteristic function here, or a series tail above 1e-13)"
+        )
+    if exact_fd is None:
+        reasons.append(
+            f"E[D_h]: more than {MAX_CELLS} thresholds within the input's 1e-15 tails at k={k} and no Fourier series"
+        )
+    if exact_zero is None and exact_fd is not None:
+        reasons.append(f"P(D_h = 0): not computed for {rounding} rounding of clipped inputs at L h = {lh:.6g} > 1")
+    return "; ".join(reasons) or None
 
 
 def run(config: RunConfig, threads: int = 1, progress: Progress | None = None, fast: bool = True) -> RunResult:

@@ -44,9 +44,11 @@ __all__ = [
     "FDPlan",
     "make_plans",
     "crossing_counts",
+    "exact_sum_of_squares",
     "CellAccumulator",
     "ErrorSummary",
     "SlopeSummary",
+    "NO_CROSSING_LEVEL",
 ]
 
 #: Bins of the error histogram over [-1, 1] (width 2^-15): the KS statistic is resolved to ~3e-5.
@@ -133,6 +135,26 @@ def make_plans(schemes: Sequence[str], steps: Sequence[float], scale: int) -> li
     return [FDPlan(s, float(h), scale) for s in schemes for h in steps]
 
 
+#: Bits of the low half when squaring counts (a count below 2^31 splits into halves whose products fit).
+_SPLIT: Final = 16
+
+
+def exact_sum_of_squares(c: NDArray[np.int64]) -> int:
+    """``sum c_i^2`` exactly, as a Python int.
+
+    For ``|c_i| < 2^31``, with ``c = a 2^16 + b`` (``0 <= b < 2^16``), ``c^2 = a^2 2^32 + 2 a b 2^16 + b^2``;
+    each of the three int64 sums stays below ``2^30 * N``, exact for chunks of up to ``2^32`` samples.
+    Larger counts (``L h`` up to ``2^24 * 1000``) take few distinct values: ``sum_v v^2 #{c = v}``.
+    """
+    c = np.asarray(c, dtype=np.int64)
+    if c.size and int(np.abs(c).max()) >= 1 << 31:
+        values, counts = np.unique(c, return_counts=True)
+        return sum(v * v * m for v, m in zip(values.tolist(), counts.tolist()))
+    a = c >> _SPLIT
+    b = c & ((1 << _SPLIT) - 1)
+    return (int((a * a).sum()) << (2 * _SPLIT)) + (int((a * b).sum()) << (_SPLIT + 1)) + int((b * b).sum())
+
+
 def crossing_counts(n: NDArray[np.float64], plan: FDPlan) -> NDArray[np.int64]:
     """Per-sample crossing counts from ``n`` (THEORY.md, identity A, general form).
 
@@ -191,14 +213,25 @@ class ErrorSummary:
     hist: tuple[int, ...] = ()
 
 
+#: Confidence level of the one-sided bound reported when no crossing was observed.
+NO_CROSSING_LEVEL: Final = 0.95
+
+
 @dataclass(frozen=True)
 class SlopeSummary:
-    """``E[D_h]`` with its standard error, ``P(D_h = 0)`` and the mean STE value, for one plan."""
+    """``E[D_h]`` with its standard error, ``P(D_h = 0)`` and the mean STE value, for one plan.
+
+    When no sample crossed a threshold the sample variance is 0 but the law's need not be: the standard
+    error is then not estimable (None) and ``mean_fd_upper`` holds the one-sided 95% upper confidence
+    bound on ``E[D_h]`` (rule of three: ``P(count > 0) <= -ln(0.05) / N ~ 3 / N``, and a count is at most
+    ``floor(L h) + 1``); otherwise ``mean_fd_upper`` is None.
+    """
 
     mean_fd: float
-    mean_fd_se: float
+    mean_fd_se: float | None
     p_fd_zero: float
     ste: float
+    mean_fd_upper: float | None = None
 
 
 @dataclass
@@ -213,17 +246,19 @@ class CellAccumulator:
     zeros: int = 0
     hist: NDArray[np.int64] = field(default_factory=lambda: _TABLES.take(np.int64))
     fourier: NDArray[np.complex128] = field(default_factory=lambda: np.zeros(FOURIER_ORDERS, dtype=complex))
-    fd_sum: NDArray[np.int64] = field(init=False)
-    fd_sumsq: NDArray[np.int64] = field(init=False)
-    fd_zero: NDArray[np.int64] = field(init=False)
+    #: Per plan: sums of the crossing count, of its square, and the number of zero counts, as Python
+    #: integers (exact at any size: ``(L h)^2`` times the sample count exceeds int64 at k = 24).
+    fd_sum: list[int] = field(init=False)
+    fd_sumsq: list[int] = field(init=False)
+    fd_zero: list[int] = field(init=False)
     ste_count: int = 0
     #: Per-bin sums of ``e - c_b`` when the Fourier sums come from the histogram (compiled scan), else None.
     hist_dev: NDArray[np.float64] | None = None
 
     def __post_init__(self) -> None:
-        self.fd_sum = np.zeros(len(self.plans), dtype=np.int64)
-        self.fd_sumsq = np.zeros(len(self.plans), dtype=np.int64)
-        self.fd_zero = np.zeros(len(self.plans), dtype=np.int64)
+        self.fd_sum = [0] * len(self.plans)
+        self.fd_sumsq = [0] * len(self.plans)
+        self.fd_zero = [0] * len(self.plans)
 
     # ------------------------------------------------------------ updates
 
@@ -326,7 +361,7 @@ class CellAccumulator:
         """Add per-sample crossing counts, one array per plan (the general path, e.g. clipped inputs)."""
         for i, c in enumerate(counts):
             self.fd_sum[i] += int(c.sum())
-            self.fd_sumsq[i] += int((c * c).sum())
+            self.fd_sumsq[i] += exact_sum_of_squares(c)
             self.fd_zero[i] += int(np.count_nonzero(c == 0))
         self.ste_count += ste_count
 
@@ -346,9 +381,9 @@ class CellAccumulator:
             else:
                 self.hist_dev += other.hist_dev
         self.fourier += other.fourier
-        self.fd_sum += other.fd_sum
-        self.fd_sumsq += other.fd_sumsq
-        self.fd_zero += other.fd_zero
+        self.fd_sum = [a + b for a, b in zip(self.fd_sum, other.fd_sum)]
+        self.fd_sumsq = [a + b for a, b in zip(self.fd_sumsq, other.fd_sumsq)]
+        self.fd_zero = [a + b for a, b in zip(self.fd_zero, other.fd_zero)]
         self.ste_count += other.ste_count
 
     def release(self) -> None:
@@ -423,11 +458,19 @@ class CellAccumulator:
         return float(result.statistic), float(result.pvalue)
 
     def slope_summary(self, index: int) -> SlopeSummary:
-        """``E[D_h]``, its standard error ``sqrt(Var(count) / N) / (L h)``, ``P(D_h = 0)`` and the STE mean."""
+        """``E[D_h]``, its standard error ``sqrt(Var(count) / N) / (L h)``, ``P(D_h = 0)`` and the STE mean.
+
+        ``Var(count) = (N sum c^2 - (sum c)^2) / N^2`` is formed in exact integers and rounded once, so no
+        cancellation when the mean count is large (``L h ~ 10^7``).
+        """
         n = self.count
         lh = self.plans[index].lh
-        mean_count = self.fd_sum[index] / n
-        var_count = max(self.fd_sumsq[index] / n - mean_count * mean_count, 0.0)
+        total = self.fd_sum[index]
+        mean_count = total / n
+        var_count = (n * self.fd_sumsq[index] - total * total) / (n * n)
+        if self.fd_zero[index] == n:
+            upper = (math.floor(lh) + 1) * -math.log1p(-NO_CROSSING_LEVEL) / n / lh
+            return SlopeSummary(0.0, None, 1.0, self.ste_count / n, mean_fd_upper=upper)
         return SlopeSummary(
             mean_fd=float(mean_count / lh),
             mean_fd_se=math.sqrt(var_count / n) / lh,

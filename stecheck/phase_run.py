@@ -222,7 +222,8 @@ def spot_checks(pm: PhaseMap, samples: int, seed: int) -> list[Record]:
     out = []
     for (sd, off), spec, rec in zip(points, specs, records):
         exact = float(cdf_sums(pm.family, sd, [off], eta)[0][0])
-        z = (rec["mean_fd"] - exact) / rec["mean_fd_se"] if rec["mean_fd_se"] > 0 else (0.0 if rec["mean_fd"] == exact else math.inf)
+        se = rec["mean_fd_se"] or 0.0  # None: no crossing observed, standard error not estimable
+        z = (rec["mean_fd"] - exact) / se if se > 0 else (0.0 if rec["mean_fd"] == exact else math.inf)
         out.append({
             "family": pm.family.name,
             "sigma_s": sd,

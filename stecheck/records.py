@@ -69,6 +69,7 @@ SIMULATE_FIELDS: Final = (
     "hist_n",
     "mean_fd",
     "mean_fd_se",
+    "mean_fd_upper",
     "p_fd_zero",
     "ste",
     "exact_mean_n",
@@ -76,6 +77,7 @@ SIMULATE_FIELDS: Final = (
     "exact_fourier_abs",
     "exact_mean_fd",
     "exact_p_fd_zero",
+    "exact_note",
 )
 
 

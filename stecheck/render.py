@@ -63,6 +63,8 @@ def simulate_table(records: Sequence[Record], title: str) -> Table:
                 cells.append("")
                 continue
             text = "" if rec["mean_fd"] is None else _pm(rec["mean_fd"], rec["mean_fd_se"])
+            if rec.get("mean_fd_upper") is not None:  # no crossing observed: SE not estimable
+                text = f"{fmt(rec['mean_fd'])} ≤ {fmt(rec['mean_fd_upper'], 2)}"
             if rec["exact_mean_fd"] is not None:
                 text = f"{text} ({fmt(rec['exact_mean_fd'])})".strip()
             cells.append(text)

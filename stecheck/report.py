@@ -127,13 +127,17 @@ def _simulate_section(report: Report, records: Sequence[Record]) -> None:
             total += 1
             rn = rejects(rec["mean_n"], 0.0, rec["mean_n_se"])
             rf = rejects(rec["mean_fd"], rec["ste"], rec["mean_fd_se"])
+            upper = rec.get("mean_fd_upper")
+            if upper is not None and rec["ste"] is not None:  # no crossing observed: judge by the 95% bound
+                rf = rec["ste"] > upper
             if rn:
                 bad_n.append(k)
             if rf:
                 bad_fd.append(k)
             rows.append((
                 f"`{dist}`", str(k), f"{fmt(rec['mean_n'])} ± {fmt(rec['mean_n_se'], 2)}", fmt(rec.get("var12_n")),
-                fmt(rec.get("ks_stat")), fmt(rec["h"]), f"{fmt(rec['mean_fd'])} ± {fmt(rec['mean_fd_se'], 2)}",
+                fmt(rec.get("ks_stat")), fmt(rec["h"]),
+                f"{fmt(rec['mean_fd'])} ± {fmt(rec['mean_fd_se'], 2)}" if upper is None else f"{fmt(rec['mean_fd'])} ≤ {fmt(upper, 2)}",
                 fmt(rec.get("exact_mean_fd")), fmt(rec["ste"]), "rejected" if rf else ("consistent" if rf is False else "-"),
             ))
         rejected_n += len(bad_n)

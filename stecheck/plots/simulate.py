@@ -159,8 +159,11 @@ def slope_vs_h(records: Sequence[Record], bits: Sequence[int] | None = None) -> 
             color = colors[dist]
             if np.isfinite(mean).any():
                 ax.plot(h, mean, marker="o", ms=3, lw=1.2, color=color, label=dist, gid=f"mc:{dist}")
-                band = np.nan_to_num(se) * Z_BAND
-                ax.fill_between(h, mean - band, mean + band, color=color, alpha=0.18, lw=0, gid=f"band:{dist}")
+                # no crossing observed: no standard error, the band runs up to the rule-of-three bound
+                upper = values(recs, "mean_fd_upper")
+                above = np.where(np.isfinite(se), se * Z_BAND, np.nan_to_num(upper - mean))
+                below = np.nan_to_num(se) * Z_BAND
+                ax.fill_between(h, mean - below, mean + above, color=color, alpha=0.18, lw=0, gid=f"band:{dist}")
             exact = values(recs, "exact_mean_fd")
             if np.isfinite(exact).any():
                 ax.plot(h, exact, ls="--", lw=1.0, color=color, label=f"{dist} (exact)" if not np.isfinite(mean).any() else None,
