@@ -61,6 +61,7 @@ from stecheck.engine import run, total_samples
 from stecheck.errors import ConfigError
 from stecheck.quantize import levels
 from stecheck.records import Record, config_as_dict, provenance
+from stecheck.seeds import AUDIT_SEED
 
 __all__ = [
     "AUDIT_FIELDS",
@@ -98,8 +99,9 @@ class AuditConfig:
         Bit widths (as ``--bits``: ``1-4``, ``2``, ``1,3``).
     samples : int
         Monte Carlo samples per input.
-    seed : int, optional
-        Root seed; fresh OS entropy (recorded) when None.
+    seed : int or str, optional
+        Root seed (default :data:`stecheck.seeds.AUDIT_SEED`, as ``stecheck audit``); ``"random"`` or None
+        draws fresh OS entropy (recorded).
     h : float
         Finite-difference step of steps 9, SR, DITHER and F.
     inputs : tuple of str
@@ -116,7 +118,7 @@ class AuditConfig:
 
     bits: tuple[int | str, ...] = ("1-4",)
     samples: int = 500_000
-    seed: int | None = None
+    seed: int | str | None = AUDIT_SEED
     h: float = 1e-3
     inputs: tuple[str, ...] = ("uniform(0,1)", "normal(0.5,0.15)", "normal(0.3,0.1)", "onlevel(0.4)", "onthreshold(0.1)")
     smooth_inputs: tuple[str, ...] = ("normal(0.5,0.15)", "normal(0.3,0.1)", "logistic(0.4,0.05)")

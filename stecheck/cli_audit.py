@@ -7,17 +7,19 @@ Parses options, calls :func:`stecheck.audit.audit`, renders the rows. Exit code 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Final, Optional, Sequence
+from typing import TYPE_CHECKING, Annotated, Final, Optional, Sequence
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from stecheck.audit import AUDIT_FIELDS, AuditConfig, audit, audit_samples
-from stecheck.cli_support import OutputFormat, emit, progress_bar, stdout_console
-from stecheck.config import parse_seed
+from stecheck.cli_support import OutputFormat, VersionFlag, count, emit, jobs_option, progress_bar, stdout_console
 from stecheck.errors import ConfigError
 from stecheck.records import Record, fmt, prepare_out_dir, to_csv_text, to_json_text, to_markdown_text, write_run
+from stecheck.seeds import AUDIT_SEED
+
+if TYPE_CHECKING:
+    from stecheck.audit import AuditConfig
 
 __all__ = ["AUDIT_MD_COLUMNS", "DEFAULT_OUT", "audit_command", "audit_table", "audit_markdown"]
 
@@ -69,7 +71,7 @@ def audit_markdown(records: Sequence[Record], title: str = TITLE) -> str:
     return to_markdown_text(records, AUDIT_MD_COLUMNS, title)
 
 
-def _scan_weights(spec: str, cfg: AuditConfig) -> tuple[list[Record], dict[str, object]]:
+def _scan_weights(spec: str, cfg: "AuditConfig") -> tuple[list[Record], dict[str, object]]:
     """Scan a weights source (DoReFa transform) at the audit's bit widths and step: records and provenance."""
     from stecheck.weights import open_source, scan, select
 
@@ -80,15 +82,16 @@ def _scan_weights(spec: str, cfg: AuditConfig) -> tuple[list[Record], dict[str, 
 
 
 def audit_command(
-    bits: Annotated[Optional[list[str]], typer.Option("--bits", "-k", help="Bit widths: 2, 1-4 or 1,3 (repeatable; default 1-4).")] = None,
-    samples: Annotated[int, typer.Option("--samples", "-n", help="Monte Carlo samples per input.")] = AuditConfig.samples,
-    seed: Annotated[Optional[str], typer.Option("--seed", help="Root seed (decimal or 0x hex); fresh entropy, recorded, if unset.")] = None,
-    output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="What to print on stdout.")] = OutputFormat.table,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Write records.csv/json/md and meta.json here.")] = DEFAULT_OUT,
-    no_save: Annotated[bool, typer.Option("--no-save", help="Write no files.")] = False,
-    weights: Annotated[Optional[str], typer.Option("--weights", help="Also audit real weights: a file, directory, hf:ORG/NAME or zoo:NAME (DoReFa transform).")] = None,
-    threads: Annotated[int, typer.Option("--threads", "-j", help="Worker threads (results do not depend on it).")] = 1,
+    bits: Annotated[Optional[list[str]], typer.Option("--bits", "-k", metavar="K", help="Bit widths: 2, 1-4 or 1,3 (repeatable; default 1-4).")] = None,
+    samples: Annotated[int, typer.Option("--samples", "-n", metavar="N", parser=count, help="Monte Carlo samples per input (500000, 500_000 or 5e5).")] = 500_000,
+    seed: Annotated[str, typer.Option("--seed", metavar="SEED", help="Root seed (decimal or 0x hex), or 'random' for fresh entropy (recorded).")] = str(AUDIT_SEED),
+    output_format: Annotated[OutputFormat, typer.Option("--format", "-f", metavar="FORMAT", help="What to print on stdout: table, csv, json or md.")] = OutputFormat.table,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="DIR", help=f"Write records.csv/json/md and meta.json here (default {DEFAULT_OUT}).")] = None,
+    no_save: Annotated[bool, typer.Option("--no-save", help="Write no files (not with --out).")] = False,
+    weights: Annotated[Optional[str], typer.Option("--weights", metavar="SOURCE", help="Also audit real weights: a file, directory, hf:ORG/NAME or zoo:NAME (DoReFa transform).")] = None,
+    threads: Annotated[int, jobs_option()] = 1,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    version: VersionFlag = None,
 ) -> None:
     """Check the 'derivative 1 in expectation' argument step by step; verdicts computed from the numbers.
 
@@ -96,10 +99,15 @@ def audit_command(
     dither, the Fourier prediction); with --weights, steps 8' and 9 again on real weights (rows 8'W, 9W).
     Writes results/audit/ unless --out or --no-save say otherwise.
     """
+    from stecheck.audit import AUDIT_FIELDS, AuditConfig, audit, audit_samples
+    from stecheck.config import parse_seed
+
     if threads < 1:
         raise ConfigError(f"thread count {threads} must be a positive integer")
+    if no_save and out is not None:
+        raise ConfigError("--no-save and --out contradict each other: pass one of them")
     cfg = AuditConfig(bits=tuple(bits) if bits else AuditConfig.bits, samples=samples, seed=parse_seed(seed)).validated()
-    target = None if no_save else out
+    target = None if no_save else (out if out is not None else DEFAULT_OUT)
     if target is not None:
         prepare_out_dir(target)
     scanned, described = _scan_weights(weights, cfg) if weights is not None else (None, None)

@@ -10,18 +10,20 @@ import io
 import xml.etree.ElementTree as ET
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional, Sequence
+from typing import TYPE_CHECKING, Annotated, Any, Optional, Sequence
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from stecheck.bounds import Bound, load_bounds
-from stecheck.check import CHECK_FIELDS, CheckResult, evaluate, total_check_samples
-from stecheck.cli_support import EXIT_CHECK_FAILED, emit, progress_bar, stdout_console
+from stecheck.cli_support import EXIT_CHECK_FAILED, VersionFlag, emit, jobs_option, progress_bar, stdout_console
 from stecheck.errors import ConfigError, OutputError
 from stecheck.records import Record, fmt, prepare_out_dir, provenance, to_json_text, to_markdown_text, write_text_atomic
+
+if TYPE_CHECKING:
+    from stecheck.bounds import Bound
+    from stecheck.check import CheckResult
 
 __all__ = ["check", "CheckFormat", "verdict_table", "junit_xml", "CHECK_MD_COLUMNS"]
 
@@ -140,12 +142,16 @@ def _meta(result: CheckResult, files: Sequence[Path], threads: int) -> dict[str,
 
 def check(
     bounds_files: Annotated[list[Path], typer.Argument(metavar="BOUNDS.toml...", help="Bounds TOML files (see the README, 'Guarding claims in CI').", show_default=False)],
-    output_format: Annotated[CheckFormat, typer.Option("--format", "-f", help="table, json, junit or md.")] = CheckFormat.table,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the --format output to this file (the table still goes to stdout).")] = None,
-    threads: Annotated[int, typer.Option("--threads", "-j", help="Worker threads (verdicts do not depend on it).")] = 1,
+    output_format: Annotated[CheckFormat, typer.Option("--format", "-f", metavar="FORMAT", help="table, json, junit or md.")] = CheckFormat.table,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="FILE", help="Write the --format output to this file (the table still goes to stdout).")] = None,
+    threads: Annotated[int, jobs_option("verdicts do not depend on it")] = 1,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    version: VersionFlag = None,
 ) -> None:
     """Evaluate every bound of the bounds files; exit 0 if all hold, 1 if any fails, 2 on a file error."""
+    from stecheck.bounds import load_bounds
+    from stecheck.check import CHECK_FIELDS, evaluate, total_check_samples
+
     if threads < 1:
         raise ConfigError(f"thread count {threads} must be a positive integer")
     bounds: list[Bound] = []

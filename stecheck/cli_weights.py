@@ -15,17 +15,16 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from stecheck.cli_support import OutputFormat, emit, fail, progress_bar, stdout_console
-from stecheck.config import _check_step, parse_bits
+from stecheck.cli_support import OutputFormat, VersionFlag, emit, fail, progress_bar, shows_progress, stdout_console
 from stecheck.errors import ConfigError
 from stecheck.records import Record, fmt, prepare_out_dir, provenance, to_csv_text, to_json_text, to_markdown_text, write_run
 from stecheck.safety import EXIT_INTERRUPTED, interruptible, out_dir_lock
-from stecheck.weights import TRANSFORMS, WEIGHTS_FIELDS, WEIGHTS_MD_COLUMNS, ZOO, open_source, scan, select
-from stecheck.weights.zoo import lookup
 
 __all__ = ["DEFAULT_OUT", "EXACT_NOTE", "weights_command", "zoo_table"]
 
 DEFAULT_OUT: Final = Path("results") / "weights"
+#: :data:`stecheck.weights.TRANSFORMS`, for the help text (a test keeps them equal).
+TRANSFORM_HELP: Final = ("dorefa", "absmax", "minmax")
 EXACT_NOTE: Final = (
     "E[n], Var(n), KS statistic, |E exp(2 pi i l n)|, E[D_h] and SQNR are exact population values of each tensor; "
     "the KS p-value answers a sampling question (could the tensor be a sample of an input with uniform n?)."
@@ -34,6 +33,8 @@ EXACT_NOTE: Final = (
 
 def zoo_table() -> Table:
     """The zoo entries."""
+    from stecheck.weights.zoo import ZOO
+
     table = Table(title="stecheck weights zoo (stecheck weights zoo:NAME)", title_justify="left", header_style="bold")
     for col in ("name", "package", "file", "architecture", "MB", "description"):
         table.add_column(col)
@@ -71,20 +72,27 @@ def _summary_tables(records: Sequence[Record], title: str) -> list[Table]:
 
 
 def weights_command(
-    source: Annotated[Optional[str], typer.Argument(help="A weight file or directory, hf:ORG/NAME[@REV] or zoo:NAME.")] = None,
-    bits: Annotated[Optional[list[str]], typer.Option("--bits", "-k", help="Bit widths: 3, 1-8 or 1,2,6-8 (repeatable; default 1-8).")] = None,
-    h: Annotated[Optional[list[float]], typer.Option("--h", help="Forward finite-difference step (repeatable; default 1e-3).")] = None,
-    transform: Annotated[str, typer.Option("--transform", "-t", help=f"w -> r in [0, 1]: {' | '.join(TRANSFORMS)}.")] = "dorefa",
-    include: Annotated[Optional[list[str]], typer.Option("--include", help="Only tensors whose name matches this regex (repeatable).")] = None,
-    exclude: Annotated[Optional[list[str]], typer.Option("--exclude", help="Skip tensors whose name matches this regex (repeatable).")] = None,
+    source: Annotated[Optional[str], typer.Argument(metavar="SOURCE", help="A weight file or directory, hf:ORG/NAME[@REV] or zoo:NAME.")] = None,
+    bits: Annotated[Optional[list[str]], typer.Option("--bits", "-k", metavar="K", help="Bit widths: 3, 1-8 or 1,2,6-8 (repeatable; default 1-8).")] = None,
+    h: Annotated[Optional[list[float]], typer.Option("--h", metavar="FLOAT", help="Forward finite-difference step (repeatable; default 1e-3).")] = None,
+    transform: Annotated[str, typer.Option("--transform", "-t", metavar="TRANSFORM", help=f"w -> r in [0, 1]: {' | '.join(TRANSFORM_HELP)}.")] = "dorefa",
+    include: Annotated[Optional[list[str]], typer.Option("--include", metavar="REGEX", help="Only tensors whose name matches this regex (repeatable).")] = None,
+    exclude: Annotated[Optional[list[str]], typer.Option("--exclude", metavar="REGEX", help="Skip tensors whose name matches this regex (repeatable).")] = None,
     all_tensors: Annotated[bool, typer.Option("--all", help="Also 0-d and 1-d floating tensors (biases, norms).")] = False,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write records.csv/json/md and meta.json here (zoo: default results/weights/NAME).")] = None,
-    no_save: Annotated[bool, typer.Option("--no-save", help="Write no files.")] = False,
-    output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="What to print on stdout.")] = OutputFormat.table,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="DIR", help="Write records.csv/json/md and meta.json here (zoo: default results/weights/NAME).")] = None,
+    no_save: Annotated[bool, typer.Option("--no-save", help="Write no files (not with --out).")] = False,
+    output_format: Annotated[OutputFormat, typer.Option("--format", "-f", metavar="FORMAT", help="What to print on stdout: table, csv, json or md.")] = OutputFormat.table,
     list_zoo: Annotated[bool, typer.Option("--list-zoo", help="List the built-in zoo of real networks and exit.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    version: VersionFlag = None,
 ) -> None:
     """Exact rounding-error statistics of real weights per tensor and k: is n uniform, is E[D_h] = 1?"""
+    from stecheck.config import _check_step, parse_bits
+    from stecheck.weights import TRANSFORMS, WEIGHTS_FIELDS, WEIGHTS_MD_COLUMNS, open_source, scan, select
+    from stecheck.weights.zoo import lookup
+
+    if no_save and out is not None:
+        raise ConfigError("--no-save and --out contradict each other: pass one of them")
     if list_zoo:
         stdout_console().print(zoo_table())
         return
@@ -106,7 +114,7 @@ def weights_command(
     with interruptible(), out_dir_lock(target) if target is not None else nullcontext():
         try:
             start = time.perf_counter()
-            opened = open_source(source)
+            opened = open_source(source, progress=shows_progress(quiet))
             tensors = select(opened.tensors, include or (), exclude or (), all_tensors)
             with progress_bar(sum(t.size for t in tensors), f"weights {source}", quiet) as advance:
                 records = scan(source, tensors, ks, steps, transform, progress=advance)
