@@ -121,7 +121,7 @@ def simulate(
         print_table(console, f"stecheck simulate: {cfg.name} (seed {result.meta['seed']})", simulate_columns(result.records),
                     wide, SIMULATE_CAPTION)
         if target is not None:
-            console.print(f"wrote {target}/records.csv, records.json, records.md, meta.json")
+            console.print(f"wrote {target}/records.csv, records.json, records.md, meta.json", markup=False)
 
 
 # The other commands live in one module each (stecheck/cli_<name>.py) and are registered here.

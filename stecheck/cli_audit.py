@@ -127,4 +127,4 @@ def audit_command(
         console = stdout_console()
         console.print(audit_table(result.records, f"{TITLE} (seed {result.meta['seed']})"))
         if target is not None:
-            console.print(f"wrote {target}/records.csv, records.json, records.md, meta.json")
+            console.print(f"wrote {target}/records.csv, records.json, records.md, meta.json", markup=False)

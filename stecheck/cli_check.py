@@ -178,7 +178,7 @@ def check(
             raise OutputError(f"cannot write {str(out)!r}: {exc.strerror or exc}") from None
         console = stdout_console()
         console.print(table)
-        console.print(f"wrote {out}")
+        console.print(f"wrote {out}", markup=False)
     elif output_format is CheckFormat.table:
         stdout_console().print(table)
     else:

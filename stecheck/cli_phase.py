@@ -127,6 +127,6 @@ def phase(
         if result.spot_records:
             console.print(spot_table(result.spot_records))
         if target is not None:
-            console.print(f"wrote {target}/ (rule), {target}/map/, {target}/spot/, phase_map.png, worst_case.png")
+            console.print(f"wrote {target}/ (rule), {target}/map/, {target}/spot/, phase_map.png, worst_case.png", markup=False)
     if not result.spot_ok:
         raise typer.Exit(EXIT_CHECK_FAILED)

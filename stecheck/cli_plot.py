@@ -22,7 +22,7 @@ class FigureFormat(str, Enum):
     pdf = "pdf"
 
 
-RunDirs = Annotated[Optional[list[Path]], typer.Argument(metavar="[DIR]...", help="Results directories (default: every run under results/).", show_default=False)]
+RunDirs = Annotated[Optional[list[Path]], typer.Argument(metavar="DIR", help="Results directories (default: every run under results/).", show_default=False)]
 
 
 def plot(
@@ -54,9 +54,9 @@ def plot(
             target = None if out is None else (out if len(runs) == 1 else out / run.name)
             paths = plot_run(run, target, formats, dpi=dpi, jobs=jobs)
             if not paths:
-                console.print(f"{run}: no figures for this kind of run (skipped)")
+                console.print(f"{run}: no figures for this kind of run (skipped)", markup=False)
             for path in paths:
-                console.print(str(path), soft_wrap=True)
+                console.print(str(path), soft_wrap=True, markup=False)
             advance(1)
 
 
@@ -84,4 +84,4 @@ def report(
         write_text_atomic(out, text)
     except OSError as exc:
         raise OutputError(f"cannot write report {str(out)!r}: {exc.strerror or exc}") from None
-    stdout_console().print(f"wrote {out}")
+    stdout_console().print(f"wrote {out}", markup=False)

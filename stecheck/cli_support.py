@@ -9,7 +9,7 @@ from typing import Annotated, Any, Callable, Iterator, Optional, Sequence
 
 import typer
 from rich.console import Console
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperGroup
 
 from stecheck.errors import StecheckError
 
@@ -55,12 +55,27 @@ VersionFlag = Annotated[Optional[bool], typer.Option("--version", callback=_prin
                                                      help="Print the stecheck version and exit.")]
 
 
+class _PlainArgument(TyperArgument):
+    """An argument whose help line shows its placeholder only, not Typer's ``<list[path]>`` type label."""
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None
+
+
 class OneLineErrorGroup(TyperGroup):
     """A Typer group whose user errors end as one ``error: ...`` line on stderr and exit code 2.
 
     Usage errors (bad option values, unknown options) and :class:`StecheckError` from the library both
-    take this path; a check that ran and failed exits 1 through ``typer.Exit``.
+    take this path; a check that ran and failed exits 1 through ``typer.Exit``. Arguments' help lines
+    show plain placeholders (``SOURCE``, ``BOUNDS.toml...``), as options do.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for command in self.commands.values():
+            for param in command.params:
+                if type(param) is TyperArgument:
+                    param.__class__ = _PlainArgument
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:

@@ -12,15 +12,16 @@ from pathlib import Path
 from typing import Annotated, Final, Optional, Sequence
 
 import typer
-from rich.markup import escape
+from rich.console import Console
 from rich.table import Table
 
 from stecheck.cli_support import OutputFormat, VersionFlag, emit, fail, progress_bar, shows_progress, stdout_console
 from stecheck.errors import ConfigError
 from stecheck.records import Record, fmt, prepare_out_dir, provenance, to_csv_text, to_json_text, to_markdown_text, write_run
 from stecheck.safety import EXIT_INTERRUPTED, interruptible, out_dir_lock
+from stecheck.tables import Column, print_table
 
-__all__ = ["DEFAULT_OUT", "EXACT_NOTE", "weights_command", "zoo_table"]
+__all__ = ["DEFAULT_OUT", "EXACT_NOTE", "print_summary", "summary_columns", "weights_command", "zoo_table"]
 
 DEFAULT_OUT: Final = Path("results") / "weights"
 #: :data:`stecheck.weights.TRANSFORMS`, for the help text (a test keeps them equal).
@@ -44,31 +45,48 @@ def zoo_table() -> Table:
     return table
 
 
-def _summary_tables(records: Sequence[Record], title: str) -> list[Table]:
-    aggregate = Table(title=f"{title}: whole model, size-weighted", title_justify="left", header_style="bold")
-    for col in ("k", "h", "E[n]", "12 Var(n)", "KS", "|phi(2pi)|", "E[D_h]", "STE", "SQNR dB", "uniform dB", "share holding"):
-        aggregate.add_column(escape(col), justify="right")
-    for r in (r for r in records if r["kind"] == "aggregate"):
-        aggregate.add_row(
-            str(r["k"]), fmt(r["h"]), fmt(r.get("mean_n")), fmt(r.get("var12_n")), fmt(r.get("ks_stat")),
-            fmt((r.get("fourier_abs") or [None])[0]), fmt(r.get("mean_fd")), fmt(r["ste"]), fmt(r.get("sqnr_db")),
-            fmt(r.get("sqnr_uniform_db")), fmt(r.get("share_holds")),
-        )
-    per_tensor = Table(title=f"{title}: per tensor", title_justify="left", header_style="bold")
-    for col in ("tensor", "shape", "dtype", "size", "non-finite", "h", "claim holds from k", "12 Var(n) at k", "E[D_h] at k"):
-        per_tensor.add_column(escape(col), justify="left" if col in ("tensor", "shape", "dtype") else "right")
+def summary_columns(records: Sequence[Record]) -> tuple[list[Column], list[Column]]:
+    """Columns of the whole-model table (one row per k, h) and of the per-tensor table (one row per tensor, h)."""
+    agg = [r for r in records if r["kind"] == "aggregate"]
+    aggregate = [
+        Column("k", [str(r["k"]) for r in agg]),
+        Column("h", [fmt(r["h"]) for r in agg], priority=10),
+        Column("E[n]", [fmt(r.get("mean_n")) for r in agg], priority=1),
+        Column("12 Var(n)", [fmt(r.get("var12_n")) for r in agg], priority=2),
+        Column("KS", [fmt(r.get("ks_stat")) for r in agg], priority=6),
+        Column("|phi(2pi)|", [fmt((r.get("fourier_abs") or [None])[0]) for r in agg], priority=7),
+        Column("E[D_h]", [fmt(r.get("mean_fd")) for r in agg], priority=1),
+        Column("STE", [fmt(r["ste"]) for r in agg], priority=5),
+        Column("SQNR dB", [fmt(r.get("sqnr_db")) for r in agg], priority=8),
+        Column("uniform dB", [fmt(r.get("sqnr_uniform_db")) for r in agg], priority=9),
+        Column("share holding", [fmt(r.get("share_holds")) for r in agg], priority=3),
+    ]
+    rows: list[list[str]] = []
     seen = set()
-    for r in (r for r in records if r["kind"] == "tensor"):
+    tensors = [r for r in records if r["kind"] == "tensor"]
+    for r in tensors:
         if (r["tensor"], r["h"]) in seen:
             continue
         seen.add((r["tensor"], r["h"]))
-        rows = [x for x in records if x["kind"] == "tensor" and x["tensor"] == r["tensor"] and x["h"] == r["h"]]
-        ks = " ".join(f"{x['k']}:{fmt(x.get('var12_n'), 3)}" for x in rows)
-        fds = " ".join(f"{x['k']}:{fmt(x.get('mean_fd'), 3)}" for x in rows)
+        same = [x for x in tensors if x["tensor"] == r["tensor"] and x["h"] == r["h"]]
         holds = "degenerate" if r["degenerate"] else fmt(r["smallest_k_holds"]) if r["smallest_k_holds"] else "never"
-        per_tensor.add_row(escape(r["tensor"]), fmt(r["shape"]), r["dtype"], str(r["size"]), str(r["nonfinite"]),
-                           fmt(r["h"]), holds, ks, fds)
-    return [aggregate, per_tensor]
+        rows.append([r["tensor"], fmt(r["shape"]), r["dtype"], str(r["size"]), str(r["nonfinite"]), fmt(r["h"]), holds,
+                     " ".join(f"{x['k']}:{fmt(x.get('var12_n'), 3)}" for x in same),
+                     " ".join(f"{x['k']}:{fmt(x.get('mean_fd'), 3)}" for x in same)])
+    spec = (("tensor", "left", 0, True, True), ("shape", "left", 5, False, True), ("dtype", "left", 6, False, True),
+            ("size", "right", 4, False, True), ("non-finite", "right", 7, False, True), ("h", "right", 8, False, True),
+            ("claim holds from k", "right", 1, False, True), ("12 Var(n) at k", "left", 3, True, False),
+            ("E[D_h] at k", "left", 2, True, False))
+    per_tensor = [Column(header, [row[i] for row in rows], justify, priority, text, split)
+                  for i, (header, justify, priority, text, split) in enumerate(spec)]
+    return aggregate, per_tensor
+
+
+def print_summary(console: Console, records: Sequence[Record], title: str, wide: bool = False) -> None:
+    """The whole-model and per-tensor tables, fitted to the console's width (all columns when ``wide``)."""
+    aggregate, per_tensor = summary_columns(records)
+    print_table(console, f"{title}: whole model, size-weighted", aggregate, wide)
+    print_table(console, f"{title}: per tensor", per_tensor, wide, caption="k:value pairs, one per bit width k.")
 
 
 def weights_command(
@@ -139,8 +157,7 @@ def weights_command(
         emit(to_markdown_text(records, WEIGHTS_MD_COLUMNS, title))
     else:
         console = stdout_console()
-        console.print(EXACT_NOTE)
-        for table in _summary_tables(records, title):
-            console.print(table)
+        console.print(EXACT_NOTE, markup=False)
+        print_summary(console, records, title)
         if target is not None:
-            console.print(f"wrote {target}/records.csv, records.json, records.md, meta.json")
+            console.print(f"wrote {target}/records.csv, records.json, records.md, meta.json", markup=False)

@@ -177,9 +177,9 @@ class ErrorSummary:
 
     samples: int
     mean: float
-    mean_se: float
+    mean_se: float | None  # None: undefined from fewer than 2 samples
     var: float
-    var_se: float
+    var_se: float | None
     ks_stat: float
     ks_resolution: float
     ks_pvalue: float
@@ -196,7 +196,7 @@ class SlopeSummary:
     """``E[D_h]`` with its standard error, ``P(D_h = 0)`` and the mean STE value, for one plan."""
 
     mean_fd: float
-    mean_fd_se: float
+    mean_fd_se: float | None  # None: undefined from fewer than 2 samples
     p_fd_zero: float
     ste: float
 
@@ -368,7 +368,8 @@ class CellAccumulator:
     def error_summary(self) -> ErrorSummary:
         """Moments with standard errors, KS and chi-square against Uniform[-1/2, 1/2], Fourier magnitudes.
 
-        ``var_se`` is the delta-method standard error ``sqrt((mu4 - var^2) / N)``. The KS statistic is the
+        ``var_se`` is the delta-method standard error ``sqrt((mu4 - var^2) / N)``; both standard errors
+        are undefined (None) from fewer than 2 samples, where the spread cannot be estimated. The KS statistic is the
         largest ECDF deviation at the histogram's bin edges, a lower bound on the exact statistic; the
         exact one is at most ``ks_resolution`` larger. Its p-value is :func:`ks_pvalue`.
         """
@@ -381,9 +382,9 @@ class CellAccumulator:
         return ErrorSummary(
             samples=n,
             mean=float(m1),
-            mean_se=math.sqrt(var / n),
+            mean_se=math.sqrt(var / n) if n >= 2 else None,
             var=float(var),
-            var_se=math.sqrt(max(mu4 - var * var, 0.0) / n),
+            var_se=math.sqrt(max(mu4 - var * var, 0.0) / n) if n >= 2 else None,
             ks_stat=ks,
             ks_resolution=resolution,
             ks_pvalue=ks_pvalue(ks, n),
@@ -423,14 +424,15 @@ class CellAccumulator:
         return float(result.statistic), float(result.pvalue)
 
     def slope_summary(self, index: int) -> SlopeSummary:
-        """``E[D_h]``, its standard error ``sqrt(Var(count) / N) / (L h)``, ``P(D_h = 0)`` and the STE mean."""
+        """``E[D_h]``, its standard error ``sqrt(Var(count) / N) / (L h)`` (None, undefined, for N < 2),
+        ``P(D_h = 0)`` and the STE mean."""
         n = self.count
         lh = self.plans[index].lh
         mean_count = self.fd_sum[index] / n
         var_count = max(self.fd_sumsq[index] / n - mean_count * mean_count, 0.0)
         return SlopeSummary(
             mean_fd=float(mean_count / lh),
-            mean_fd_se=math.sqrt(var_count / n) / lh,
+            mean_fd_se=math.sqrt(var_count / n) / lh if n >= 2 else None,
             p_fd_zero=float(self.fd_zero[index] / n),
             ste=self.ste_count / n,
         )

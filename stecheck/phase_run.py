@@ -223,7 +223,7 @@ def spot_checks(pm: PhaseMap, samples: int, seed: int) -> list[Record]:
     out = []
     for (sd, off), spec, rec in zip(points, specs, records):
         exact = float(cdf_sums(pm.family, sd, [off], eta)[0][0])
-        z = (rec["mean_fd"] - exact) / rec["mean_fd_se"] if rec["mean_fd_se"] > 0 else (0.0 if rec["mean_fd"] == exact else math.inf)
+        z = (rec["mean_fd"] - exact) / rec["mean_fd_se"] if (rec["mean_fd_se"] or 0.0) > 0 else (0.0 if rec["mean_fd"] == exact else math.inf)
         out.append({
             "family": pm.family.name,
             "sigma_s": sd,

@@ -34,7 +34,8 @@ SIMULATE_MD_COLUMNS: Final = (
 
 
 def _pm(value: object, se: object) -> str:
-    return fmt(value) if se is None else f"{fmt(value)} ± {fmt(se, 2)}"
+    """``value ± se``; a Monte Carlo value without a standard error (fewer than 2 samples) says so."""
+    return f"{fmt(value)} ± undefined" if se is None else f"{fmt(value)} ± {fmt(se, 2)}"
 
 
 def _groups(records: Sequence[Record]) -> dict[tuple, list[Record]]:
