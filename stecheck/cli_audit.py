@@ -13,7 +13,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from stecheck.cli_support import OutputFormat, VersionFlag, count, emit, jobs_option, progress_bar, stdout_console
+from stecheck.cli_support import OutputFormat, VersionFlag, count, emit, jobs_option, progress_bar, shows_progress, stdout_console
 from stecheck.errors import ConfigError
 from stecheck.records import Record, fmt, prepare_out_dir, to_csv_text, to_json_text, to_markdown_text, write_run
 from stecheck.seeds import AUDIT_SEED
@@ -71,11 +71,11 @@ def audit_markdown(records: Sequence[Record], title: str = TITLE) -> str:
     return to_markdown_text(records, AUDIT_MD_COLUMNS, title)
 
 
-def _scan_weights(spec: str, cfg: "AuditConfig") -> tuple[list[Record], dict[str, object]]:
+def _scan_weights(spec: str, cfg: "AuditConfig", progress: bool = False) -> tuple[list[Record], dict[str, object]]:
     """Scan a weights source (DoReFa transform) at the audit's bit widths and step: records and provenance."""
     from stecheck.weights import open_source, scan, select
 
-    source = open_source(spec)
+    source = open_source(spec, progress=progress)
     tensors = select(source.tensors)
     records = scan(source.label, tensors, cfg.bits, (cfg.h,), "dorefa")  # type: ignore[arg-type]
     return records, {"source": source.label, "info": source.info, "transform": "dorefa", "tensors": [t.name for t in tensors]}
@@ -110,7 +110,7 @@ def audit_command(
     target = None if no_save else (out if out is not None else DEFAULT_OUT)
     if target is not None:
         prepare_out_dir(target)
-    scanned, described = _scan_weights(weights, cfg) if weights is not None else (None, None)
+    scanned, described = _scan_weights(weights, cfg, shows_progress(quiet)) if weights is not None else (None, None)
     with progress_bar(audit_samples(cfg), "audit", quiet) as advance:
         result = audit(cfg, threads=threads, progress=advance, weights=scanned)
     if described is not None:

@@ -163,3 +163,22 @@ def test_progress_goes_to_stderr_when_stderr_is_a_terminal(monkeypatch) -> None:
     monkeypatch.setattr(sys, "stderr", Tty(False))
     monkeypatch.setattr(sys, "stdout", Tty(True))
     assert not cli_support.shows_progress(quiet=False)
+
+
+def test_cache_list_and_clear(runner, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("STECHECK_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba"))
+    model = tmp_path / "cache" / "zoo" / "m" / "model.safetensors"
+    model.parent.mkdir(parents=True)
+    model.write_bytes(b"x" * 2_000_000)
+    (tmp_path / "numba").mkdir()
+    (tmp_path / "numba" / "f.nbi").write_bytes(b"y" * 10)
+    listed = invoke(runner, "cache", "list")
+    assert listed.exit_code == 0, listed.stderr
+    assert f"zoo models: {tmp_path / 'cache' / 'zoo'} (1 files, 2.0 MB)" in listed.stdout
+    assert f"numba compiled functions: {tmp_path / 'numba'} (1 files, 0.0 MB)" in listed.stdout
+    cleared = invoke(runner, "cache", "clear")
+    assert cleared.exit_code == 0 and "cleared zoo models" in cleared.stdout
+    assert not model.exists() and not (tmp_path / "numba").exists()
+    assert invoke(runner, "cache", "list").stdout.count("(0 files, 0.0 MB)") == 2
+    assert_one_line_error(invoke(runner, "cache", "purge"), "purge")
