@@ -182,3 +182,24 @@ def test_cache_list_and_clear(runner, tmp_path: Path, monkeypatch) -> None:
     assert not model.exists() and not (tmp_path / "numba").exists()
     assert invoke(runner, "cache", "list").stdout.count("(0 files, 0.0 MB)") == 2
     assert_one_line_error(invoke(runner, "cache", "purge"), "purge")
+
+
+def test_zoo_download_shows_pips_bar_on_stderr(tmp_path: Path, monkeypatch) -> None:
+    """With progress, pip runs with its download bar, its output sent to our stderr (stdout stays for results)."""
+    from stecheck.weights import zoo
+
+    seen = {}
+
+    def fake_run(command, **kwargs):
+        seen.update(command=command, **kwargs)
+        return subprocess.CompletedProcess(command, 1, "", "ERROR: offline")
+
+    monkeypatch.setattr(zoo.subprocess, "run", fake_run)
+    entry = zoo.lookup("silero-vad")
+    with pytest.raises(Exception, match="offline"):
+        zoo._download_wheel(entry, tmp_path, progress=True)
+    assert "--progress-bar" in seen["command"] and seen["command"][seen["command"].index("--progress-bar") + 1] == "on"
+    assert "--quiet" not in seen["command"] and seen["stdout"] == sys.stderr.fileno()
+    with pytest.raises(Exception, match="offline"):
+        zoo._download_wheel(entry, tmp_path, progress=False)
+    assert "--quiet" in seen["command"] and seen["stdout"] == subprocess.DEVNULL
