@@ -51,18 +51,33 @@ def _numbers(rec: Record) -> str:
     return f"{text}; claimed {fmt(rec['target'])} [{rec['input']}, k={rec['k']}]"
 
 
-def audit_table(records: Sequence[Record], title: str) -> Table:
-    """One row per step: step, verdict, claim, condition, the decisive numbers, evidence."""
+#: Narrowest console that also shows the long "evidence" column.
+EVIDENCE_WIDTH: Final = 160
+#: Below this width the claim and its condition share one column.
+SPLIT_WIDTH: Final = 100
+
+
+def audit_table(records: Sequence[Record], title: str, width: int | None = None) -> Table:
+    """One row per step: step, verdict, claim, condition, the decisive numbers, and (from ``EVIDENCE_WIDTH``
+    columns on, or when ``width`` is None) the evidence. Numbers wrap only between words, never inside one."""
     table = Table(title=title, title_justify="left", header_style="bold", show_lines=True)
-    for header, ratio in (("step", 0), ("verdict", 0), ("claim", 3), ("condition", 3), ("numbers", 2), ("evidence", 5)):
-        table.add_column(header, ratio=ratio or None, no_wrap=not ratio, overflow="fold")
+    longest = max((len(word) for rec in records for word in _numbers(rec).split()), default=8)
+    evidence = width is None or width >= EVIDENCE_WIDTH
+    split = width is None or width >= SPLIT_WIDTH
+    texts = (("claim", 3), ("condition", 3)) if split else (("claim / condition", 5),)
+    columns = (("step", 0), ("verdict", 0), *texts, ("numbers", 2)) + ((("evidence", 5),) if evidence else ())
+    for header, ratio in columns:
+        table.add_column(header, ratio=ratio or None, no_wrap=not ratio, overflow="fold",
+                         min_width=longest if header == "numbers" else None)
     for rec in records:
         style = _STYLE.get(rec["verdict"], "")
-        table.add_row(
-            escape(rec["step"]), f"[{style}]{rec['verdict']}[/]", escape(rec["claim"]), escape(rec["condition"]),
-            escape(_numbers(rec)), escape(rec["evidence"]),
-        )
-    table.caption = escape("Verdicts are computed from the numbers by the rule in each record's 'rule' field.")
+        texts = [escape(rec["claim"]), escape(rec["condition"])] if split else [escape(f"{rec['claim']}\nCondition: {rec['condition']}")]
+        cells = [escape(rec["step"]), f"[{style}]{rec['verdict']}[/]", *texts, escape(_numbers(rec))]
+        table.add_row(*cells, *([escape(rec["evidence"])] if evidence else []))
+    caption = "Verdicts are computed from the numbers by the rule in each record's 'rule' field."
+    if not evidence:
+        caption += f" The evidence column needs {EVIDENCE_WIDTH} columns (or see records.md, --format md)."
+    table.caption = escape(caption)
     return table
 
 
@@ -125,6 +140,6 @@ def audit_command(
         emit(audit_markdown(result.records))
     else:
         console = stdout_console()
-        console.print(audit_table(result.records, f"{TITLE} (seed {result.meta['seed']})"))
+        console.print(audit_table(result.records, f"{TITLE} (seed {result.meta['seed']})", console.width))
         if target is not None:
             console.print(f"wrote {target}/records.csv, records.json, records.md, meta.json", markup=False)

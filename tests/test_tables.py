@@ -83,3 +83,26 @@ def test_weights_tables_keep_every_number_whole(width: int) -> None:
         if NUMBER.match(token) and ":" in token:
             k, value = token.split(":", 1)
             assert re.fullmatch(r"\d+", k) and re.fullmatch(r"-?[\d.]+(e[-+]\d+)?", value), token
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_audit_table_never_cuts_a_number(width: int) -> None:
+    import json
+    from pathlib import Path
+
+    from stecheck.cli_audit import _numbers, audit_table
+
+    records = json.loads((Path(__file__).resolve().parents[1] / "results" / "audit" / "records.json").read_text())["records"]
+    console = Console(width=width, record=True, color_system=None, file=io.StringIO())
+    console.print(audit_table(records, "stecheck audit", width))
+    text = console.export_text()
+    assert "…" not in text and max(len(line) for line in text.splitlines()) <= width
+    bars = 7 if width >= 160 else (6 if width >= 100 else 5)
+    rows = [line for line in text.splitlines() if line.startswith("│")]
+    assert rows and all(line.count("│") == bars and line.endswith("│") for line in rows)  # no column cropped
+    column = " ".join(line.split("│")[4 if bars == 5 else 5] for line in rows)  # the numbers column
+    words = set(column.split())
+    for rec in records:  # every number of the decisive-numbers column is on one line, whole
+        for word in _numbers(rec).split():
+            if NUMBER.match(word):
+                assert word in words, (rec["step"], word, width)
