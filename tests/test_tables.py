@@ -106,3 +106,21 @@ def test_audit_table_never_cuts_a_number(width: int) -> None:
         for word in _numbers(rec).split():
             if NUMBER.match(word):
                 assert word in words, (rec["step"], word, width)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_check_table_never_cuts_a_number(width: int) -> None:
+    import json
+    from pathlib import Path
+
+    from stecheck.cli_check import verdict_table
+    from stecheck.records import fmt
+
+    records = json.loads((Path(__file__).resolve().parents[1] / "results" / "check" / "bounds.json").read_text())["records"]
+    console = Console(width=width, record=True, color_system=None, file=io.StringIO())
+    console.print(verdict_table(records, "stecheck check: experiments/bounds.toml", width))
+    text = console.export_text()
+    assert "…" not in text and max(len(line) for line in text.splitlines()) <= width
+    cells = set(cells_of(text))
+    for rec in records:
+        assert fmt(rec["value"]) in cells and rec["k"] is not None
