@@ -13,6 +13,7 @@ from stecheck.cli_support import EXIT_CHECK_FAILED, OutputFormat, VersionFlag, c
 from stecheck.errors import ConfigError
 from stecheck.records import Record, fmt, prepare_out_dir, to_csv_text, to_json_text, to_markdown_text, write_run
 from stecheck.seeds import PHASE_SEED
+from stecheck.tables import Column, fitted_table
 
 if TYPE_CHECKING:
     from stecheck.phase_run import PhaseResult
@@ -40,20 +41,23 @@ def rule_table(records: Sequence[Record], title: str | None) -> Table:
     return table
 
 
-def spot_table(records: Sequence[Record]) -> Table:
-    """Monte Carlo spot checks against the exact CDF sum."""
+def spot_table(records: Sequence[Record], width: int | None = None) -> Table:
+    """Monte Carlo spot checks against the exact CDF sum, fitted to ``width`` columns (numbers never cut)."""
     from stecheck.phase_run import SPOT_Z
 
-    table = Table(title=f"Monte Carlo spot checks (engine, k=4; fail beyond {SPOT_Z:g} SE)", title_justify="left", header_style="bold")
-    for header in ("family", "sigma_s", "offset", "L h", "N", "MC E[D_h] ± SE", "exact", "z", "ok"):
-        table.add_column(escape(header), justify="left" if header in ("family", "ok") else "right")
-    for rec in records:
-        table.add_row(
-            escape(rec["family"]), fmt(rec["sigma_s"]), fmt(rec["offset"]), fmt(rec["lh"]), str(rec["samples"]),
-            f"{fmt(rec['mean_fd'])} ± {fmt(rec['mean_fd_se'], 2)}", fmt(rec["exact_mean_fd"]), fmt(rec["z"], 2),
-            "yes" if rec["ok"] else "NO",
-        )
-    return table
+    columns = [
+        Column("family", [rec["family"] for rec in records], "left", 0, text=True),
+        Column("sigma_s", [fmt(rec["sigma_s"]) for rec in records], "right", 0),
+        Column("offset", [fmt(rec["offset"]) for rec in records], "right", 0),
+        Column("L h", [fmt(rec["lh"]) for rec in records], "right", 4),
+        Column("N", [str(rec["samples"]) for rec in records], "right", 5),
+        Column("MC E[D_h] ± SE", [f"{fmt(rec['mean_fd'])} ± {fmt(rec['mean_fd_se'], 2)}" for rec in records], "right", 1),
+        Column("exact", [fmt(rec["exact_mean_fd"]) for rec in records], "right", 2),
+        Column("z", [fmt(rec["z"], 2) for rec in records], "right", 0),
+        Column("ok", ["yes" if rec["ok"] else "NO" for rec in records], "left", 0),
+    ]
+    return fitted_table(f"Monte Carlo spot checks (engine, k=4; fail beyond {SPOT_Z:g} SE)", columns, width,
+                        hint="a wider terminal or spot/records.md")
 
 
 def write_phase(target: Path, result: "PhaseResult") -> list[Path]:
@@ -125,7 +129,7 @@ def phase(
         console.print(rule_table(result.rule_records, None))
         console.print("k_min = ceil(log2(1 + sigma_s* / sd)): the fewest bits with L * sd >= sigma_s*.")
         if result.spot_records:
-            console.print(spot_table(result.spot_records))
+            console.print(spot_table(result.spot_records, console.width))
         if target is not None:
             console.print(f"wrote {target}/ (rule), {target}/map/, {target}/spot/, phase_map.png, worst_case.png", markup=False)
     if not result.spot_ok:

@@ -124,3 +124,20 @@ def test_check_table_never_cuts_a_number(width: int) -> None:
     cells = set(cells_of(text))
     for rec in records:
         assert fmt(rec["value"]) in cells and rec["k"] is not None
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_phase_tables_never_cut_a_number(width: int) -> None:
+    import json
+    from pathlib import Path
+
+    from stecheck.cli_phase import rule_table, spot_table
+
+    root = Path(__file__).resolve().parents[1] / "results" / "phase"
+    spots = json.loads((root / "spot" / "records.json").read_text())["records"]
+    rules = json.loads((root / "records.json").read_text())["records"]
+    for table in (spot_table(spots, width), rule_table(rules, None)):
+        console = Console(width=width, record=True, color_system=None, file=io.StringIO())
+        console.print(table)
+        text = console.export_text()
+        assert "…" not in text and max(len(line) for line in text.splitlines()) <= width
