@@ -10,8 +10,8 @@ stecheck simulate --config experiments/variants.toml --quiet   # results/variant
 for model in silero-vad ppocrv4-det ppocrv4-rec all-minilm-l6-v2 fer-emotion fer-emotion-int8 openwakeword-embedding; do
     stecheck weights "zoo:$model" --quiet                       # results/weights/<model>
 done
-stecheck audit --seed 213683819316904783660295750566222999870 --quiet   # results/audit
-stecheck phase --seed 293670119109565299661878541307449936739 --quiet   # results/phase
+stecheck audit --quiet                                         # results/audit (default seed)
+stecheck phase --quiet                                         # results/phase (default seed)
 stecheck check experiments/bounds.toml --format json --out results/check/bounds.json --quiet
 stecheck plot --quiet                                          # results/*/figures
 stecheck report --out results/report.md

@@ -7,17 +7,50 @@ run, RunConfig : the engine and its configuration.
 parse_input : distribution spec strings.
 quantize, rounding_error : the quantizer.
 StecheckError : the exception family for user errors.
+
+The names are imported on first use (PEP 562), so ``import stecheck`` and ``stecheck --help`` stay fast.
+The modules that compile with numba point its cache at a per-user folder (:mod:`stecheck.cachedirs`)
+before importing numba: nothing is written inside the installed package.
 """
 
 from __future__ import annotations
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-from stecheck.config import RunConfig
-from stecheck.distributions import parse_input
-from stecheck.engine import RunResult, run, simulate
-from stecheck.errors import StecheckError
-from stecheck.quantize import quantize, rounding_error
+_HOMES = {
+    "RunConfig": "stecheck.config",
+    "parse_input": "stecheck.distributions",
+    "RunResult": "stecheck.engine",
+    "run": "stecheck.engine",
+    "simulate": "stecheck.engine",
+    "StecheckError": "stecheck.errors",
+    "quantize": "stecheck.quantize",
+    "rounding_error": "stecheck.quantize",
+}
+
+if TYPE_CHECKING:
+    from stecheck.config import RunConfig
+    from stecheck.distributions import parse_input
+    from stecheck.engine import RunResult, run, simulate
+    from stecheck.errors import StecheckError
+    from stecheck.quantize import quantize, rounding_error
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'stecheck' has no attribute {name!r}")
+    value = getattr(import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_HOMES])
+
 
 __all__ = [
     "__version__",

@@ -70,6 +70,7 @@ from stecheck.engine import run, total_samples
 from stecheck.errors import ConfigError
 from stecheck.quantize import check_rounding, levels
 from stecheck.records import Record, config_as_dict, provenance
+from stecheck.seeds import AUDIT_SEED
 
 __all__ = [
     "AUDIT_FIELDS",
@@ -109,8 +110,9 @@ class AuditConfig:
         Monte Carlo samples per input, and draws of the rounding noise (shared by every point, k and scheme
         of rows 4, SR and DITHER; at most :data:`stecheck.audit_sums.MAX_SLOPE_SAMPLES`). At the default the
         standard error of every SR/DITHER slope puts a slope of 0.95 more than 5 SE from 1.
-    seed : int, optional
-        Root seed; fresh OS entropy (recorded) when None.
+    seed : int or str, optional
+        Root seed (default :data:`stecheck.seeds.AUDIT_SEED`, as ``stecheck audit``); ``"random"`` or None
+        draws fresh OS entropy (recorded).
     h : float
         Finite-difference step of steps 9, SR, DITHER and F.
     inputs : tuple of str
@@ -130,7 +132,7 @@ class AuditConfig:
 
     bits: tuple[int | str, ...] = ("1-4",)
     samples: int = 500_000
-    seed: int | None = None
+    seed: int | str | None = AUDIT_SEED
     h: float = 1e-3
     inputs: tuple[str, ...] = ("uniform(0,1)", "normal(0.5,0.15)", "normal(0.3,0.1)", "onlevel(0.4)", "onthreshold(0.1)",
                                "mix(0.6*point(1),0.4*uniform(0,1))")

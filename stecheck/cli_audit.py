@@ -7,17 +7,19 @@ Parses options, calls :func:`stecheck.audit.audit`, renders the rows. Exit code 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Final, Optional, Sequence
+from typing import TYPE_CHECKING, Annotated, Final, Optional, Sequence
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from stecheck.audit import AUDIT_FIELDS, AuditConfig, audit, audit_samples
-from stecheck.cli_support import OutputFormat, emit, progress_bar, stdout_console
-from stecheck.config import parse_seed
+from stecheck.cli_support import OutputFormat, VersionFlag, count, emit, jobs_option, progress_bar, shows_progress, stdout_console
 from stecheck.errors import ConfigError
 from stecheck.records import Record, fmt, prepare_out_dir, to_csv_text, to_json_text, to_markdown_text, write_run
+from stecheck.seeds import AUDIT_SEED
+
+if TYPE_CHECKING:
+    from stecheck.audit import AuditConfig
 
 __all__ = ["AUDIT_MD_COLUMNS", "DEFAULT_OUT", "audit_command", "audit_table", "audit_markdown"]
 
@@ -49,18 +51,33 @@ def _numbers(rec: Record) -> str:
     return f"{text}; claimed {fmt(rec['target'])} [{rec['input']}, k={rec['k']}]"
 
 
-def audit_table(records: Sequence[Record], title: str) -> Table:
-    """One row per step: step, verdict, claim, condition, the decisive numbers, evidence."""
+#: Narrowest console that also shows the long "evidence" column.
+EVIDENCE_WIDTH: Final = 160
+#: Below this width the claim and its condition share one column.
+SPLIT_WIDTH: Final = 100
+
+
+def audit_table(records: Sequence[Record], title: str, width: int | None = None) -> Table:
+    """One row per step: step, verdict, claim, condition, the decisive numbers, and (from ``EVIDENCE_WIDTH``
+    columns on, or when ``width`` is None) the evidence. Numbers wrap only between words, never inside one."""
     table = Table(title=title, title_justify="left", header_style="bold", show_lines=True)
-    for header, ratio in (("step", 0), ("verdict", 0), ("claim", 3), ("condition", 3), ("numbers", 2), ("evidence", 5)):
-        table.add_column(header, ratio=ratio or None, no_wrap=not ratio, overflow="fold")
+    longest = max((len(word) for rec in records for word in _numbers(rec).split()), default=8)
+    evidence = width is None or width >= EVIDENCE_WIDTH
+    split = width is None or width >= SPLIT_WIDTH
+    texts = (("claim", 3), ("condition", 3)) if split else (("claim / condition", 5),)
+    columns = (("step", 0), ("verdict", 0), *texts, ("numbers", 2)) + ((("evidence", 5),) if evidence else ())
+    for header, ratio in columns:
+        table.add_column(header, ratio=ratio or None, no_wrap=not ratio, overflow="fold",
+                         min_width=longest if header == "numbers" else None)
     for rec in records:
         style = _STYLE.get(rec["verdict"], "")
-        table.add_row(
-            escape(rec["step"]), f"[{style}]{rec['verdict']}[/]", escape(rec["claim"]), escape(rec["condition"]),
-            escape(_numbers(rec)), escape(rec["evidence"]),
-        )
-    table.caption = escape("Verdicts are computed from the numbers by the rule in each record's 'rule' field.")
+        texts = [escape(rec["claim"]), escape(rec["condition"])] if split else [escape(f"{rec['claim']}\nCondition: {rec['condition']}")]
+        cells = [escape(rec["step"]), f"[{style}]{rec['verdict']}[/]", *texts, escape(_numbers(rec))]
+        table.add_row(*cells, *([escape(rec["evidence"])] if evidence else []))
+    caption = "Verdicts are computed from the numbers by the rule in each record's 'rule' field."
+    if not evidence:
+        caption += f" The evidence column needs {EVIDENCE_WIDTH} columns (or see records.md, --format md)."
+    table.caption = escape(caption)
     return table
 
 
@@ -69,26 +86,27 @@ def audit_markdown(records: Sequence[Record], title: str = TITLE) -> str:
     return to_markdown_text(records, AUDIT_MD_COLUMNS, title)
 
 
-def _scan_weights(spec: str, cfg: AuditConfig) -> tuple[list[Record], dict[str, object]]:
+def _scan_weights(spec: str, cfg: "AuditConfig", progress: bool = False) -> tuple[list[Record], dict[str, object]]:
     """Scan a weights source (DoReFa transform) at the audit's bit widths and step: records and provenance."""
     from stecheck.weights import open_source, scan, select
 
-    source = open_source(spec)
+    source = open_source(spec, progress=progress)
     tensors = select(source.tensors)
     records = scan(source.label, tensors, cfg.bits, (cfg.h,), "dorefa")  # type: ignore[arg-type]
     return records, {"source": source.label, "info": source.info, "transform": "dorefa", "tensors": [t.name for t in tensors]}
 
 
 def audit_command(
-    bits: Annotated[Optional[list[str]], typer.Option("--bits", "-k", help="Bit widths: 2, 1-4 or 1,3 (repeatable; default 1-4).")] = None,
-    samples: Annotated[int, typer.Option("--samples", "-n", help="Monte Carlo samples per input.")] = AuditConfig.samples,
-    seed: Annotated[Optional[str], typer.Option("--seed", help="Root seed (decimal or 0x hex); fresh entropy, recorded, if unset.")] = None,
-    output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="What to print on stdout.")] = OutputFormat.table,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Write records.csv/json/md and meta.json here.")] = DEFAULT_OUT,
-    no_save: Annotated[bool, typer.Option("--no-save", help="Write no files.")] = False,
-    weights: Annotated[Optional[str], typer.Option("--weights", help="Also audit real weights: a file, directory, hf:ORG/NAME or zoo:NAME (DoReFa transform).")] = None,
-    threads: Annotated[int, typer.Option("--threads", "-j", help="Worker threads (results do not depend on it).")] = 1,
+    bits: Annotated[Optional[list[str]], typer.Option("--bits", "-k", metavar="K", help="Bit widths: 2, 1-4 or 1,3 (repeatable; default 1-4).")] = None,
+    samples: Annotated[int, typer.Option("--samples", "-n", metavar="N", parser=count, help="Monte Carlo samples per input (500000, 500_000 or 5e5).")] = 500_000,
+    seed: Annotated[str, typer.Option("--seed", metavar="SEED", help="Root seed (decimal or 0x hex), or 'random' for fresh entropy (recorded).")] = str(AUDIT_SEED),
+    output_format: Annotated[OutputFormat, typer.Option("--format", "-f", metavar="FORMAT", help="What to print on stdout: table, csv, json or md.")] = OutputFormat.table,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="DIR", help=f"Write records.csv/json/md and meta.json here (default {DEFAULT_OUT}).")] = None,
+    no_save: Annotated[bool, typer.Option("--no-save", help="Write no files (not with --out).")] = False,
+    weights: Annotated[Optional[str], typer.Option("--weights", metavar="SOURCE", help="Also audit real weights: a file, directory, hf:ORG/NAME or zoo:NAME (DoReFa transform).")] = None,
+    threads: Annotated[int, jobs_option()] = 1,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    version: VersionFlag = None,
 ) -> None:
     """Check the 'derivative 1 in expectation' argument step by step; verdicts computed from the numbers.
 
@@ -96,13 +114,18 @@ def audit_command(
     dither, the Fourier prediction); with --weights, steps 8' and 9 again on real weights (rows 8'W, 9W).
     Writes results/audit/ unless --out or --no-save say otherwise.
     """
+    from stecheck.audit import AUDIT_FIELDS, AuditConfig, audit, audit_samples
+    from stecheck.config import parse_seed
+
     if threads < 1:
         raise ConfigError(f"thread count {threads} must be a positive integer")
+    if no_save and out is not None:
+        raise ConfigError("--no-save and --out contradict each other: pass one of them")
     cfg = AuditConfig(bits=tuple(bits) if bits else AuditConfig.bits, samples=samples, seed=parse_seed(seed)).validated()
-    target = None if no_save else out
+    target = None if no_save else (out if out is not None else DEFAULT_OUT)
     if target is not None:
         prepare_out_dir(target)
-    scanned, described = _scan_weights(weights, cfg) if weights is not None else (None, None)
+    scanned, described = _scan_weights(weights, cfg, shows_progress(quiet)) if weights is not None else (None, None)
     with progress_bar(audit_samples(cfg), "audit", quiet) as advance:
         result = audit(cfg, threads=threads, progress=advance, weights=scanned)
     if described is not None:
@@ -117,6 +140,6 @@ def audit_command(
         emit(audit_markdown(result.records))
     else:
         console = stdout_console()
-        console.print(audit_table(result.records, f"{TITLE} (seed {result.meta['seed']})"))
+        console.print(audit_table(result.records, f"{TITLE} (seed {result.meta['seed']})", console.width))
         if target is not None:
-            console.print(f"wrote {target}/records.csv, records.json, records.md, meta.json")
+            console.print(f"wrote {target}/records.csv, records.json, records.md, meta.json", markup=False)

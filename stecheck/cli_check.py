@@ -10,18 +10,20 @@ import io
 import xml.etree.ElementTree as ET
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional, Sequence
+from typing import TYPE_CHECKING, Annotated, Any, Optional, Sequence
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
-from stecheck.bounds import Bound, load_bounds
-from stecheck.check import CHECK_FIELDS, CheckResult, evaluate, total_check_samples
-from stecheck.cli_support import EXIT_CHECK_FAILED, emit, progress_bar, stdout_console
+from stecheck.cli_support import EXIT_CHECK_FAILED, VersionFlag, emit, jobs_option, progress_bar, stdout_console
 from stecheck.errors import ConfigError, OutputError
 from stecheck.records import Record, fmt, prepare_out_dir, provenance, to_json_text, to_markdown_text, write_text_atomic
+from stecheck.tables import Column, fitted_table
+
+if TYPE_CHECKING:
+    from stecheck.bounds import Bound
+    from stecheck.check import CheckResult
 
 __all__ = ["check", "CheckFormat", "verdict_table", "junit_xml", "CHECK_MD_COLUMNS"]
 
@@ -57,18 +59,21 @@ def _summary(verdicts: Sequence[Record]) -> str:
     return f"{len(verdicts) - failed} of {len(verdicts)} bounds hold" + (f", {failed} failed" if failed else "")
 
 
-def verdict_table(verdicts: Sequence[Record], title: str) -> Table:
-    """A rich table: bound, source, k, statistic, value, SE, condition, verdict."""
-    table = Table(title=title, title_justify="left", header_style="bold", caption=_summary(verdicts), caption_justify="left")
-    for header, justify in (("bound", "left"), ("source", "left"), ("k", "right"), ("statistic", "left"),
-                            ("value", "right"), ("SE", "right"), ("condition", "left"), ("verdict", "left")):
-        table.add_column(header, justify=justify)  # type: ignore[arg-type]
-    for rec in verdicts:
-        word = _verdict_word(rec)
-        table.add_row(
-            escape(rec["bound"]), escape(rec["source"]), str(rec["k"]), escape(rec["statistic"]), fmt(rec["value"]),
-            fmt(rec["se"], 2) if rec.get("upper") is None else f"n/a (≤ {fmt(rec['upper'], 2)})", escape(_condition_cell(rec)), f"[green]{word}[/]" if rec["passed"] else f"[bold red]{word}[/]",
-        )
+def verdict_table(verdicts: Sequence[Record], title: str, width: int | None = None) -> Table:
+    """A rich table: bound, source, k, statistic, value, SE, condition, verdict, fitted to ``width`` columns
+    (:mod:`stecheck.tables`: numbers are never cut; text wraps; None shows every column)."""
+    columns = [
+        Column("bound", [rec["bound"] for rec in verdicts], "left", 0, text=True),
+        Column("source", [rec["source"] for rec in verdicts], "left", 3, text=True),
+        Column("k", [str(rec["k"]) for rec in verdicts], "right", 0),
+        Column("statistic", [rec["statistic"] for rec in verdicts], "left", 4),
+        Column("value", [fmt(rec["value"]) for rec in verdicts], "right", 0),
+        Column("SE", [fmt(rec["se"], 2) if rec.get("upper") is None else f"n/a (≤ {fmt(rec['upper'], 2)})" for rec in verdicts], "right", 2),
+        Column("condition", [_condition_cell(rec) for rec in verdicts], "left", 1, text=True, split_words=False),
+        Column("verdict", [_verdict_word(rec) for rec in verdicts], "left", 0),
+    ]
+    table = fitted_table(title, columns, width, caption=_summary(verdicts), hint="a wider terminal or --format md")
+    table.caption_justify = "left"
     return table
 
 
@@ -140,12 +145,16 @@ def _meta(result: CheckResult, files: Sequence[Path], threads: int) -> dict[str,
 
 def check(
     bounds_files: Annotated[list[Path], typer.Argument(metavar="BOUNDS.toml...", help="Bounds TOML files (see the README, 'Guarding claims in CI').", show_default=False)],
-    output_format: Annotated[CheckFormat, typer.Option("--format", "-f", help="table, json, junit or md.")] = CheckFormat.table,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the --format output to this file (the table still goes to stdout).")] = None,
-    threads: Annotated[int, typer.Option("--threads", "-j", help="Worker threads (verdicts do not depend on it).")] = 1,
+    output_format: Annotated[CheckFormat, typer.Option("--format", "-f", metavar="FORMAT", help="table, json, junit or md.")] = CheckFormat.table,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="FILE", help="Write the --format output to this file (the table still goes to stdout).")] = None,
+    threads: Annotated[int, jobs_option("verdicts do not depend on it")] = 1,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    version: VersionFlag = None,
 ) -> None:
     """Evaluate every bound of the bounds files; exit 0 if all hold, 1 if any fails, 2 on a file error."""
+    from stecheck.bounds import load_bounds
+    from stecheck.check import CHECK_FIELDS, evaluate, total_check_samples
+
     if threads < 1:
         raise ConfigError(f"thread count {threads} must be a positive integer")
     bounds: list[Bound] = []
@@ -156,7 +165,9 @@ def check(
     with progress_bar(total_check_samples(bounds), "check", quiet) as advance:
         result = evaluate(bounds, threads=threads, progress=advance)
     title = "stecheck check: " + ", ".join(str(p) for p in bounds_files)
-    table = verdict_table(result.verdicts, title)
+    table = verdict_table(result.verdicts, title)  # every column: for a file
+    console = stdout_console()
+    shown = verdict_table(result.verdicts, title, console.width)  # the columns that fit the terminal
     if output_format is CheckFormat.json:
         text = to_json_text(_meta(result, bounds_files, threads), [{f: v[f] for f in CHECK_FIELDS} for v in result.verdicts])
     elif output_format is CheckFormat.junit:
@@ -170,11 +181,10 @@ def check(
             write_text_atomic(out, text)
         except OSError as exc:
             raise OutputError(f"cannot write {str(out)!r}: {exc.strerror or exc}") from None
-        console = stdout_console()
-        console.print(table)
-        console.print(f"wrote {out}")
+        console.print(shown)
+        console.print(f"wrote {out}", markup=False)
     elif output_format is CheckFormat.table:
-        stdout_console().print(table)
+        console.print(shown)
     else:
         emit(text)
     if not result.passed:

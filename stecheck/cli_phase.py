@@ -3,31 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional, Sequence
+from typing import TYPE_CHECKING, Annotated, Final, Optional, Sequence
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from stecheck.cli_support import EXIT_CHECK_FAILED, OutputFormat, emit, progress_bar, stdout_console
-from stecheck.phase import DEFAULT_FAMILIES, FAMILY_KINDS
-from stecheck.phase_run import (
-    MAP_FIELDS,
-    MAP_MD_COLUMNS,
-    RULE_FIELDS,
-    RULE_MD_COLUMNS,
-    SPOT_FIELDS,
-    SPOT_MD_COLUMNS,
-    SPOT_Z,
-    PhaseConfig,
-    PhaseResult,
-    run_phase,
-)
+from stecheck.cli_support import EXIT_CHECK_FAILED, OutputFormat, VersionFlag, count, emit, progress_bar, stdout_console
+from stecheck.errors import ConfigError
 from stecheck.records import Record, fmt, prepare_out_dir, to_csv_text, to_json_text, to_markdown_text, write_run
+from stecheck.seeds import PHASE_SEED
+from stecheck.tables import Column, fitted_table
+
+if TYPE_CHECKING:
+    from stecheck.phase_run import PhaseResult
 
 __all__ = ["phase", "write_phase", "rule_table"]
 
 DEFAULT_OUT = Path("results") / "phase"
+#: The family kinds and default families of :mod:`stecheck.phase`, for the help text (a test keeps them equal).
+FAMILY_HELP: Final = ("normal", "laplace", "logistic", "uniform", "t(df)")
+DEFAULT_FAMILY_HELP: Final = ("normal", "laplace", "logistic", "uniform")
 
 
 def rule_table(records: Sequence[Record], title: str | None) -> Table:
@@ -45,22 +41,28 @@ def rule_table(records: Sequence[Record], title: str | None) -> Table:
     return table
 
 
-def spot_table(records: Sequence[Record]) -> Table:
-    """Monte Carlo spot checks against the exact CDF sum."""
-    table = Table(title=f"Monte Carlo spot checks (engine, k=4; fail beyond {SPOT_Z:g} SE)", title_justify="left", header_style="bold")
-    for header in ("family", "sigma_s", "offset", "L h", "N", "MC E[D_h] ± SE", "exact", "z", "ok"):
-        table.add_column(escape(header), justify="left" if header in ("family", "ok") else "right")
-    for rec in records:
-        table.add_row(
-            escape(rec["family"]), fmt(rec["sigma_s"]), fmt(rec["offset"]), fmt(rec["lh"]), str(rec["samples"]),
-            f"{fmt(rec['mean_fd'])} ± {fmt(rec['mean_fd_se'], 2)}", fmt(rec["exact_mean_fd"]), fmt(rec["z"], 2),
-            "yes" if rec["ok"] else "NO",
-        )
-    return table
+def spot_table(records: Sequence[Record], width: int | None = None) -> Table:
+    """Monte Carlo spot checks against the exact CDF sum, fitted to ``width`` columns (numbers never cut)."""
+    from stecheck.phase_run import SPOT_Z
+
+    columns = [
+        Column("family", [rec["family"] for rec in records], "left", 0, text=True),
+        Column("sigma_s", [fmt(rec["sigma_s"]) for rec in records], "right", 0),
+        Column("offset", [fmt(rec["offset"]) for rec in records], "right", 0),
+        Column("L h", [fmt(rec["lh"]) for rec in records], "right", 4),
+        Column("N", [str(rec["samples"]) for rec in records], "right", 5),
+        Column("MC E[D_h] ± SE", [f"{fmt(rec['mean_fd'])} ± {fmt(rec['mean_fd_se'], 2)}" for rec in records], "right", 1),
+        Column("exact", [fmt(rec["exact_mean_fd"]) for rec in records], "right", 2),
+        Column("z", [fmt(rec["z"], 2) for rec in records], "right", 0),
+        Column("ok", ["yes" if rec["ok"] else "NO" for rec in records], "left", 0),
+    ]
+    return fitted_table(f"Monte Carlo spot checks (engine, k=4; fail beyond {SPOT_Z:g} SE)", columns, width,
+                        hint="a wider terminal or spot/records.md")
 
 
-def write_phase(target: Path, result: PhaseResult) -> list[Path]:
+def write_phase(target: Path, result: "PhaseResult") -> list[Path]:
     """Rule records in ``target``, the map in ``target/map``, spot checks in ``target/spot``, and figures."""
+    from stecheck.phase_run import MAP_FIELDS, MAP_MD_COLUMNS, RULE_FIELDS, RULE_MD_COLUMNS, SPOT_FIELDS, SPOT_MD_COLUMNS
     from stecheck.plots.phase import plot_phase_map, plot_worst_case
 
     tol = result.config.tolerance
@@ -74,20 +76,21 @@ def write_phase(target: Path, result: PhaseResult) -> list[Path]:
 
 
 def phase(
-    family: Annotated[Optional[list[str]], typer.Option("--family", help=f"{' | '.join(FAMILY_KINDS)} (repeatable; default: {', '.join(DEFAULT_FAMILIES)}).")] = None,
-    h: Annotated[float, typer.Option("--h", help="Forward-difference step in quantization steps, L h in [0, 1]; 0 is the limit h -> 0.")] = 0.0,
-    tolerance: Annotated[float, typer.Option("--tolerance", help="Allowed |E[D] - 1| for the rule of thumb.")] = 0.05,
-    sd: Annotated[Optional[list[float]], typer.Option("--sd", help="Input standard deviation for the k_min table (repeatable).")] = None,
-    sigma_points: Annotated[int, typer.Option("--sigma-points", help="Grid points in sigma_s (log-spaced).")] = 200,
-    offset_points: Annotated[int, typer.Option("--offset-points", help="Grid points in the offset mu_s mod 1.")] = 100,
-    sigma_min: Annotated[float, typer.Option("--sigma-min", help="Smallest sigma_s of the map.")] = 0.02,
-    sigma_max: Annotated[float, typer.Option("--sigma-max", help="Largest sigma_s of the map.")] = 10.0,
-    samples: Annotated[int, typer.Option("--samples", "-n", help="Monte Carlo samples per spot check (0: none).")] = 200_000,
-    seed: Annotated[Optional[str], typer.Option("--seed", help="Root seed of the spot checks; fresh entropy if unset.")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help=f"Results directory (default {DEFAULT_OUT}).")] = None,
-    no_save: Annotated[bool, typer.Option("--no-save", help="Write no files.")] = False,
-    output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="What to print on stdout (the rule records).")] = OutputFormat.table,
+    family: Annotated[Optional[list[str]], typer.Option("--family", metavar="FAMILY", help=f"{' | '.join(FAMILY_HELP)} (repeatable; default: {', '.join(DEFAULT_FAMILY_HELP)}).")] = None,
+    h: Annotated[float, typer.Option("--h", metavar="FLOAT", help="Forward-difference step in quantization steps, L h in [0, 1]; 0 is the limit h -> 0.")] = 0.0,
+    tolerance: Annotated[float, typer.Option("--tolerance", metavar="FLOAT", help="Allowed |E[D] - 1| for the rule of thumb.")] = 0.05,
+    sd: Annotated[Optional[list[float]], typer.Option("--sd", metavar="FLOAT", help="Input standard deviation for the k_min table (repeatable).")] = None,
+    sigma_points: Annotated[int, typer.Option("--sigma-points", metavar="N", parser=count, help="Grid points in sigma_s (log-spaced).")] = 200,
+    offset_points: Annotated[int, typer.Option("--offset-points", metavar="N", parser=count, help="Grid points in the offset mu_s mod 1.")] = 100,
+    sigma_min: Annotated[float, typer.Option("--sigma-min", metavar="FLOAT", help="Smallest sigma_s of the map.")] = 0.02,
+    sigma_max: Annotated[float, typer.Option("--sigma-max", metavar="FLOAT", help="Largest sigma_s of the map.")] = 10.0,
+    samples: Annotated[int, typer.Option("--samples", "-n", metavar="N", parser=count, help="Monte Carlo samples per spot check (0: none; 2e5 accepted).")] = 200_000,
+    seed: Annotated[str, typer.Option("--seed", metavar="SEED", help="Root seed of the spot checks (decimal or 0x hex), or 'random' for fresh entropy (recorded).")] = str(PHASE_SEED),
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="DIR", help=f"Results directory (default {DEFAULT_OUT}).")] = None,
+    no_save: Annotated[bool, typer.Option("--no-save", help="Write no files (not with --out).")] = False,
+    output_format: Annotated[OutputFormat, typer.Option("--format", "-f", metavar="FORMAT", help="What to print on stdout (the rule records): table, csv, json or md.")] = OutputFormat.table,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    version: VersionFlag = None,
 ) -> None:
     """Where E[D_h] is within a tolerance of the STE's 1, for location-scale inputs.
 
@@ -96,6 +99,11 @@ def phase(
     sigma_s* beyond which |E[D] - 1| <= tolerance at every offset, with k_min = ceil(log2(1 + sigma_s*/sd)).
     Writes results/phase/ unless --out or --no-save; exits 1 if a spot check fails.
     """
+    from stecheck.phase import DEFAULT_FAMILIES
+    from stecheck.phase_run import RULE_FIELDS, RULE_MD_COLUMNS, PhaseConfig, run_phase
+
+    if no_save and out is not None:
+        raise ConfigError("--no-save and --out contradict each other: pass one of them")
     config = PhaseConfig(
         families=tuple(family) if family else DEFAULT_FAMILIES, h=h, tolerance=tolerance,
         sds=tuple(sd) if sd else PhaseConfig.sds, sigma_min=sigma_min, sigma_max=sigma_max,
@@ -121,8 +129,8 @@ def phase(
         console.print(rule_table(result.rule_records, None))
         console.print("k_min = ceil(log2(1 + sigma_s* / sd)): the fewest bits with L * sd >= sigma_s*.")
         if result.spot_records:
-            console.print(spot_table(result.spot_records))
+            console.print(spot_table(result.spot_records, console.width))
         if target is not None:
-            console.print(f"wrote {target}/ (rule), {target}/map/, {target}/spot/, phase_map.png, worst_case.png")
+            console.print(f"wrote {target}/ (rule), {target}/map/, {target}/spot/, phase_map.png, worst_case.png", markup=False)
     if not result.spot_ok:
         raise typer.Exit(EXIT_CHECK_FAILED)

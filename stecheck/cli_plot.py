@@ -8,11 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from stecheck.cli_support import emit, progress_bar, stdout_console
+from stecheck.cli_support import VersionFlag, emit, jobs_option, progress_bar, stdout_console
 from stecheck.errors import OutputError
-from stecheck.plots.runs import find_runs, load_run, plot_run
-from stecheck.records import prepare_out_dir, write_text_atomic
-from stecheck.report import build_report
 
 __all__ = ["plot", "report", "FigureFormat"]
 
@@ -25,18 +22,22 @@ class FigureFormat(str, Enum):
     pdf = "pdf"
 
 
-RunDirs = Annotated[Optional[list[Path]], typer.Argument(help="Results directories (default: every run under results/).", show_default=False)]
+RunDirs = Annotated[Optional[list[Path]], typer.Argument(metavar="DIR", help="Results directories (default: every run under results/).", show_default=False)]
 
 
 def plot(
     results: RunDirs = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write figures here (default: RESULTS_DIR/figures/; one subdirectory per run when several).")] = None,
-    figure_format: Annotated[list[FigureFormat], typer.Option("--format", "-f", help="png, svg or pdf (repeatable).")] = [FigureFormat.png],  # noqa: B006
-    dpi: Annotated[Optional[int], typer.Option("--dpi", help="Raster resolution (default 150).")] = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes drawing figures in parallel (same files).")] = 1,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="DIR", help="Write figures here (default: RESULTS_DIR/figures/; one subdirectory per run when several).")] = None,
+    figure_format: Annotated[list[FigureFormat], typer.Option("--format", "-f", metavar="FORMAT", help="png, svg or pdf (repeatable).")] = [FigureFormat.png],  # noqa: B006
+    dpi: Annotated[Optional[int], typer.Option("--dpi", metavar="N", help="Raster resolution (default 150).")] = None,
+    jobs: Annotated[int, jobs_option("the figures do not depend on it")] = 1,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    version: VersionFlag = None,
 ) -> None:
     """Figures from the records of simulate and weights runs (read, never recomputed); prints the paths."""
+    from stecheck.plots.runs import find_runs, load_run, plot_run
+    from stecheck.records import prepare_out_dir
+
     if dpi is not None and dpi <= 0:
         raise OutputError(f"dpi {dpi} must be a positive integer")
     if jobs < 1:
@@ -53,17 +54,22 @@ def plot(
             target = None if out is None else (out if len(runs) == 1 else out / run.name)
             paths = plot_run(run, target, formats, dpi=dpi, jobs=jobs)
             if not paths:
-                console.print(f"{run}: no figures for this kind of run (skipped)")
+                console.print(f"{run}: no figures for this kind of run (skipped)", markup=False)
             for path in paths:
-                console.print(str(path), soft_wrap=True)
+                console.print(str(path), soft_wrap=True, markup=False)
             advance(1)
 
 
 def report(
     results: RunDirs = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the report to FILE.md or FILE.html (default: Markdown on stdout).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="FILE", help="Write the report to FILE.md or FILE.html (default: Markdown on stdout).")] = None,
+    version: VersionFlag = None,
 ) -> None:
     """One page per set of runs: verdicts, key tables, the figures of `stecheck plot`, provenance."""
+    from stecheck.plots.runs import find_runs
+    from stecheck.records import prepare_out_dir, write_text_atomic
+    from stecheck.report import build_report
+
     if out is not None and out.suffix.lower() not in (".md", ".html", ".htm"):
         raise OutputError(f"report file {str(out)!r} must end in .md or .html")
     runs = find_runs(results or [])
@@ -78,4 +84,4 @@ def report(
         write_text_atomic(out, text)
     except OSError as exc:
         raise OutputError(f"cannot write report {str(out)!r}: {exc.strerror or exc}") from None
-    stdout_console().print(f"wrote {out}")
+    stdout_console().print(f"wrote {out}", markup=False)

@@ -5,12 +5,11 @@ from __future__ import annotations
 import sys
 from contextlib import contextmanager
 from enum import Enum
-from typing import Any, Callable, Iterator, Sequence
+from typing import Annotated, Any, Callable, Iterator, Optional, Sequence
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperGroup
 
 from stecheck.errors import StecheckError
 
@@ -28,6 +27,10 @@ __all__ = [
     "OutputFormat",
     "stdout_console",
     "progress_bar",
+    "count",
+    "jobs_option",
+    "VersionFlag",
+    "shows_progress",
     "emit",
 ]
 
@@ -49,12 +52,40 @@ def _refuse_empty_out(args: Sequence[str]) -> None:
             return
 
 
+def _print_version(value: Optional[bool]) -> None:
+    if value:
+        from stecheck import __version__
+
+        click.echo(f"stecheck {__version__}")
+        raise typer.Exit(0)
+
+
+#: ``--version`` on every command: prints ``stecheck VERSION`` and exits 0 (eager: before any other check).
+VersionFlag = Annotated[Optional[bool], typer.Option("--version", callback=_print_version, is_eager=True,
+                                                     help="Print the stecheck version and exit.")]
+
+
+class _PlainArgument(TyperArgument):
+    """An argument whose help line shows its placeholder only, not Typer's ``<list[path]>`` type label."""
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None
+
+
 class OneLineErrorGroup(TyperGroup):
     """A Typer group whose user errors end as one ``error: ...`` line on stderr and exit code 2.
 
     Usage errors (bad option values, unknown options) and :class:`StecheckError` from the library both
-    take this path; a check that ran and failed exits 1 through ``typer.Exit``.
+    take this path; a check that ran and failed exits 1 through ``typer.Exit``. Arguments' help lines
+    show plain placeholders (``SOURCE``, ``BOUNDS.toml...``), as options do.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for command in self.commands.values():
+            for param in command.params:
+                if type(param) is TyperArgument:
+                    param.__class__ = _PlainArgument
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
@@ -92,16 +123,44 @@ def stdout_console() -> Console:
     return Console(width=None if sys.stdout.isatty() else 320, soft_wrap=False)
 
 
+def shows_progress(quiet: bool) -> bool:
+    """Progress goes to stderr whenever stderr is a terminal (also when stdout is piped), unless quiet."""
+    return not quiet and sys.stderr.isatty()
+
+
 @contextmanager
 def progress_bar(total: int, description: str, quiet: bool) -> Iterator[Callable[[int], None]]:
-    """A rich progress bar on stderr, advanced by the yielded callback; silent when quiet or piped."""
-    if quiet or total <= 0 or not sys.stdout.isatty():
+    """A rich progress bar on stderr, advanced by the yielded callback; silent when quiet or stderr is not a terminal."""
+    if total <= 0 or not shows_progress(quiet):
         yield lambda _n: None
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(description, total=total)
         yield lambda n: bar.advance(task, n)
+
+
+def count(text: str) -> int:
+    """A count from the command line: ``1000000``, ``1_000_000`` or ``1e6`` (an exact integer in any case)."""
+    cleaned = str(text).strip().replace("_", "")
+    try:
+        return int(cleaned)
+    except ValueError:
+        pass
+    try:
+        value = float(cleaned)
+    except ValueError:
+        raise click_exceptions.BadParameter(f"{text!r} is not a whole number") from None
+    if not value.is_integer() or abs(value) > 2.0**53:
+        raise click_exceptions.BadParameter(f"{text!r} is not an exact whole number")
+    return int(value)
+
+
+def jobs_option(what: str = "results do not depend on it") -> Any:
+    """The one meaning of ``-j``: how many CPU cores to use at once (``--jobs``, alias ``--threads``)."""
+    return typer.Option("--jobs", "--threads", "-j", metavar="N", help=f"Parallel workers: use up to N CPU cores ({what}).")
 
 
 def emit(text: str) -> None:

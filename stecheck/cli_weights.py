@@ -12,23 +12,23 @@ from pathlib import Path
 from typing import Annotated, Final, Optional, Sequence
 
 import typer
-from rich.markup import escape
+from rich.console import Console
 from rich.table import Table
 
-from stecheck.cli_support import OutputFormat, emit, fail, progress_bar, stdout_console
-from stecheck.config import _check_step, parse_bits
+from stecheck.cli_support import OutputFormat, VersionFlag, emit, fail, progress_bar, shows_progress, stdout_console
 from stecheck.errors import ConfigError
 from stecheck.records import Record, fmt, prepare_out_dir, provenance, to_csv_text, to_json_text, to_markdown_text, write_run
 from stecheck.safe_io import safe_name, visible
 from stecheck.safety import EXIT_INTERRUPTED, interruptible, out_dir_lock
-from stecheck.weights import TRANSFORMS, WEIGHTS_FIELDS, WEIGHTS_MD_COLUMNS, ZOO, open_source, scan, select
-from stecheck.weights.roles import DEFAULT_ROLES, ROLES, parse_roles
-from stecheck.weights.scan import left_out
-from stecheck.weights.zoo import lookup
+from stecheck.tables import Column, print_table
 
-__all__ = ["DEFAULT_OUT", "EXACT_NOTE", "weights_command", "zoo_table"]
+__all__ = ["DEFAULT_OUT", "EXACT_NOTE", "print_summary", "summary_columns", "weights_command", "zoo_table"]
 
 DEFAULT_OUT: Final = Path("results") / "weights"
+#: :data:`stecheck.weights.TRANSFORMS`, for the help text (a test keeps them equal).
+TRANSFORM_HELP: Final = ("dorefa", "absmax", "minmax")
+#: :data:`stecheck.weights.roles.ROLES`, for the help text (a test keeps them equal).
+ROLE_HELP: Final = ("weight", "bias", "norm", "buffer", "quantized", "other")
 EXACT_NOTE: Final = (
     "E[n], Var(n), KS statistic, |E exp(2 pi i l n)|, E[D_h] and SQNR are exact population values of each tensor; "
     "the KS p-value answers a sampling question (could the tensor be a sample of an input with uniform n?)."
@@ -37,6 +37,8 @@ EXACT_NOTE: Final = (
 
 def zoo_table() -> Table:
     """The zoo entries."""
+    from stecheck.weights.zoo import ZOO
+
     table = Table(title="stecheck weights zoo (stecheck weights zoo:NAME)", title_justify="left", header_style="bold")
     for col in ("name", "package", "file", "architecture", "MB", "description"):
         table.add_column(col)
@@ -46,49 +48,76 @@ def zoo_table() -> Table:
     return table
 
 
-def _summary_tables(records: Sequence[Record], title: str) -> list[Table]:
-    aggregate = Table(title=f"{title}: whole model, size-weighted", title_justify="left", header_style="bold")
-    for col in ("k", "h", "E[n]", "12 Var(n)", "KS", "|phi(2pi)|", "E[D_h]", "STE", "SQNR dB", "uniform dB", "share holding"):
-        aggregate.add_column(escape(col), justify="right")
-    for r in (r for r in records if r["kind"] == "aggregate"):
-        aggregate.add_row(
-            str(r["k"]), fmt(r["h"]), fmt(r.get("mean_n")), fmt(r.get("var12_n")), fmt(r.get("ks_stat")),
-            fmt((r.get("fourier_abs") or [None])[0]), fmt(r.get("mean_fd")), fmt(r["ste"]), fmt(r.get("sqnr_db")),
-            fmt(r.get("sqnr_uniform_db")), fmt(r.get("share_holds")),
-        )
-    per_tensor = Table(title=f"{title}: per tensor", title_justify="left", header_style="bold")
-    for col in ("tensor", "role", "shape", "dtype", "size", "non-finite", "h", "claim holds from k", "12 Var(n) at k", "E[D_h] at k"):
-        per_tensor.add_column(escape(col), justify="left" if col in ("tensor", "role", "shape", "dtype") else "right")
+def summary_columns(records: Sequence[Record]) -> tuple[list[Column], list[Column]]:
+    """Columns of the whole-model table (one row per k, h) and of the per-tensor table (one row per tensor, h)."""
+    agg = [r for r in records if r["kind"] == "aggregate"]
+    aggregate = [
+        Column("k", [str(r["k"]) for r in agg]),
+        Column("h", [fmt(r["h"]) for r in agg], priority=10),
+        Column("E[n]", [fmt(r.get("mean_n")) for r in agg], priority=1),
+        Column("12 Var(n)", [fmt(r.get("var12_n")) for r in agg], priority=2),
+        Column("KS", [fmt(r.get("ks_stat")) for r in agg], priority=6),
+        Column("|phi(2pi)|", [fmt((r.get("fourier_abs") or [None])[0]) for r in agg], priority=7),
+        Column("E[D_h]", [fmt(r.get("mean_fd")) for r in agg], priority=1),
+        Column("STE", [fmt(r["ste"]) for r in agg], priority=5),
+        Column("SQNR dB", [fmt(r.get("sqnr_db")) for r in agg], priority=8),
+        Column("uniform dB", [fmt(r.get("sqnr_uniform_db")) for r in agg], priority=9),
+        Column("share holding", [fmt(r.get("share_holds")) for r in agg], priority=3),
+    ]
+    rows: list[list[str]] = []
     seen = set()
-    for r in (r for r in records if r["kind"] == "tensor"):
+    tensors = [r for r in records if r["kind"] == "tensor"]
+    for r in tensors:
         if (r["tensor"], r["h"]) in seen:
             continue
         seen.add((r["tensor"], r["h"]))
-        rows = [x for x in records if x["kind"] == "tensor" and x["tensor"] == r["tensor"] and x["h"] == r["h"]]
-        ks = " ".join(f"{x['k']}:{fmt(x.get('var12_n'), 3)}" for x in rows)
-        fds = " ".join(f"{x['k']}:{fmt(x.get('mean_fd'), 3)}" for x in rows)
+        same = [x for x in tensors if x["tensor"] == r["tensor"] and x["h"] == r["h"]]
         holds = "degenerate" if r["degenerate"] else fmt(r["smallest_k_holds"]) if r["smallest_k_holds"] else "never"
-        per_tensor.add_row(escape(visible(r["tensor"])), r["role"], fmt(r["shape"]), r["dtype"], str(r["size"]), str(r["nonfinite"]),
-                           fmt(r["h"]), holds, ks, fds)
-    return [aggregate, per_tensor]
+        rows.append([visible(r["tensor"]), r["role"], fmt(r["shape"]), r["dtype"], str(r["size"]), str(r["nonfinite"]), fmt(r["h"]), holds,
+                     " ".join(f"{x['k']}:{fmt(x.get('var12_n'), 3)}" for x in same),
+                     " ".join(f"{x['k']}:{fmt(x.get('mean_fd'), 3)}" for x in same)])
+    spec = (("tensor", "left", 0, True, True), ("role", "left", 4, False, True),
+            ("shape", "left", 5, False, True), ("dtype", "left", 6, False, True),
+            ("size", "right", 4, False, True), ("non-finite", "right", 7, False, True), ("h", "right", 8, False, True),
+            ("claim holds from k", "right", 1, False, True), ("12 Var(n) at k", "left", 3, True, False),
+            ("E[D_h] at k", "left", 2, True, False))
+    per_tensor = [Column(header, [row[i] for row in rows], justify, priority, text, split)
+                  for i, (header, justify, priority, text, split) in enumerate(spec)]
+    return aggregate, per_tensor
+
+
+def print_summary(console: Console, records: Sequence[Record], title: str, wide: bool = False) -> None:
+    """The whole-model and per-tensor tables, fitted to the console's width (all columns when ``wide``)."""
+    aggregate, per_tensor = summary_columns(records)
+    print_table(console, f"{title}: whole model, size-weighted", aggregate, wide)
+    print_table(console, f"{title}: per tensor", per_tensor, wide, caption="k:value pairs, one per bit width k.")
 
 
 def weights_command(
-    source: Annotated[Optional[str], typer.Argument(help="A weight file or directory, hf:ORG/NAME[@REV] or zoo:NAME.")] = None,
-    bits: Annotated[Optional[list[str]], typer.Option("--bits", "-k", help="Bit widths: 3, 1-8 or 1,2,6-8 (repeatable; default 1-8).")] = None,
-    h: Annotated[Optional[list[float]], typer.Option("--h", help="Forward finite-difference step (repeatable; default 1e-3).")] = None,
-    transform: Annotated[str, typer.Option("--transform", "-t", help=f"w -> r in [0, 1]: {' | '.join(TRANSFORMS)}.")] = "dorefa",
-    include: Annotated[Optional[list[str]], typer.Option("--include", help="Only tensors whose name matches this regex (repeatable).")] = None,
-    exclude: Annotated[Optional[list[str]], typer.Option("--exclude", help="Skip tensors whose name matches this regex (repeatable).")] = None,
-    role: Annotated[Optional[list[str]], typer.Option("--role", help=f"Roles to scan, comma-separated (repeatable; default weight): {','.join(ROLES)}.")] = None,
+    source: Annotated[Optional[str], typer.Argument(metavar="SOURCE", help="A weight file or directory, hf:ORG/NAME[@REV] or zoo:NAME.")] = None,
+    bits: Annotated[Optional[list[str]], typer.Option("--bits", "-k", metavar="K", help="Bit widths: 3, 1-8 or 1,2,6-8 (repeatable; default 1-8).")] = None,
+    h: Annotated[Optional[list[float]], typer.Option("--h", metavar="FLOAT", help="Forward finite-difference step (repeatable; default 1e-3).")] = None,
+    transform: Annotated[str, typer.Option("--transform", "-t", metavar="TRANSFORM", help=f"w -> r in [0, 1]: {' | '.join(TRANSFORM_HELP)}.")] = "dorefa",
+    include: Annotated[Optional[list[str]], typer.Option("--include", metavar="REGEX", help="Only tensors whose name matches this regex (repeatable).")] = None,
+    exclude: Annotated[Optional[list[str]], typer.Option("--exclude", metavar="REGEX", help="Skip tensors whose name matches this regex (repeatable).")] = None,
+    role: Annotated[Optional[list[str]], typer.Option("--role", metavar="ROLES", help=f"Roles to scan, comma-separated (repeatable; default weight): {','.join(ROLE_HELP)}.")] = None,
     all_tensors: Annotated[bool, typer.Option("--all", help="Every floating tensor, whatever its role.")] = False,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write records.csv/json/md and meta.json here (zoo: default results/weights/NAME).")] = None,
-    no_save: Annotated[bool, typer.Option("--no-save", help="Write no files.")] = False,
-    output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="What to print on stdout.")] = OutputFormat.table,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="DIR", help="Write records.csv/json/md and meta.json here (zoo: default results/weights/NAME).")] = None,
+    no_save: Annotated[bool, typer.Option("--no-save", help="Write no files (not with --out).")] = False,
+    output_format: Annotated[OutputFormat, typer.Option("--format", "-f", metavar="FORMAT", help="What to print on stdout: table, csv, json or md.")] = OutputFormat.table,
     list_zoo: Annotated[bool, typer.Option("--list-zoo", help="List the built-in zoo of real networks and exit.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    version: VersionFlag = None,
 ) -> None:
     """Exact rounding-error statistics of real weights per tensor and k: is n uniform, is E[D_h] = 1?"""
+    from stecheck.config import _check_step, parse_bits
+    from stecheck.weights import TRANSFORMS, WEIGHTS_FIELDS, WEIGHTS_MD_COLUMNS, open_source, scan, select
+    from stecheck.weights.roles import DEFAULT_ROLES, ROLES, parse_roles
+    from stecheck.weights.scan import left_out
+    from stecheck.weights.zoo import lookup
+
+    if no_save and out is not None:
+        raise ConfigError("--no-save and --out contradict each other: pass one of them")
     if list_zoo:
         stdout_console().print(zoo_table())
         return
@@ -114,7 +143,7 @@ def weights_command(
     with interruptible(), out_dir_lock(target) if target is not None else nullcontext():
         try:
             start = time.perf_counter()
-            opened = open_source(source)
+            opened = open_source(source, progress=shows_progress(quiet))
             tensors = select(opened.tensors, include or (), exclude or (), all_tensors, roles)
             summary = left_out(opened.tensors, include or (), exclude or (), all_tensors, roles)
             with progress_bar(sum(t.size for t in tensors), f"weights {visible(label)}", quiet) as advance:
@@ -140,9 +169,8 @@ def weights_command(
         emit(to_markdown_text(records, WEIGHTS_MD_COLUMNS, title))
     else:
         console = stdout_console()
-        console.print(EXACT_NOTE)
-        for table in _summary_tables(records, title):
-            console.print(table)
-        console.print(escape(summary["text"]))
+        console.print(EXACT_NOTE, markup=False)
+        print_summary(console, records, title)
+        console.print(summary["text"], markup=False)
         if target is not None:
-            console.print(f"wrote {target}/records.csv, records.json, records.md, meta.json")
+            console.print(f"wrote {target}/records.csv, records.json, records.md, meta.json", markup=False)

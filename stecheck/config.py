@@ -13,6 +13,7 @@ from stecheck.distributions import MAX_MAGNITUDE, MIN_SCALE, parse_input
 from stecheck.errors import ConfigError
 from stecheck.quantize import check_bits, check_rounding
 from stecheck.records import config_as_dict
+from stecheck.seeds import RANDOM, fresh_seed
 
 __all__ = [
     "SCHEMES",
@@ -59,9 +60,14 @@ def parse_bits(values: Iterable[int | str]) -> tuple[int, ...]:
 
 
 def parse_seed(value: int | str | None) -> int | None:
-    """A non-negative integer seed, from an int or a decimal/hex text (TOML integers stop at 2^63)."""
+    """A non-negative integer seed, from an int or a decimal/hex text (TOML integers stop at 2^63).
+
+    The text ``"random"`` (:data:`stecheck.seeds.RANDOM`) draws a fresh seed from OS entropy.
+    """
     if value is None:
         return None
+    if isinstance(value, str) and value.strip().lower() == RANDOM:
+        return fresh_seed()
     try:
         seed = value if isinstance(value, int) and not isinstance(value, bool) else int(str(value), 0)
     except ValueError:

@@ -24,6 +24,7 @@ from stecheck.kernel import accumulate_chunk
 from stecheck.quantize import DETERMINISTIC_ROUNDINGS, levels
 from stecheck.records import Record, provenance
 from stecheck.sampling import CHUNK_SIZE, NOISE, chunk_plan, chunk_rng, draw_chunk
+from stecheck.seeds import SIMULATE_SEED
 
 __all__ = ["RunResult", "exact_note", "monte_carlo", "run", "simulate", "total_samples"]
 
@@ -220,11 +221,14 @@ def simulate(
     fd: str | list[str] = ("forward", "central"),  # type: ignore[assignment]
     rounding: str | list[str] = "half-even",
     samples: int = 1_000_000,
-    seed: int | None = None,
+    seed: int | str | None = SIMULATE_SEED,
     method: str = "both",
     threads: int = 1,
 ) -> list[Record]:
     """Notebook entry point: run a grid and return its records (see :func:`run`).
+
+    The default seed is the default experiment's (:data:`stecheck.seeds.SIMULATE_SEED`), as for
+    ``stecheck simulate --dist ...``; ``seed="random"`` draws fresh OS entropy (recorded in the records).
 
     Examples
     --------

@@ -199,9 +199,9 @@ class ErrorSummary:
 
     samples: int
     mean: float
-    mean_se: float
+    mean_se: float | None  # None: undefined from fewer than 2 samples
     var: float
-    var_se: float
+    var_se: float | None
     ks_stat: float
     ks_resolution: float
     ks_pvalue: float
@@ -228,7 +228,7 @@ class SlopeSummary:
     """
 
     mean_fd: float
-    mean_fd_se: float | None
+    mean_fd_se: float | None  # None: undefined from fewer than 2 samples
     p_fd_zero: float
     ste: float
     mean_fd_upper: float | None = None
@@ -403,7 +403,8 @@ class CellAccumulator:
     def error_summary(self) -> ErrorSummary:
         """Moments with standard errors, KS and chi-square against Uniform[-1/2, 1/2], Fourier magnitudes.
 
-        ``var_se`` is the delta-method standard error ``sqrt((mu4 - var^2) / N)``. The KS statistic is the
+        ``var_se`` is the delta-method standard error ``sqrt((mu4 - var^2) / N)``; both standard errors
+        are undefined (None) from fewer than 2 samples, where the spread cannot be estimated. The KS statistic is the
         largest ECDF deviation at the histogram's bin edges, a lower bound on the exact statistic; the
         exact one is at most ``ks_resolution`` larger. Its p-value is :func:`ks_pvalue`.
         """
@@ -416,9 +417,9 @@ class CellAccumulator:
         return ErrorSummary(
             samples=n,
             mean=float(m1),
-            mean_se=math.sqrt(var / n),
+            mean_se=math.sqrt(var / n) if n >= 2 else None,
             var=float(var),
-            var_se=math.sqrt(max(mu4 - var * var, 0.0) / n),
+            var_se=math.sqrt(max(mu4 - var * var, 0.0) / n) if n >= 2 else None,
             ks_stat=ks,
             ks_resolution=resolution,
             ks_pvalue=ks_pvalue(ks, n),
@@ -458,7 +459,8 @@ class CellAccumulator:
         return float(result.statistic), float(result.pvalue)
 
     def slope_summary(self, index: int) -> SlopeSummary:
-        """``E[D_h]``, its standard error ``sqrt(Var(count) / N) / (L h)``, ``P(D_h = 0)`` and the STE mean.
+        """``E[D_h]``, its standard error ``sqrt(Var(count) / N) / (L h)`` (None, undefined, for N < 2),
+        ``P(D_h = 0)`` and the STE mean.
 
         ``Var(count) = (N sum c^2 - (sum c)^2) / N^2`` is formed in exact integers and rounded once, so no
         cancellation when the mean count is large (``L h ~ 10^7``).
@@ -473,7 +475,7 @@ class CellAccumulator:
             return SlopeSummary(0.0, None, 1.0, self.ste_count / n, mean_fd_upper=upper)
         return SlopeSummary(
             mean_fd=float(mean_count / lh),
-            mean_fd_se=math.sqrt(var_count / n) / lh,
+            mean_fd_se=math.sqrt(var_count / n) / lh if n >= 2 else None,
             p_fd_zero=float(self.fd_zero[index] / n),
             ste=self.ste_count / n,
         )

@@ -28,9 +28,14 @@ from functools import lru_cache
 from typing import Final, Sequence
 
 import numpy as np
-from numba import njit
 from numpy.typing import ArrayLike, NDArray
 from scipy import integrate, special
+
+from stecheck.cachedirs import configure_numba_cache
+
+configure_numba_cache()  # before numba is imported: its cache goes to a per-user folder, not the package
+
+from numba import njit  # noqa: E402
 
 from stecheck.charfn import SymmetricLaw, series_crossings, series_moments, symmetric_law
 from stecheck.distributions import Atom, Continuous, Distribution, InputSpec

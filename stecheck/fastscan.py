@@ -24,8 +24,13 @@ import threading
 from typing import Final
 
 import numpy as np
-from numba import njit
 from numpy.typing import NDArray
+
+from stecheck.cachedirs import configure_numba_cache
+
+configure_numba_cache()  # before numba is imported: its cache goes to a per-user folder, not the package
+
+from numba import njit  # noqa: E402
 
 __all__ = [
     "MODE_ERRORS",

@@ -46,6 +46,7 @@ from stecheck.phase import (
     sigma_grid,
 )
 from stecheck.records import Record, config_as_dict, provenance
+from stecheck.seeds import PHASE_SEED
 
 __all__ = [
     "RULE_FIELDS",
@@ -112,7 +113,7 @@ class PhaseConfig:
     sigma_points: int = 200
     offset_points: int = 100
     samples: int = 200_000
-    seed: int | None = None
+    seed: int | str | None = PHASE_SEED  # as `stecheck phase`; "random" or None: fresh OS entropy (recorded)
 
     def validated(self) -> PhaseConfig:
         """This config with canonical family names, or :class:`ConfigError` / :class:`SpecError`."""
@@ -246,8 +247,8 @@ def spot_checks(pm: PhaseMap, samples: int, seed: int) -> list[Record]:
 def run_phase(config: PhaseConfig, progress: Callable[[int], None] | None = None) -> PhaseResult:
     """Map, rule and spot checks for every family of ``config`` (validated here).
 
-    ``progress`` is called with 1 after each family. A missing seed is drawn from fresh OS entropy and
-    recorded (it only affects the spot checks).
+    ``progress`` is called with 1 after each family. The seed (default :data:`stecheck.seeds.PHASE_SEED`;
+    ``"random"`` or None: fresh OS entropy) is recorded; it only affects the spot checks.
     """
     config = config.validated()
     seed = config.seed if config.seed is not None else int(np.random.SeedSequence().entropy)  # type: ignore[arg-type]

@@ -13,12 +13,9 @@ import io
 import json
 import math
 import os
-import platform
-import subprocess
 import sys
 import tempfile
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Final, Iterable, Mapping, Sequence
 
@@ -93,6 +90,8 @@ def _clean(value: Any) -> Any:
 
 
 def _package_version(name: str) -> str | None:
+    from importlib import metadata  # imported here: provenance only, not the command line's startup
+
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
@@ -100,6 +99,8 @@ def _package_version(name: str) -> str | None:
 
 
 def _git_revision() -> str | None:
+    import subprocess
+
     here = Path(__file__).resolve().parent
     try:
         out = subprocess.run(
@@ -121,6 +122,8 @@ def config_as_dict(config: Any) -> dict[str, Any]:
 
 def provenance(command: str, config: Mapping[str, Any], seed: int | None, wall_time_s: float, **extra: Any) -> dict[str, Any]:
     """Provenance of a result: versions, git revision, platform, the resolved config, seed, date, wall time."""
+    import platform
+
     from stecheck import __version__
 
     return {

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Final, Sequence
 
-from rich.markup import escape
 from rich.table import Table
 
 from stecheck.records import Record, fmt, to_markdown_text
 from stecheck.safe_io import visible
+from stecheck.tables import Column, fitted_table
 
-__all__ = ["SIMULATE_MD_COLUMNS", "simulate_table", "simulate_markdown"]
+__all__ = ["SIMULATE_CAPTION", "SIMULATE_MD_COLUMNS", "simulate_columns", "simulate_table", "simulate_markdown"]
 
 #: Columns of records.md (record key, header).
 SIMULATE_MD_COLUMNS: Final = (
@@ -35,7 +35,8 @@ SIMULATE_MD_COLUMNS: Final = (
 
 
 def _pm(value: object, se: object) -> str:
-    return fmt(value) if se is None else f"{fmt(value)} ± {fmt(se, 2)}"
+    """``value ± se``; a Monte Carlo value without a standard error (fewer than 2 samples) says so."""
+    return f"{fmt(value)} ± undefined" if se is None else f"{fmt(value)} ± {fmt(se, 2)}"
 
 
 def _groups(records: Sequence[Record]) -> dict[tuple, list[Record]]:
@@ -45,20 +46,34 @@ def _groups(records: Sequence[Record]) -> dict[tuple, list[Record]]:
     return groups
 
 
-def simulate_table(records: Sequence[Record], title: str) -> Table:
-    """One row per (input, k, rounding, scheme); one ``E[D_h]`` column per step h, "MC ± SE (exact)"."""
+def simulate_columns(records: Sequence[Record]) -> list[Column]:
+    """One row per (input, k, rounding, scheme); one ``E[D_h]`` column per step h, "MC ± SE (exact)".
+
+    Priorities (see :func:`stecheck.tables.fit`): input and k always; then E[n], the steps h in order,
+    12 Var(n), the exact E[n], the STE value, the KS statistic, the rounding and the scheme when they do
+    not vary.
+    """
     steps = list(dict.fromkeys(rec["h"] for rec in records))
-    table = Table(title=title, title_justify="left", header_style="bold")
-    for header in ("input", "k", "rounding", "fd", "E[n] ± SE", "exact E[n]", "12 Var(n)", "KS D", "STE"):
-        table.add_column(escape(header), justify="left" if header in ("input", "rounding", "fd") else "right")
-    for h in steps:
-        table.add_column(escape(f"E[D_h] h={fmt(h)}"), justify="right")
-    for (dist, k, rounding, scheme), recs in _groups(records).items():
-        first = recs[0]
-        by_h = {rec["h"]: rec for rec in recs}
+    groups = _groups(records)
+    firsts = [recs[0] for recs in groups.values()]
+    keys = list(groups)
+    varies = {name: len({key[i] for key in keys}) > 1 for i, name in ((2, "rounding"), (3, "fd"))}
+    cols = [
+        Column("input", [str(key[0]) for key in keys], "left", 0, text=True),
+        Column("k", [str(key[1]) for key in keys], "right", 0),
+        Column("rounding", [str(key[2]) for key in keys], "left", 1 if varies["rounding"] else 40),
+        Column("fd", [str(key[3]) for key in keys], "left", 1 if varies["fd"] else 41),
+        Column("E[n] ± SE", ["-" if f["mean_n"] is None else _pm(f["mean_n"], f["mean_n_se"]) for f in firsts], "right", 2),
+        Column("exact E[n]", [fmt(f["exact_mean_n"]) for f in firsts], "right", 20),
+        Column("12 Var(n)", [fmt(f["var12_n"] if f["var12_n"] is not None else (None if f["exact_var_n"] is None else 12 * f["exact_var_n"]))
+                             for f in firsts], "right", 21),
+        Column("KS D", [fmt(f["ks_stat"]) for f in firsts], "right", 30),
+        Column("STE", [fmt(f["ste"]) for f in firsts], "right", 22),
+    ]
+    for j, h in enumerate(steps):
         cells = []
-        for h in steps:
-            rec = by_h.get(h)
+        for recs in groups.values():
+            rec = {r["h"]: r for r in recs}.get(h)
             if rec is None:
                 cells.append("")
                 continue
@@ -68,20 +83,16 @@ def simulate_table(records: Sequence[Record], title: str) -> Table:
             if rec["exact_mean_fd"] is not None:
                 text = f"{text} ({fmt(rec['exact_mean_fd'])})".strip()
             cells.append(text)
-        table.add_row(
-            escape(visible(dist)),
-            str(k),
-            rounding,
-            scheme,
-            "-" if first["mean_n"] is None else _pm(first["mean_n"], first["mean_n_se"]),
-            fmt(first["exact_mean_n"]),
-            fmt(first["var12_n"] if first["var12_n"] is not None else (None if first["exact_var_n"] is None else 12 * first["exact_var_n"])),
-            fmt(first["ks_stat"]),
-            fmt(first["ste"]),
-            *cells,
-        )
-    table.caption = escape("E[D_h] cells: Monte Carlo mean ± standard error (exact value). The STE claims E[D_h] = 1.")
-    return table
+        cols.append(Column(f"E[D_h] h={fmt(h)}", cells, "right", 3 + j))
+    return cols
+
+
+SIMULATE_CAPTION: Final = "E[D_h] cells: Monte Carlo mean ± standard error (exact value). The STE claims E[D_h] = 1."
+
+
+def simulate_table(records: Sequence[Record], title: str, width: int | None = None, wide: bool = False) -> Table:
+    """The simulate table with the columns that fit ``width`` (all when ``wide`` or ``width`` is None)."""
+    return fitted_table(title, simulate_columns(records), width, wide, SIMULATE_CAPTION)
 
 
 def simulate_markdown(records: Sequence[Record], title: str) -> str:

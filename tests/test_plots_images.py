@@ -56,3 +56,17 @@ def test_a_changed_figure_is_detected(tmp_path: Path) -> None:
     with plt.rc_context(RC):
         (actual,) = save_figure(slope_vs_h(records), tmp_path / "slope_vs_h", ("png",), dpi=DPI, tight=False)
     assert compare_images(str(BASELINE / "slope_vs_h.png"), str(actual), tol=TOLERANCE) is not None
+
+
+def test_symlog_axes_label_plain_numbers_at_every_1_2_5_step() -> None:
+    """A slope panel spanning 0 to 40 reads 0, 0.5, 1, 2, 5, 10, 20 (not only 0, 10^0, 10^1)."""
+    from stecheck.plots.style import symlog_y
+
+    fig, ax = plt.subplots()
+    ax.plot([1, 2, 3], [0.0, 3.0, 40.0])
+    symlog_y(ax, linthresh=1.0, linscale=1.5)
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    plt.close(fig)
+    assert {"0", "0.5", "1", "2", "5", "10", "20"} <= set(labels), labels
+    assert not any("$" in label or "^" in label for label in labels), labels

@@ -22,4 +22,27 @@ def test_readme_gives_exactly_two_quick_start_commands() -> None:
     blocks = quick.split("```bash\n")[1:]
     commands = [b.split("```", 1)[0].strip() for b in blocks]
     assert commands == ["pip install . && stecheck simulate", "pip install -e '.[test]' && python -m pytest"]
-    assert "python -m pytest" in (ROOT / ".ci" / "run").read_text()
+    assert ".ci/quickstart.py" in (ROOT / ".ci" / "run").read_text()  # CI runs these very lines, in order
+
+
+def _update_readme():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("update_readme", ROOT / "experiments" / "update_readme.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_check_compares_numbers_at_their_printed_precision() -> None:
+    same = _update_readme().same_at_printed_precision
+    # one unit in the last printed digit: a rerun elsewhere may round the other way
+    assert same("E[n] = -2.5e-18 (exact)", "E[n] = -2.4e-18 (exact)")
+    assert same("| 0.3333 | 2 |", "| 0.3334 | 2 |") and same("1.999", "2.000")
+    assert not same("100 of 100 bounds hold", "99 of 100 bounds hold")  # whole numbers match exactly
+    # anything more is a change
+    assert not same("| 0.3333 |", "| 0.3335 |")
+    assert not same("-2.5e-18", "2.5e-18")
+    assert not same("-2.5e-18", "-2.5e-17")
+    assert not same("holds for k=1-4", "holds for k=1-3")
+    assert not same("a holds", "a fails")

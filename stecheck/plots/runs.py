@@ -54,6 +54,9 @@ def find_runs(paths: Sequence[Path], root: Path = Path("results")) -> list[Path]
     """The run directories to plot: ``paths`` as given, or every run under ``root`` when none is given."""
     if paths:
         for path in paths:
+            if Path(path).is_file():
+                folder = Path(path).parent if str(Path(path).parent) else Path(".")
+                raise StecheckError(f"{str(path)!r} is a file: pass the results folder that contains records.json, e.g. {str(folder)!r}")
             if not Path(path).is_dir():
                 raise StecheckError(f"results directory {str(path)!r} does not exist")
             if not (Path(path) / "records.json").is_file():

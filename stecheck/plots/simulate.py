@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
 
 from stecheck.plots._select import Z_BAND, first_per, headline_bits, preferred_rounding, unique, values, where
-from stecheck.plots.style import STE_COLOR, TRUE_COLOR, panel_figure
+from stecheck.plots.style import STE_COLOR, TRUE_COLOR, panel_figure, symlog_y
 from stecheck.records import Record, fmt
 
 __all__ = [
@@ -173,7 +173,7 @@ def slope_vs_h(records: Sequence[Record], bits: Sequence[int] | None = None) -> 
                 ax.plot(h, ste, ls="-.", lw=0.9, color=color, gid=f"ste:{dist}")
         _reference_lines(ax)
         ax.set_xscale("log")
-        ax.set_yscale("symlog", linthresh=1.0, linscale=1.5)
+        symlog_y(ax, linthresh=1.0, linscale=1.5)
         ax.axvline(1.0 / ((1 << k) - 1), color="0.6", lw=0.8, ls="--", gid="ref:delta")
         ax.set_title(f"k = {k}  (dashed vertical: h = Δ = 1/{(1 << k) - 1})")
         _lean_log_axes(ax)
@@ -220,7 +220,7 @@ def against_k(records: Sequence[Record]) -> Figure:
     ax_n.set_ylabel("E[n] (units of Δ)")
     ax_n.set_title("Mean rounding error E[n] ± 1.96 SE")
     _reference_lines(ax_d)
-    ax_d.set_yscale("symlog", linthresh=1.0, linscale=1.5)
+    symlog_y(ax_d, linthresh=1.0, linscale=1.5)
     _lean_log_axes(ax_d)
     ax_d.set_xlabel("bit width k")
     ax_d.set_ylabel(f"E[D_h] at h = {fmt(h_min)}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -16,7 +17,10 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from stecheck.records import FILE_MODE  # noqa: E402
 
-__all__ = ["FIGURE_FORMATS", "STE_COLOR", "TRUE_COLOR", "apply_style", "new_figure", "inch_margins", "panel_figure", "save_figure"]
+__all__ = [
+    "FIGURE_FORMATS", "STE_COLOR", "TRUE_COLOR", "apply_style", "new_figure", "inch_margins", "panel_figure", "save_figure",
+    "symlog_y",
+]
 
 FIGURE_FORMATS: Final = ("png", "svg", "pdf")
 #: Reference-line colours: the STE's claimed value 1 and the true derivative 0.
@@ -114,3 +118,33 @@ def save_figure(fig: Figure, stem: Path, formats: Iterable[str] = ("png",), dpi:
     finally:
         plt.close(fig)
     return paths
+
+
+def _plain_number(value: float, _pos: object = None) -> str:
+    """A tick label as a plain number: 0, 0.5, 2, 20, 500, -5 (no 10^k)."""
+    return f"{value:g}"
+
+
+def symlog_y(ax: object, linthresh: float, linscale: float) -> None:
+    """A symmetric-log y axis labelled at 1, 2 and 5 times each power of ten (and 0, and linthresh/2).
+
+    matplotlib's default symlog ticks are the powers of ten only, so a panel spanning 0 to 40 reads
+    0, 10^0, 10^1; these labels are plain numbers at every 1-2-5 step inside the axis range.
+    """
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    ax.set_yscale("symlog", linthresh=linthresh, linscale=linscale)  # type: ignore[attr-defined]
+    low, high = ax.get_ylim()  # type: ignore[attr-defined]
+    span = max(abs(low), abs(high), linthresh)
+    for steps in ((1.0, 2.0, 5.0), (1.0, 5.0), (1.0,)):  # fewer steps per decade when the range is wide
+        ticks = {0.0, linthresh / 2, -linthresh / 2}
+        decade = 10.0 ** math.floor(math.log10(linthresh))
+        while decade <= span * 10:
+            ticks.update(v for mult in steps for v in (mult * decade, -mult * decade) if abs(v) >= linthresh)
+            decade *= 10
+        inside = sorted(t for t in ticks if low <= t <= high)
+        if len(inside) <= 9:
+            break
+    ax.yaxis.set_major_locator(FixedLocator(inside))  # type: ignore[attr-defined]
+    ax.yaxis.set_major_formatter(FuncFormatter(_plain_number))  # type: ignore[attr-defined]
+    ax.yaxis.set_minor_locator(NullLocator())  # type: ignore[attr-defined]

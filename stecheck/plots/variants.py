@@ -14,13 +14,12 @@ from typing import Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullLocator
 
 from stecheck.distributions import Atom, parse_input
 from stecheck.errors import StecheckError
 from stecheck.plots._select import Z_BAND, unique, where
 from stecheck.plots.simulate import input_colors
-from stecheck.plots.style import STE_COLOR, TRUE_COLOR, panel_figure
+from stecheck.plots.style import STE_COLOR, TRUE_COLOR, panel_figure, symlog_y
 from stecheck.quantize import levels
 from stecheck.records import Record
 
@@ -91,8 +90,7 @@ def rounding_variants(records: Sequence[Record]) -> Figure:
         ax_q.set_ylabel("E[q(r)] (units of r)")
         ax_d.axhline(1.0, color=STE_COLOR, lw=1.2, label="STE value 1", gid="ref:ste")
         ax_d.axhline(0.0, color=TRUE_COLOR, lw=1.2, ls=":", label="0", gid="ref:zero")
-        ax_d.set_yscale("symlog", linthresh=2.0, linscale=2.0)
-        ax_d.yaxis.set_minor_locator(NullLocator())
+        symlog_y(ax_d, linthresh=2.0, linscale=2.0)
         ax_d.set_title(f"k = {k}: slope of E[q] (E[D_h] ± {Z_BAND} SE)")
         ax_d.set_xlabel("input r (a point, no data randomness)")
         ax_d.set_ylabel("E[D_h]")

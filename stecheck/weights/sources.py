@@ -131,12 +131,12 @@ def open_path(path: Path) -> Source:
     return Source(safe_name(str(path)), kind, tensors, {"path": safe_name(str(path))})
 
 
-def open_source(spec: str) -> Source:
-    """Open ``zoo:NAME``, ``hf:ORG/NAME[@REVISION]`` or a local path."""
+def open_source(spec: str, progress: bool = False) -> Source:
+    """Open ``zoo:NAME``, ``hf:ORG/NAME[@REVISION]`` or a local path (``progress``: a zoo download's bar on stderr)."""
     if spec.startswith("zoo:"):
         from stecheck.weights.zoo import fetch
 
-        entry, path = fetch(spec[4:])
+        entry, path = fetch(spec[4:], progress)
         source = open_path(path)
         return Source(spec, source.format, source.tensors, {**entry.describe(), "path": str(path)})
     if spec.startswith("hf:"):

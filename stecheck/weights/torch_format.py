@@ -27,7 +27,7 @@ def _import_torch(path: Path) -> Any:
         import torch
     except ImportError:
         raise StecheckError(
-            f"reading the PyTorch checkpoint {str(path)!r} needs torch: pip install 'stecheck[torch]'"
+            f"reading the PyTorch checkpoint {str(path)!r} needs torch: pip install 'stecheck[torch]' (in a checkout: pip install -e '.[torch]')"
         ) from None
     return torch
 

