@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from stecheck.cli_support import OneLineErrorGroup, OutputFormat, emit, fail, progress_bar, stdout_console
+from stecheck.cli_support import INTERRUPTED, OneLineErrorGroup, OutputFormat, claimed_output, emit, fail, progress_bar, stdout_console
 from stecheck.config import METHODS, RunConfig, default_config, load_config, override
 from stecheck.engine import run, total_samples
 from stecheck.errors import ConfigError
-from stecheck.records import SIMULATE_FIELDS, prepare_out_dir, to_csv_text, to_json_text, write_run
+from stecheck.records import RUN_FILES, SIMULATE_FIELDS, to_csv_text, to_json_text, write_run_files
 from stecheck.render import SIMULATE_MD_COLUMNS, simulate_markdown, simulate_table
+from stecheck.resultset import replace_set
 from stecheck.runstate import STATE_DIR, ResumableRun
-from stecheck.safety import EXIT_INTERRUPTED, interruptible, out_dir_lock, signals_deferred
+from stecheck.safety import interrupt_exit_code
 
 __all__ = ["app", "main"]
 
@@ -76,25 +76,22 @@ def simulate(
         target = None
     if resume and target is None:
         raise ConfigError("--resume needs the output directory of the interrupted run (--out DIR, without --no-save)")
-    with ExitStack() as stack:
+    with claimed_output(target) as locked:  # one writer per --out, taken before the run
         job = None
-        stack.enter_context(interruptible())  # before the lock: a SIGTERM once the lock exists unwinds cleanly
-        if target is not None:
-            prepare_out_dir(target)
-            stack.enter_context(out_dir_lock(target))
         try:
-            job = ResumableRun.open(cfg, target, resume) if target is not None else None
+            job = ResumableRun.open(cfg, locked, resume) if locked is not None else None
             total = job.total_samples() if job is not None else total_samples(cfg)
             with progress_bar(total, f"simulate {cfg.name}", quiet) as advance:
                 result = job.run(threads, advance) if job is not None else run(cfg, threads=threads, progress=advance)
         except KeyboardInterrupt:
             kept = "" if job is None else f"; {len(job.finished)} finished input(s) kept in {target / STATE_DIR}, continue with --resume"
-            fail(f"interrupted, nothing written{kept}")
-            raise typer.Exit(EXIT_INTERRUPTED) from None
-        if target is not None and job is not None:
-            with signals_deferred():
-                write_run(target, result.meta, result.records, SIMULATE_FIELDS, SIMULATE_MD_COLUMNS, f"stecheck simulate: {cfg.name}")
-                job.discard()
+            fail(f"{INTERRUPTED}{kept}")
+            raise typer.Exit(interrupt_exit_code()) from None
+        if locked is not None and job is not None:
+            title = f"stecheck simulate: {cfg.name}"
+            replace_set(locked, lambda d: write_run_files(d, result.meta, result.records, SIMULATE_FIELDS, SIMULATE_MD_COLUMNS, title),
+                        (*RUN_FILES, STATE_DIR))  # the resume state goes with the previous set
+            job.discard()
     if output_format is OutputFormat.json:
         emit(to_json_text(result.meta, result.records))
     elif output_format is OutputFormat.csv:

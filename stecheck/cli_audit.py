@@ -14,10 +14,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from stecheck.audit import AUDIT_FIELDS, AuditConfig, audit, audit_samples
-from stecheck.cli_support import OutputFormat, emit, progress_bar, stdout_console
+from stecheck.cli_support import OutputFormat, claimed_output, emit, progress_bar, stdout_console
 from stecheck.config import parse_seed
 from stecheck.errors import ConfigError
-from stecheck.records import Record, fmt, prepare_out_dir, to_csv_text, to_json_text, to_markdown_text, write_run
+from stecheck.records import RUN_FILES, Record, fmt, to_csv_text, to_json_text, to_markdown_text, write_run_files
+from stecheck.resultset import replace_set
 
 __all__ = ["AUDIT_MD_COLUMNS", "DEFAULT_OUT", "audit_command", "audit_table", "audit_markdown"]
 
@@ -100,15 +101,14 @@ def audit_command(
         raise ConfigError(f"thread count {threads} must be a positive integer")
     cfg = AuditConfig(bits=tuple(bits) if bits else AuditConfig.bits, samples=samples, seed=parse_seed(seed)).validated()
     target = None if no_save else out
-    if target is not None:
-        prepare_out_dir(target)
-    scanned, described = _scan_weights(weights, cfg) if weights is not None else (None, None)
-    with progress_bar(audit_samples(cfg), "audit", quiet) as advance:
-        result = audit(cfg, threads=threads, progress=advance, weights=scanned)
-    if described is not None:
-        result.meta["weights"] = described
-    if target is not None:
-        write_run(target, result.meta, result.records, AUDIT_FIELDS, AUDIT_MD_COLUMNS, TITLE)
+    with claimed_output(target) as locked:  # one writer per --out, for the whole run
+        scanned, described = _scan_weights(weights, cfg) if weights is not None else (None, None)
+        with progress_bar(audit_samples(cfg), "audit", quiet) as advance:
+            result = audit(cfg, threads=threads, progress=advance, weights=scanned)
+        if described is not None:
+            result.meta["weights"] = described
+        if locked is not None:
+            replace_set(locked, lambda d: write_run_files(d, result.meta, result.records, AUDIT_FIELDS, AUDIT_MD_COLUMNS, TITLE), RUN_FILES)
     if output_format is OutputFormat.json:
         emit(to_json_text(result.meta, result.records))
     elif output_format is OutputFormat.csv:

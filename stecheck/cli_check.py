@@ -19,9 +19,9 @@ from rich.table import Table
 
 from stecheck.bounds import Bound, load_bounds
 from stecheck.check import CHECK_FIELDS, CheckResult, evaluate, total_check_samples
-from stecheck.cli_support import EXIT_CHECK_FAILED, emit, progress_bar, stdout_console
+from stecheck.cli_support import EXIT_CHECK_FAILED, claimed_output, emit, progress_bar, stdout_console
 from stecheck.errors import ConfigError, OutputError
-from stecheck.records import Record, fmt, prepare_out_dir, provenance, to_json_text, to_markdown_text, write_text_atomic
+from stecheck.records import Record, fmt, provenance, to_json_text, to_markdown_text, write_text_atomic
 
 __all__ = ["check", "CheckFormat", "verdict_table", "junit_xml", "CHECK_MD_COLUMNS"]
 
@@ -123,13 +123,6 @@ def _plain(table: Table) -> str:
     return console.file.getvalue()  # type: ignore[attr-defined]
 
 
-def _check_out_file(out: Path) -> None:
-    """Fail before any work when ``--out`` cannot be written as a file."""
-    if out.is_dir():
-        raise OutputError(f"--out {str(out)!r} is a directory: give a file name")
-    prepare_out_dir(out.parent)
-
-
 def _meta(result: CheckResult, files: Sequence[Path], threads: int) -> dict[str, Any]:
     meta = provenance("check", {"bounds_files": [str(f) for f in files]}, seed=None, wall_time_s=result.wall_time_s,
                       threads=threads, runs=result.runs)
@@ -151,10 +144,17 @@ def check(
     bounds: list[Bound] = []
     for path in bounds_files:
         bounds.extend(load_bounds(path))
-    if out is not None:
-        _check_out_file(out)
-    with progress_bar(total_check_samples(bounds), "check", quiet) as advance:
-        result = evaluate(bounds, threads=threads, progress=advance)
+    with claimed_output(out, directory=False) as locked:  # one writer per --out file, for the whole run
+        with progress_bar(total_check_samples(bounds), "check", quiet) as advance:
+            result = evaluate(bounds, threads=threads, progress=advance)
+        _write_outputs(result, bounds_files, threads, output_format, out, locked)
+    if not result.passed:
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+def _write_outputs(result: CheckResult, bounds_files: Sequence[Path], threads: int, output_format: CheckFormat,
+                   out: Optional[Path], locked: Optional[Path]) -> None:
+    """The --format text to ``--out`` (one atomic rename) or stdout; the table on stdout."""
     title = "stecheck check: " + ", ".join(str(p) for p in bounds_files)
     table = verdict_table(result.verdicts, title)
     if output_format is CheckFormat.json:
@@ -165,9 +165,9 @@ def check(
         text = markdown_text(result.verdicts, title)
     else:
         text = _plain(table)
-    if out is not None:
+    if out is not None and locked is not None:
         try:
-            write_text_atomic(out, text)
+            write_text_atomic(locked, text)
         except OSError as exc:
             raise OutputError(f"cannot write {str(out)!r}: {exc.strerror or exc}") from None
         console = stdout_console()
@@ -177,5 +177,3 @@ def check(
         stdout_console().print(table)
     else:
         emit(text)
-    if not result.passed:
-        raise typer.Exit(EXIT_CHECK_FAILED)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 from contextlib import contextmanager
 from enum import Enum
-from typing import Any, Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 import typer
 from rich.console import Console
@@ -13,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from typer.core import TyperGroup
 
 from stecheck.errors import StecheckError
+from stecheck.safety import interrupt_exit_code, interruptible
 
 try:  # typer >= 0.22 vendors click; older versions use the click package
     from typer import _click as click
@@ -29,7 +31,12 @@ __all__ = [
     "stdout_console",
     "progress_bar",
     "emit",
+    "claimed_output",
+    "INTERRUPTED",
 ]
+
+#: The one line printed when SIGINT or SIGTERM stops a command.
+INTERRUPTED = "interrupted, nothing written"
 
 EXIT_CHECK_FAILED = 1
 EXIT_USAGE = 2
@@ -43,8 +50,18 @@ class OneLineErrorGroup(TyperGroup):
     """A Typer group whose user errors end as one ``error: ...`` line on stderr and exit code 2.
 
     Usage errors (bad option values, unknown options) and :class:`StecheckError` from the library both
-    take this path; a check that ran and failed exits 1 through ``typer.Exit``.
+    take this path; a check that ran and failed exits 1 through ``typer.Exit``. SIGINT and SIGTERM stop
+    every command the same way: the writers' clean-up runs, then one ``error: interrupted ...`` line and
+    exit code 130 (SIGINT) or 143 (SIGTERM).
     """
+
+    def invoke(self, ctx: Any) -> Any:
+        with interruptible():
+            try:
+                return super().invoke(ctx)
+            except KeyboardInterrupt:
+                click.echo(f"error: {INTERRUPTED}", err=True)
+                raise typer.Exit(interrupt_exit_code()) from None
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
@@ -91,6 +108,23 @@ def progress_bar(total: int, description: str, quiet: bool) -> Iterator[Callable
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(description, total=total)
         yield lambda n: bar.advance(task, n)
+
+
+@contextmanager
+def claimed_output(out: Optional[Path], directory: bool = True) -> Iterator[Optional[Path]]:
+    """The checked absolute path of ``--out`` (None for none), locked for the block and recovered first.
+
+    A directory output is then replaced with :func:`stecheck.resultset.replace_set`; a file output with
+    one atomic rename.
+    """
+    from stecheck.resultset import claim, target_path
+
+    if out is None:
+        yield None
+        return
+    target = target_path(out, directory=directory)
+    with claim(target):
+        yield target
 
 
 def emit(text: str) -> None:

@@ -7,7 +7,6 @@ Parses options, opens the source (:mod:`stecheck.weights`), scans, renders. Exit
 from __future__ import annotations
 
 import time
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Final, Optional, Sequence
 
@@ -15,11 +14,11 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from stecheck.cli_support import OutputFormat, emit, fail, progress_bar, stdout_console
+from stecheck.cli_support import OutputFormat, claimed_output, emit, progress_bar, stdout_console
 from stecheck.config import _check_step, parse_bits
 from stecheck.errors import ConfigError
-from stecheck.records import Record, fmt, prepare_out_dir, provenance, to_csv_text, to_json_text, to_markdown_text, write_run
-from stecheck.safety import EXIT_INTERRUPTED, interruptible, out_dir_lock
+from stecheck.records import RUN_FILES, Record, fmt, provenance, to_csv_text, to_json_text, to_markdown_text, write_run_files
+from stecheck.resultset import replace_set
 from stecheck.weights import TRANSFORMS, WEIGHTS_FIELDS, WEIGHTS_MD_COLUMNS, ZOO, open_source, scan, select
 from stecheck.weights.zoo import lookup
 
@@ -99,30 +98,23 @@ def weights_command(
     target = out if out is not None else (DEFAULT_OUT / source[4:] if source.startswith("zoo:") else None)
     if no_save:
         target = None
-    if target is not None:
-        prepare_out_dir(target)
-    # one writer per --out; SIGTERM unwinds like Ctrl-C (handler set before the lock is taken), so no
-    # temporary file is left behind
-    with interruptible(), out_dir_lock(target) if target is not None else nullcontext():
-        try:
-            start = time.perf_counter()
-            opened = open_source(source)
-            tensors = select(opened.tensors, include or (), exclude or (), all_tensors)
-            with progress_bar(sum(t.size for t in tensors), f"weights {source}", quiet) as advance:
-                records = scan(source, tensors, ks, steps, transform, progress=advance)
-            config = {"source": source, "bits": list(ks), "h": list(steps), "transform": transform, "include": list(include or ()),
-                      "exclude": list(exclude or ()), "all": all_tensors}
-            meta = provenance(
-                "weights", config, None, time.perf_counter() - start, source_info={"format": opened.format, **opened.info},
-                tensors_scanned=len(tensors), tensors_skipped=len(opened.tensors) - len(tensors), exact=EXACT_NOTE,
-                claim="claim_holds: |E[D_h] - 1| <= 0.05 and |12 Var(n) - 1| <= 0.05",
-            )
-            title = f"stecheck weights: {source} ({transform})"
-            if target is not None:
-                write_run(target, meta, records, WEIGHTS_FIELDS, WEIGHTS_MD_COLUMNS, title)
-        except KeyboardInterrupt:
-            fail("interrupted, nothing written" + ("" if target is None else f"; {target} left as it was"))
-            raise typer.Exit(EXIT_INTERRUPTED) from None
+    # one writer per --out; SIGINT/SIGTERM unwind the run (set up by the command group) and leave --out as it was
+    with claimed_output(target) as locked:
+        start = time.perf_counter()
+        opened = open_source(source)
+        tensors = select(opened.tensors, include or (), exclude or (), all_tensors)
+        with progress_bar(sum(t.size for t in tensors), f"weights {source}", quiet) as advance:
+            records = scan(source, tensors, ks, steps, transform, progress=advance)
+        config = {"source": source, "bits": list(ks), "h": list(steps), "transform": transform, "include": list(include or ()),
+                  "exclude": list(exclude or ()), "all": all_tensors}
+        meta = provenance(
+            "weights", config, None, time.perf_counter() - start, source_info={"format": opened.format, **opened.info},
+            tensors_scanned=len(tensors), tensors_skipped=len(opened.tensors) - len(tensors), exact=EXACT_NOTE,
+            claim="claim_holds: |E[D_h] - 1| <= 0.05 and |12 Var(n) - 1| <= 0.05",
+        )
+        title = f"stecheck weights: {source} ({transform})"
+        if locked is not None:
+            replace_set(locked, lambda d: write_run_files(d, meta, records, WEIGHTS_FIELDS, WEIGHTS_MD_COLUMNS, title), RUN_FILES)
     if output_format is OutputFormat.json:
         emit(to_json_text(meta, records))
     elif output_format is OutputFormat.csv:

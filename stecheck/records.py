@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any, Final, Iterable, Mapping, Sequence
 
 from stecheck.errors import OutputError, StecheckError
-from stecheck.safety import signals_deferred
 
 __all__ = [
     "SIMULATE_FIELDS",
@@ -36,6 +35,8 @@ __all__ = [
     "prepare_out_dir",
     "write_text_atomic",
     "FILE_MODE",
+    "RUN_FILES",
+    "write_run_files",
     "write_run",
     "read_run",
     "fmt",
@@ -237,6 +238,36 @@ def write_text_atomic(path: Path, text: str) -> None:
         raise
 
 
+#: The files of one result set, in the order they are written.
+RUN_FILES: Final = ("records.csv", "records.json", "records.md", "meta.json")
+
+
+def write_run_files(
+    out_dir: Path,
+    meta: Mapping[str, Any],
+    records: Sequence[Record],
+    fields: Sequence[str],
+    md_columns: Sequence[tuple[str, str]],
+    title: str,
+) -> list[Path]:
+    """Write :data:`RUN_FILES` into ``out_dir`` (created if needed): the files of one result set.
+
+    All texts are rendered before the first file is touched. This writes in place: a command writes into
+    the temporary directory of :func:`stecheck.resultset.replace_set`, which swaps the set in at once.
+    """
+    out_dir = Path(out_dir)
+    texts = {
+        "records.csv": to_csv_text(records, fields),
+        "records.json": to_json_text(meta, records),
+        "records.md": to_markdown_text(records, md_columns, title),
+        "meta.json": json.dumps(_clean(dict(meta)), indent=1, allow_nan=False) + "\n",
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, text in texts.items():
+        write_text_atomic(out_dir / name, text)
+    return [out_dir / name for name in texts]
+
+
 def write_run(
     out_dir: Path,
     meta: Mapping[str, Any],
@@ -245,27 +276,16 @@ def write_run(
     md_columns: Sequence[tuple[str, str]],
     title: str,
 ) -> list[Path]:
-    """Write ``records.csv``, ``records.json``, ``records.md`` and ``meta.json`` (last) into ``out_dir``.
+    """Replace the result set in ``out_dir`` by ``records.csv``, ``records.json``, ``records.md`` and ``meta.json``.
 
-    All texts are rendered before the first file is touched, each file is replaced atomically, and
-    SIGINT/SIGTERM are held back until all four are in place (:func:`stecheck.safety.signals_deferred`).
+    The four files change together or not at all (:func:`stecheck.resultset.replace_set`); other entries
+    of ``out_dir`` (a ``figures/`` folder) are kept. Commands also hold the ``--out`` lock meanwhile.
     """
-    out_dir = prepare_out_dir(out_dir)
-    texts = {
-        "records.csv": to_csv_text(records, fields),
-        "records.json": to_json_text(meta, records),
-        "records.md": to_markdown_text(records, md_columns, title),
-        "meta.json": json.dumps(_clean(dict(meta)), indent=1, allow_nan=False) + "\n",
-    }
-    written = []
-    try:
-        with signals_deferred():  # SIGINT/SIGTERM wait until the set is complete: never half old, half new
-            for name, text in texts.items():
-                write_text_atomic(out_dir / name, text)
-                written.append(out_dir / name)
-    except OSError as exc:
-        raise OutputError(f"cannot write results to {str(out_dir)!r}: {exc.strerror or exc}") from None
-    return written
+    from stecheck.resultset import replace_set, target_path
+
+    target = target_path(out_dir)
+    replace_set(target, lambda d: write_run_files(d, meta, records, fields, md_columns, title), RUN_FILES)
+    return [Path(out_dir) / name for name in RUN_FILES]
 
 
 def read_run(run_dir: Path) -> tuple[dict[str, Any], list[Record]]:

@@ -1,6 +1,6 @@
 """Interruption, resume and concurrent writers, with real processes and real signals.
 
-- SIGINT / SIGTERM while ``simulate`` runs: exit 130, one stderr line, the previous results in --out
+- SIGINT / SIGTERM while ``simulate`` runs: exit 130 / 143, one stderr line, the previous results in --out
   byte for byte unchanged, no temporary or lock file left; ``--resume`` then finishes the run, and its
   records.csv and the records of records.json equal an uninterrupted run's byte for byte.
 - Two runs on the same --out: exactly one wins, the other exits 2 at once; the winner's files agree.
@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 from stecheck.errors import OutputError
 from stecheck.records import SIMULATE_FIELDS, to_csv_text
 from stecheck.runstate import STATE_DIR
-from stecheck.safety import LOCK_NAME, interruptible, out_dir_lock, signals_deferred
+from stecheck.safety import interruptible, lock_path, out_dir_lock, signals_deferred
 from tests.conftest import invoke
 
 RESULT_FILES = ["meta.json", "records.csv", "records.json", "records.md"]
@@ -92,7 +92,7 @@ def test_signal_mid_run_keeps_previous_results_and_resume_matches_a_clean_run(
     _wait_for(out / STATE_DIR / "input-0000.json", proc)
     proc.send_signal(signum)
     stdout, stderr = proc.communicate(timeout=300)
-    assert proc.returncode == 130, stderr
+    assert proc.returncode == 128 + signum, stderr
     assert stdout == ""
     assert stderr.count("\n") == 1 and stderr.startswith("error: interrupted, nothing written;") and "--resume" in stderr
     assert _snapshot(out) == previous  # the old result set, byte for byte
@@ -132,7 +132,7 @@ def test_a_second_run_fails_fast_while_the_first_holds_the_lock(clean_run: Path,
     """The first run is stopped (SIGSTOP) while it holds the lock, so the overlap is certain."""
     out = tmp_path / "out"
     first = _start(*LONG, "--out", str(out))
-    _wait_for(out / LOCK_NAME, first)
+    _wait_for(lock_path(out), first)
     first.send_signal(signal.SIGSTOP)
     try:
         second = _stecheck(*LONG, "--out", str(out))
@@ -146,13 +146,14 @@ def test_a_second_run_fails_fast_while_the_first_holds_the_lock(clean_run: Path,
 
 
 def test_lock_excludes_a_second_holder_and_is_removed(tmp_path: Path) -> None:
-    with out_dir_lock(tmp_path) as path:
-        assert path.read_text().strip() == str(os.getpid())
+    out = tmp_path / "out"
+    with out_dir_lock(out) as path:
+        assert path == tmp_path / ".out.stecheck.lock" and path.read_text().strip() == str(os.getpid())
         with pytest.raises(OutputError, match=rf"another stecheck run .* \(pid {os.getpid()}\)"):
-            with out_dir_lock(tmp_path):
+            with out_dir_lock(out):
                 pass
-    assert not (tmp_path / LOCK_NAME).exists()
-    with out_dir_lock(tmp_path):  # free again
+    assert sorted(tmp_path.iterdir()) == []
+    with out_dir_lock(out):  # free again
         pass
 
 
@@ -186,12 +187,12 @@ def test_signal_during_weights_keeps_previous_results(tmp_path: Path, signum: in
     previous = _snapshot(out)
 
     proc = _start("weights", str(big), "--bits", "1-8", "--quiet", "--out", str(out))
-    _wait_for(out / LOCK_NAME, proc)
+    _wait_for(lock_path(out), proc)
     proc.send_signal(signal.SIGSTOP)
     proc.send_signal(signum)
     proc.send_signal(signal.SIGCONT)
     stdout, stderr = proc.communicate(timeout=300)
-    assert proc.returncode == 130, stderr
+    assert proc.returncode == 128 + signum, stderr
     assert stdout == "" and "Traceback" not in stderr
     assert stderr.startswith("error: interrupted, nothing written") and stderr.count("\n") == 1, stderr
     assert _snapshot(out) == previous
