@@ -56,11 +56,16 @@ class OneLineErrorGroup(TyperGroup):
     """
 
     def invoke(self, ctx: Any) -> Any:
+        from stecheck.resultset import COMMITTED
+
+        COMMITTED.clear()
         with interruptible():
             try:
                 return super().invoke(ctx)
             except KeyboardInterrupt:
-                click.echo(f"error: {INTERRUPTED}", err=True)
+                done = ", ".join(str(path) for path in COMMITTED)
+                click.echo(f"error: {INTERRUPTED}" if not done else f"error: interrupted after writing {done} (complete); nothing else written",
+                           err=True)
                 raise typer.Exit(interrupt_exit_code()) from None
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,

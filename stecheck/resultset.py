@@ -37,7 +37,7 @@ from typing import Callable, Collection, Final, Iterator, TypeVar
 from stecheck.errors import OutputError
 from stecheck.safety import out_dir_lock, signals_deferred
 
-__all__ = ["BOX_INFIX", "target_path", "claim", "recover", "replace_set", "boxes"]
+__all__ = ["BOX_INFIX", "COMMITTED", "target_path", "claim", "recover", "replace_set", "boxes"]
 
 T = TypeVar("T")
 
@@ -46,6 +46,8 @@ BOX_INFIX: Final = ".stecheck-"
 _SET: Final = "set"
 _OLD: Final = "old"
 _CARRIED: Final = "carried.json"
+#: Result directories swapped in by this process (a command interrupted later names them).
+COMMITTED: list[Path] = []
 
 
 def target_path(path: Path, *, directory: bool = True) -> Path:
@@ -211,6 +213,7 @@ def replace_set(target: Path, write: Callable[[Path], T], owned: Collection[str]
                     os.replace(target / name, new / name)
             _swap(box, target)
             done = True
+            COMMITTED.append(target)
             shutil.rmtree(box, ignore_errors=True)
         return value
     except OSError as exc:

@@ -98,6 +98,7 @@ class ResumableRun:
                 state.mkdir(parents=True)
                 write_text_atomic(state / _PLAN, json.dumps({"seed": str(config.seed), "config": config.as_dict()}, indent=1) + "\n")
             except OSError as exc:
+                shutil.rmtree(state, ignore_errors=True)
                 raise StecheckError(f"cannot write run state to {str(state)!r}: {exc.strerror or exc}") from None
         return cls(config, state, finished)
 
@@ -117,7 +118,13 @@ class ResumableRun:
             spec = self.config.inputs[index]
             part = run(replace(self.config, inputs=(spec,)), threads=threads, progress=progress)
             text = to_json_text({"input": spec}, part.records)
-            write_text_atomic(self.state / _input_file(index), text)
+            try:
+                write_text_atomic(self.state / _input_file(index), text)
+            except OSError as exc:
+                raise StecheckError(
+                    f"cannot write run state to {str(self.state)!r}: {exc.strerror or exc}; {len(self.finished)} finished "
+                    f"input(s) kept there, continue with --resume once there is room"
+                ) from None
             self.finished[index] = json.loads(text)["records"]
         records = [rec for index in range(len(self.config.inputs)) for rec in self.finished[index]]
         wall = time.perf_counter() - started
