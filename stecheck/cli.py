@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Final, Optional
 
 import typer
 
-from stecheck.cli_support import INTERRUPTED, OneLineErrorGroup, OutputFormat, claimed_output, emit, fail, progress_bar, stdout_console
+from stecheck.cli_support import INTERRUPTED, click, OneLineErrorGroup, OutputFormat, check_threads, claimed_output, emit, fail, progress_bar, stdout_console
 from stecheck.config import METHODS, RunConfig, default_config, load_config, override
 from stecheck.engine import run, total_samples
 from stecheck.errors import ConfigError
@@ -42,6 +43,35 @@ def _resolve_config(config_file: Optional[Path], **changes: object) -> RunConfig
     return override(base, **changes)
 
 
+#: Default cap on ``--samples`` (per input): about 20 ns per sample and cell, so 3 min per cell at the cap.
+SAMPLES_CAP: Final = 10**10
+#: Engine cost per sample and cell (input, k, rounding) with 8 steps and both schemes (bench/engine_cost.py).
+NS_PER_SAMPLE_CELL: Final = 20.0
+#: Runs estimated to take longer than this get a line on stderr first.
+ANNOUNCE_AFTER_S: Final = 60.0
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("days", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if seconds >= size:
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds:.3g} s"
+
+
+def _check_samples(cfg: RunConfig, cap: int, threads: int) -> None:
+    """Refuse ``--samples`` above ``cap``; announce on stderr a run estimated to take over a minute."""
+    if cap < 1:
+        raise ConfigError(f"--samples-cap {cap} must be a positive integer")
+    cells = len(cfg.bits) * len(cfg.roundings) * len(cfg.inputs)
+    seconds = 0.0 if cfg.method == "exact" else cfg.samples * cells * NS_PER_SAMPLE_CELL * 1e-9 / min(threads, os.cpu_count() or 1)
+    if cfg.method != "exact" and cfg.samples > cap:
+        raise ConfigError(f"--samples {cfg.samples:,} is above the cap of {cap:,} samples per input (this run would take about "
+                          f"{_duration(seconds)}); pass --samples-cap {cfg.samples} to run it anyway")
+    if seconds > ANNOUNCE_AFTER_S:
+        click.echo(f"note: estimated run time about {_duration(seconds)} ({cfg.samples:,} samples x {cells} cells at "
+                   f"~{NS_PER_SAMPLE_CELL:g} ns each on {min(threads, os.cpu_count() or 1)} core(s)); Ctrl-C stops it", err=True)
+
+
 @app.command()
 def simulate(
     dist: Annotated[Optional[list[str]], typer.Option("--dist", "-d", help="Input spec, e.g. 'normal(0.5,0.15)' (repeatable).")] = None,
@@ -59,6 +89,7 @@ def simulate(
     threads: Annotated[int, typer.Option("--threads", "-j", help="Worker threads (results do not depend on it).")] = 1,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run into the same --out, skipping finished inputs.")] = False,
+    samples_cap: Annotated[int, typer.Option("--samples-cap", help=f"Refuse --samples above this (default {SAMPLES_CAP:.0e}); raise it for longer runs.")] = SAMPLES_CAP,
 ) -> None:
     """Monte Carlo and exact E[n], uniformity of n and E[D_h] of quantize_k, against the STE value 1.
 
@@ -69,8 +100,8 @@ def simulate(
         config, inputs=tuple(dist or ()), bits=tuple(bits or ()), steps=tuple(h or ()), schemes=tuple(fd or ()),
         roundings=tuple(rounding or ()), samples=samples, seed=seed, method=method,
     ).validated()
-    if threads < 1:
-        raise ConfigError(f"thread count {threads} must be a positive integer")
+    check_threads(threads)
+    _check_samples(cfg, samples_cap, threads)
     target = out if out is not None else (None if dist else Path("results") / cfg.name)
     if no_save:
         target = None

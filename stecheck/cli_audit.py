@@ -14,9 +14,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from stecheck.audit import AUDIT_FIELDS, AuditConfig, audit, audit_samples
-from stecheck.cli_support import OutputFormat, claimed_output, emit, progress_bar, stdout_console
+from stecheck.cli_support import OutputFormat, check_threads, claimed_output, emit, progress_bar, stdout_console
 from stecheck.config import parse_seed
-from stecheck.errors import ConfigError
 from stecheck.records import RUN_FILES, Record, fmt, to_csv_text, to_json_text, to_markdown_text, write_run_files
 from stecheck.resultset import replace_set
 
@@ -97,8 +96,7 @@ def audit_command(
     dither, the Fourier prediction); with --weights, steps 8' and 9 again on real weights (rows 8'W, 9W).
     Writes results/audit/ unless --out or --no-save say otherwise.
     """
-    if threads < 1:
-        raise ConfigError(f"thread count {threads} must be a positive integer")
+    check_threads(threads)
     cfg = AuditConfig(bits=tuple(bits) if bits else AuditConfig.bits, samples=samples, seed=parse_seed(seed)).validated()
     target = None if no_save else out
     with claimed_output(target) as locked:  # one writer per --out, for the whole run

@@ -19,8 +19,8 @@ from rich.table import Table
 
 from stecheck.bounds import Bound, load_bounds
 from stecheck.check import CHECK_FIELDS, CheckResult, evaluate, total_check_samples
-from stecheck.cli_support import EXIT_CHECK_FAILED, claimed_output, emit, progress_bar, stdout_console
-from stecheck.errors import ConfigError, OutputError
+from stecheck.cli_support import EXIT_CHECK_FAILED, check_threads, claimed_output, emit, progress_bar, stdout_console
+from stecheck.errors import OutputError
 from stecheck.records import Record, fmt, provenance, to_json_text, to_markdown_text, write_text_atomic
 
 __all__ = ["check", "CheckFormat", "verdict_table", "junit_xml", "CHECK_MD_COLUMNS"]
@@ -139,8 +139,7 @@ def check(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Evaluate every bound of the bounds files; exit 0 if all hold, 1 if any fails, 2 on a file error."""
-    if threads < 1:
-        raise ConfigError(f"thread count {threads} must be a positive integer")
+    check_threads(threads)
     bounds: list[Bound] = []
     for path in bounds_files:
         bounds.extend(load_bounds(path))

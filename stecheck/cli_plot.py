@@ -8,13 +8,16 @@ from typing import Annotated, Optional
 
 import typer
 
-from stecheck.cli_support import claimed_output, emit, progress_bar, stdout_console
+from stecheck.cli_support import check_threads, claimed_output, emit, progress_bar, stdout_console
 from stecheck.errors import OutputError
 from stecheck.plots.runs import find_runs, load_run, plot_run
 from stecheck.records import write_text_atomic
 from stecheck.report import build_report
 
-__all__ = ["plot", "report", "FigureFormat"]
+__all__ = ["plot", "report", "FigureFormat", "MAX_DPI"]
+
+#: Highest raster resolution ``plot --dpi`` accepts.
+MAX_DPI = 600
 
 
 class FigureFormat(str, Enum):
@@ -39,8 +42,10 @@ def plot(
     """Figures from the records of simulate and weights runs (read, never recomputed); prints the paths."""
     if dpi is not None and dpi <= 0:
         raise OutputError(f"dpi {dpi} must be a positive integer")
-    if jobs < 1:
-        raise OutputError(f"job count {jobs} must be a positive integer")
+    if dpi is not None and dpi > MAX_DPI:
+        raise OutputError(f"dpi {dpi} is above the limit of {MAX_DPI}: a raster figure's memory grows as dpi squared "
+                          f"(print quality is 300-600)")
+    check_threads(jobs, "job count")
     runs = find_runs(results or [])
     for run in runs:
         load_run(run)  # every run is checked before the first figure is written

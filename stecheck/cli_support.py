@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from contextlib import contextmanager
 from enum import Enum
@@ -32,8 +33,14 @@ __all__ = [
     "progress_bar",
     "emit",
     "claimed_output",
+    "check_threads",
     "INTERRUPTED",
+    "MAX_THREADS",
 ]
+
+#: Most worker threads (or plot processes) a command accepts: each engine thread keeps two chunks of
+#: 2^18 samples with their per-k arrays in memory, and threads beyond the cores only add memory.
+MAX_THREADS = 256
 
 #: The one line printed when SIGINT or SIGTERM stops a command.
 INTERRUPTED = "interrupted, nothing written"
@@ -130,6 +137,18 @@ def claimed_output(out: Optional[Path], directory: bool = True) -> Iterator[Opti
     target = target_path(out, directory=directory)
     with claim(target):
         yield target
+
+
+def check_threads(threads: int, what: str = "thread count") -> int:
+    """``threads`` if it is in [1, :data:`MAX_THREADS`], else :class:`ConfigError` with the reason."""
+    from stecheck.errors import ConfigError
+
+    if threads < 1:
+        raise ConfigError(f"{what} {threads} must be a positive integer")
+    if threads > MAX_THREADS:
+        raise ConfigError(f"{what} {threads} is above the limit of {MAX_THREADS}: every worker holds its own chunks in "
+                          f"memory, and more workers than CPU cores ({os.cpu_count()} here) make a run no faster")
+    return threads
 
 
 def emit(text: str) -> None:
