@@ -414,7 +414,7 @@ def test_audit_and_phase_take_the_out_lock(command: str, tmp_path: Path) -> None
     assert second.returncode == 2, second.stderr
     assert second.stderr == f"error: another stecheck run is writing to {str(out)!r} (pid {first.pid}); wait for it to finish or choose another --out\n"
     _, err = first.communicate(timeout=600)
-    assert first.returncode == 0, err
+    assert first.returncode in (0, 1) and err == "", err  # phase exits 1 when a spot check fails: a finding, results written
     meta = json.loads((out / "meta.json").read_text())
     assert meta["seed"] == "1" and json.loads((out / "records.json").read_text())["meta"]["seed"] == "1"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
