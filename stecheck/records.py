@@ -39,6 +39,7 @@ __all__ = [
     "write_run_files",
     "write_run",
     "read_run",
+    "check_value_types",
     "fmt",
 ]
 
@@ -297,9 +298,55 @@ def read_run(run_dir: Path) -> tuple[dict[str, Any], list[Record]]:
         raise StecheckError(f"{str(run_dir)!r} is not a results directory: {path.name} is missing") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise StecheckError(f"cannot read {str(path)!r}: {exc}") from None
+    except RecursionError:
+        raise StecheckError(f"cannot read {str(path)!r}: JSON nested too deeply") from None
     if not isinstance(data, dict) or not isinstance(data.get("records"), list) or not isinstance(data.get("meta"), dict):
         raise StecheckError(f"{str(path)!r} is malformed: expected an object with 'meta' and 'records'")
     return data["meta"], data["records"]
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_number_list(value: Any) -> bool:
+    return isinstance(value, list) and all(v is None or _is_number(v) for v in value)
+
+
+#: What the values of the ``simulate`` and ``weights`` record fields must be (checked by :func:`check_value_types`).
+VALUE_TYPES: Final = {
+    "text": (lambda v: isinstance(v, str), ("dist", "path", "rounding", "fd", "transform", "kind")),
+    "text or null": (lambda v: v is None or isinstance(v, str), ("tensor", "dtype", "source")),
+    "an integer": (lambda v: isinstance(v, int) and not isinstance(v, bool), ("k", "samples")),
+    "an integer or null": (lambda v: v is None or isinstance(v, int) and not isinstance(v, bool), ("size", "nonfinite")),
+    "a number": (_is_number, ("h", "ste")),
+    "a number or null": (lambda v: v is None or _is_number(v), (
+        "mean_n", "mean_n_se", "var_n", "var_n_se", "var12_n", "p_n_zero", "ks_stat", "ks_resolution", "ks_pvalue",
+        "chi2_stat", "chi2_pvalue", "mean_fd", "mean_fd_se", "p_fd_zero", "exact_mean_n", "exact_var_n", "exact_mean_fd",
+        "exact_p_fd_zero", "sqnr_db", "sqnr_uniform_db", "share_holds", "smallest_k_holds")),
+    "a list of numbers or null": (lambda v: v is None or _is_number_list(v), ("fourier_abs", "hist_n", "exact_fourier_abs")),
+    "a list of integers or null": (lambda v: v is None or isinstance(v, list) and all(isinstance(x, int) and not isinstance(x, bool) for x in v), ("shape",)),
+    "true, false or null": (lambda v: v is None or isinstance(v, bool), ("degenerate", "claim_holds")),
+}
+_FIELD_CHECKS: Final = {field: (what, test) for what, (test, fields) in VALUE_TYPES.items() for field in fields}
+
+
+def check_value_types(records: Sequence[Any], source: str) -> None:
+    """Every record an object, and each field of :data:`VALUE_TYPES` it has of its type (a bool is no number).
+
+    Raises
+    ------
+    StecheckError
+        Naming the first record and field that are wrong.
+    """
+    for index, rec in enumerate(records):
+        if not isinstance(rec, dict):
+            raise StecheckError(f"{source}: record {index} is not an object")
+        for field, value in rec.items():
+            check = _FIELD_CHECKS.get(field)
+            if check is not None and not check[1](value):
+                shown = json.dumps(value)[:40]
+                raise StecheckError(f"{source}: record {index} has {field} = {shown}, which is not {check[0]}")
 
 
 def iter_records(runs: Iterable[Path]) -> Iterable[Record]:

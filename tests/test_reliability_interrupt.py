@@ -454,3 +454,60 @@ def test_signal_during_any_command_keeps_previous_results(command: str, signum: 
     assert proc.returncode == 128 + signum, stderr
     assert stdout == "" and stderr == "error: interrupted, nothing written\n"
     assert _tree(work) == previous
+
+
+def _signal_self(signum: int):
+    """A stand-in for a command's work that signals its own process, as a user's Ctrl-C or kill would."""
+    def work(*args, **kwargs):
+        os.kill(os.getpid(), signum)
+        time.sleep(30)  # the handler raises before this ends
+        raise AssertionError("the signal was not delivered")
+
+    return work
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("command", ["audit", "check", "plot", "phase", "weights"])
+def test_every_command_ends_a_signal_with_one_line_and_128_plus_signum(command: str, signum: int, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """In process: the command's work is replaced by one that signals the process; the command group turns
+    it into ``error: interrupted, nothing written`` and exit 130 (SIGINT) or 143 (SIGTERM), and --out is untouched."""
+    import stecheck.cli_audit
+    import stecheck.cli_check
+    import stecheck.cli_phase
+    import stecheck.cli_weights
+    import stecheck.plots.runs
+
+    _setup_sets(tmp_path)
+    patches = {"audit": (stecheck.cli_audit, "audit"), "check": (stecheck.cli_check, "evaluate"),
+               "plot": (stecheck.plots.runs, "_draw_all"), "phase": (stecheck.cli_phase, "run_phase"),
+               "weights": (stecheck.cli_weights, "scan")}
+    monkeypatch.setattr(*patches[command], _signal_self(signum))
+    name = {"check": "check --out"}.get(command, command)
+    out = tmp_path / FILE_OUTPUTS.get(name, "out")
+    before = _tree(tmp_path)
+    result = invoke(CliRunner(), *_argv(WRITERS[name][1], tmp_path, out))
+    assert result.exit_code == 128 + signum
+    assert result.stdout == "" and result.stderr == "error: interrupted, nothing written\n"
+    assert _tree(tmp_path) == before  # no --out, no box, no lock, no 0-byte figure
+
+
+def test_a_full_disk_while_saving_resume_state_is_one_line_and_keeps_the_results(tmp_path: Path,
+                                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import stecheck.runstate
+
+    out = tmp_path / "out"
+    assert invoke(CliRunner(), *SMALL_SIM, "--seed", "1", "--out", str(out)).exit_code == 0
+    previous = _tree(out)
+    real = stecheck.runstate.write_text_atomic
+
+    def full(path: Path, text: str) -> None:
+        if path.name.startswith("input-"):
+            raise OSError(28, "No space left on device")
+        real(path, text)
+
+    monkeypatch.setattr(stecheck.runstate, "write_text_atomic", full)
+    result = invoke(CliRunner(), *SMALL_SIM, "--seed", "2", "--out", str(out))
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and "No space left on device" in result.stderr and "--resume" in result.stderr
+    assert _tree(out) == previous

@@ -19,7 +19,7 @@ from stecheck.plots.simulate import against_k, fourier_spectrum, noise_histogram
 from stecheck.plots.style import FIGURE_FORMATS, save_figure
 from stecheck.plots.variants import is_variants_run, rounding_variants
 from stecheck.plots.weights import sqnr_vs_k, weights_heatmaps
-from stecheck.records import Record, read_run
+from stecheck.records import Record, check_value_types, read_run
 from stecheck.resultset import replace_set, target_path
 
 __all__ = [
@@ -90,9 +90,8 @@ def load_run(run_dir: Path) -> tuple[dict, list[Record]]:
         return meta, records
     if not records:
         raise StecheckError(f"{str(run_dir)!r} has no records to plot")
+    check_value_types(records, repr(str(run_dir)))
     for index, rec in enumerate(records):
-        if not isinstance(rec, dict):
-            raise StecheckError(f"{str(run_dir)!r}: record {index} is not an object")
         missing = [f for f in required if f not in rec]
         if missing:
             raise StecheckError(f"{str(run_dir)!r}: record {index} of a {kind} run lacks field(s) {', '.join(missing)}")
