@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from contextlib import contextmanager
 from enum import Enum
@@ -147,7 +146,7 @@ def check_threads(threads: int, what: str = "thread count") -> int:
         raise ConfigError(f"{what} {threads} must be a positive integer")
     if threads > MAX_THREADS:
         raise ConfigError(f"{what} {threads} is above the limit of {MAX_THREADS}: every worker holds its own chunks in "
-                          f"memory, and more workers than CPU cores ({os.cpu_count()} here) make a run no faster")
+                          f"memory, and more workers than CPU cores make a run no faster")
     return threads
 
 

@@ -73,6 +73,8 @@ def target_path(path: Path, *, directory: bool = True) -> Path:
                           f"{'Not a directory' if directory else 'it is a directory, give a file name'}")
     try:
         resolved.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise OutputError(f"cannot write to output directory {given!r}: Not a directory (a file is in the way)") from None
     except OSError as exc:
         raise OutputError(f"cannot write to output directory {given!r}: {exc.strerror or exc}") from None
     if not os.access(resolved.parent, os.W_OK | os.X_OK):
