@@ -119,9 +119,12 @@ def test_two_runs_on_one_out_dir_one_wins_the_other_errors(tmp_path: Path) -> No
     second = _start(*LONG, "--out", str(out))
     (_, err1), (_, err2) = first.communicate(timeout=600), second.communicate(timeout=600)
     codes = sorted([first.returncode, second.returncode])
-    assert codes == [0, 2], (err1, err2)
-    loser = err1 if first.returncode == 2 else err2
-    assert loser.count("\n") == 1 and loser.startswith(f"error: another stecheck run is writing to {str(out)!r} (pid ")
+    # on a loaded machine the first run may end before the second starts: then both win, one after the other
+    # (the overlap itself is certain in test_a_second_run_fails_fast_while_the_first_holds_the_lock)
+    assert codes in ([0, 2], [0, 0]), (err1, err2)
+    if codes == [0, 2]:
+        loser = err1 if first.returncode == 2 else err2
+        assert loser.count("\n") == 1 and loser.startswith(f"error: another stecheck run is writing to {str(out)!r} (pid ")
     assert sorted(p.name for p in out.iterdir()) == RESULT_FILES
     records = json.loads((out / "records.json").read_text())["records"]
     assert (out / "records.csv").read_text() == to_csv_text(records, SIMULATE_FIELDS)  # one run's files, not a mix
