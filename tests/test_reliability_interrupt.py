@@ -514,3 +514,30 @@ def test_a_full_disk_while_saving_resume_state_is_one_line_and_keeps_the_results
     assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr.count("\n") == 1 and "No space left on device" in result.stderr and "--resume" in result.stderr
     assert _tree(out) == previous
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["simulate", "phase"])
+def test_a_file_size_limit_midway_keeps_the_previous_set(command: str, tmp_path: Path) -> None:
+    """The issue's reproduction: ``ulimit -f`` (RLIMIT_FSIZE) then a larger run over an earlier one, in a
+    real process. The new set cannot be written whole, so the old one stays, byte for byte."""
+    import resource
+
+    _setup_sets(tmp_path)
+    work = tmp_path / "work"
+    work.mkdir()
+    out = work / "out"
+    before_args, after_args = WRITERS[command]
+    assert _ran(invoke(CliRunner(), *_argv(before_args, tmp_path, out)))
+    previous = _tree(work)
+    # bytes: the earlier set's files fit, the larger run's do not
+    limit = 30 * 1024 if command == "phase" else 1 + max(len(data) for data in previous.values() if data is not None)
+
+    def limited() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    proc = subprocess.run([sys.executable, "-m", "stecheck", *_argv(after_args, tmp_path, out)], capture_output=True, text=True,
+                          timeout=600, preexec_fn=limited)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: ") and "File too large" in proc.stderr, proc.stderr
+    assert _tree(work) == previous
