@@ -541,3 +541,13 @@ def test_a_file_size_limit_midway_keeps_the_previous_set(command: str, tmp_path:
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: ") and "File too large" in proc.stderr, proc.stderr
     assert _tree(work) == previous
+
+
+def test_plot_and_report_never_read_a_temporary_box(tmp_path: Path) -> None:
+    """A box left by a killed run holds a records.json; finding runs under results/ skips it."""
+    from stecheck.plots.runs import find_runs
+
+    for run in ("run", ".run.stecheck-abc123/set"):
+        (tmp_path / run).mkdir(parents=True)
+        (tmp_path / run / "records.json").write_text('{"meta": {}, "records": []}', encoding="utf-8")
+    assert find_runs([], root=tmp_path) == [tmp_path / "run"]
