@@ -153,5 +153,12 @@ app.command("phase")(phase)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point.
+
+    A signal that lands outside a command (before its handler is set, or while the error line is being
+    written) still ends with 130 or 143, not with Python's own death by SIGINT.
+    """
+    try:
+        app()
+    except KeyboardInterrupt:
+        raise SystemExit(interrupt_exit_code()) from None
