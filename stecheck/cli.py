@@ -6,14 +6,16 @@ Every module of the library is imported inside the command that uses it, so ``--
 
 from __future__ import annotations
 
-from contextlib import ExitStack
+import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Final, Optional
 
 import typer
 
-from stecheck.cli_support import OneLineErrorGroup, OutputFormat, VersionFlag, count, emit, fail, jobs_option, progress_bar, stdout_console
+from stecheck.cli_support import (INTERRUPTED, OneLineErrorGroup, OutputFormat, VersionFlag, check_threads, claimed_output, click, count,
+                                  emit, fail, jobs_option, progress_bar, stdout_console)
 from stecheck.errors import ConfigError
+from stecheck.safety import interrupt_exit_code
 
 if TYPE_CHECKING:
     from stecheck.config import RunConfig
@@ -46,6 +48,35 @@ def _resolve_config(config_file: Optional[Path], **changes: object) -> "RunConfi
     return override(base, **changes)
 
 
+#: Default cap on ``--samples`` (per input): about 20 ns per sample and cell, so 3 min per cell at the cap.
+SAMPLES_CAP: Final = 10**10
+#: Engine cost per sample and cell (input, k, rounding) with 8 steps and both schemes (bench/engine_cost.py).
+NS_PER_SAMPLE_CELL: Final = 20.0
+#: Runs estimated to take longer than this get a line on stderr first.
+ANNOUNCE_AFTER_S: Final = 60.0
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("days", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if seconds >= size:
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds:.3g} s"
+
+
+def _check_samples(cfg: RunConfig, cap: int, threads: int) -> None:
+    """Refuse ``--samples`` above ``cap``; announce on stderr a run estimated to take over a minute."""
+    if cap < 1:
+        raise ConfigError(f"--samples-cap {cap} must be a positive integer")
+    cells = len(cfg.bits) * len(cfg.roundings) * len(cfg.inputs)
+    seconds = 0.0 if cfg.method == "exact" else cfg.samples * cells * NS_PER_SAMPLE_CELL * 1e-9 / min(threads, os.cpu_count() or 1)
+    if cfg.method != "exact" and cfg.samples > cap:
+        raise ConfigError(f"--samples {cfg.samples:,} is above the cap of {cap:,} samples per input (this run would take about "
+                          f"{_duration(seconds)}); pass --samples-cap {cfg.samples} to run it anyway")
+    if seconds > ANNOUNCE_AFTER_S:
+        click.echo(f"note: estimated run time about {_duration(seconds)} ({cfg.samples:,} samples x {cells} cells at "
+                   f"~{NS_PER_SAMPLE_CELL:g} ns each on {min(threads, os.cpu_count() or 1)} core(s)); Ctrl-C stops it", err=True)
+
+
 @app.command()
 def simulate(
     dist: Annotated[Optional[list[str]], typer.Option("--dist", "-d", metavar="SPEC", help="Input spec, e.g. 'normal(0.5,0.15)' (repeatable).")] = None,
@@ -65,6 +96,7 @@ def simulate(
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run into the same --out, skipping finished inputs.")] = False,
     wide: Annotated[bool, typer.Option("--wide", help="Table with every column, even wider than the terminal (default: the columns that fit).")] = False,
     version: VersionFlag = None,
+    samples_cap: Annotated[int, typer.Option("--samples-cap", metavar="N", parser=count, help=f"Refuse --samples above this (default {SAMPLES_CAP:.0e}); raise it for longer runs.")] = SAMPLES_CAP,
 ) -> None:
     """Monte Carlo and exact E[n], uniformity of n and E[D_h] of quantize_k, against the STE value 1.
 
@@ -72,10 +104,10 @@ def simulate(
     experiment's fields; with --dist and no --out nothing is written.
     """
     from stecheck.engine import run, total_samples
-    from stecheck.records import SIMULATE_FIELDS, prepare_out_dir, to_csv_text, to_json_text, write_run
+    from stecheck.records import RUN_FILES, SIMULATE_FIELDS, to_csv_text, to_json_text, write_run_files
     from stecheck.render import SIMULATE_CAPTION, SIMULATE_MD_COLUMNS, simulate_columns, simulate_markdown
+    from stecheck.resultset import replace_set
     from stecheck.runstate import STATE_DIR, ResumableRun
-    from stecheck.safety import EXIT_INTERRUPTED, interruptible, out_dir_lock, signals_deferred
     from stecheck.tables import print_table
 
     if no_save and out is not None:
@@ -84,32 +116,29 @@ def simulate(
         config, inputs=tuple(dist or ()), bits=tuple(bits or ()), steps=tuple(h or ()), schemes=tuple(fd or ()),
         roundings=tuple(rounding or ()), samples=samples, seed=seed, method=method,
     ).validated()
-    if threads < 1:
-        raise ConfigError(f"thread count {threads} must be a positive integer")
+    check_threads(threads)
+    _check_samples(cfg, samples_cap, threads)
     target = out if out is not None else (None if dist else Path("results") / cfg.name)
     if no_save:
         target = None
     if resume and target is None:
         raise ConfigError("--resume needs the output directory of the interrupted run (--out DIR, without --no-save)")
-    with ExitStack() as stack:
+    with claimed_output(target) as locked:  # one writer per --out, taken before the run
         job = None
-        stack.enter_context(interruptible())  # before the lock: a SIGTERM once the lock exists unwinds cleanly
-        if target is not None:
-            prepare_out_dir(target)
-            stack.enter_context(out_dir_lock(target))
         try:
-            job = ResumableRun.open(cfg, target, resume) if target is not None else None
+            job = ResumableRun.open(cfg, locked, resume) if locked is not None else None
             total = job.total_samples() if job is not None else total_samples(cfg)
             with progress_bar(total, f"simulate {cfg.name}", quiet) as advance:
                 result = job.run(threads, advance) if job is not None else run(cfg, threads=threads, progress=advance)
         except KeyboardInterrupt:
             kept = "" if job is None else f"; {len(job.finished)} finished input(s) kept in {target / STATE_DIR}, continue with --resume"
-            fail(f"interrupted, nothing written{kept}")
-            raise typer.Exit(EXIT_INTERRUPTED) from None
-        if target is not None and job is not None:
-            with signals_deferred():
-                write_run(target, result.meta, result.records, SIMULATE_FIELDS, SIMULATE_MD_COLUMNS, f"stecheck simulate: {cfg.name}")
-                job.discard()
+            fail(f"{INTERRUPTED}{kept}")
+            raise typer.Exit(interrupt_exit_code()) from None
+        if locked is not None and job is not None:
+            title = f"stecheck simulate: {cfg.name}"
+            replace_set(locked, lambda d: write_run_files(d, result.meta, result.records, SIMULATE_FIELDS, SIMULATE_MD_COLUMNS, title),
+                        (*RUN_FILES, STATE_DIR))  # the resume state goes with the previous set
+            job.discard()
     if output_format is OutputFormat.json:
         emit(to_json_text(result.meta, result.records))
     elif output_format is OutputFormat.csv:
@@ -143,5 +172,12 @@ app.command("phase")(phase)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point.
+
+    A signal that lands outside a command (before its handler is set, or while the error line is being
+    written) still ends with 130 or 143, not with Python's own death by SIGINT.
+    """
+    try:
+        app()
+    except KeyboardInterrupt:
+        raise SystemExit(interrupt_exit_code()) from None

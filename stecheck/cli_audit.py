@@ -13,9 +13,10 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from stecheck.cli_support import OutputFormat, VersionFlag, count, emit, jobs_option, progress_bar, shows_progress, stdout_console
+from stecheck.cli_support import (OutputFormat, VersionFlag, check_threads, claimed_output, count, emit, jobs_option, progress_bar,
+                                  shows_progress, stdout_console)
 from stecheck.errors import ConfigError
-from stecheck.records import Record, fmt, prepare_out_dir, to_csv_text, to_json_text, to_markdown_text, write_run
+from stecheck.records import RUN_FILES, Record, fmt, to_csv_text, to_json_text, to_markdown_text, write_run_files
 from stecheck.seeds import AUDIT_SEED
 
 if TYPE_CHECKING:
@@ -116,22 +117,21 @@ def audit_command(
     """
     from stecheck.audit import AUDIT_FIELDS, AuditConfig, audit, audit_samples
     from stecheck.config import parse_seed
+    from stecheck.resultset import replace_set
 
-    if threads < 1:
-        raise ConfigError(f"thread count {threads} must be a positive integer")
+    check_threads(threads)
     if no_save and out is not None:
         raise ConfigError("--no-save and --out contradict each other: pass one of them")
     cfg = AuditConfig(bits=tuple(bits) if bits else AuditConfig.bits, samples=samples, seed=parse_seed(seed)).validated()
     target = None if no_save else (out if out is not None else DEFAULT_OUT)
-    if target is not None:
-        prepare_out_dir(target)
-    scanned, described = _scan_weights(weights, cfg, shows_progress(quiet)) if weights is not None else (None, None)
-    with progress_bar(audit_samples(cfg), "audit", quiet) as advance:
-        result = audit(cfg, threads=threads, progress=advance, weights=scanned)
-    if described is not None:
-        result.meta["weights"] = described
-    if target is not None:
-        write_run(target, result.meta, result.records, AUDIT_FIELDS, AUDIT_MD_COLUMNS, TITLE)
+    with claimed_output(target) as locked:  # one writer per --out, for the whole run
+        scanned, described = _scan_weights(weights, cfg, shows_progress(quiet)) if weights is not None else (None, None)
+        with progress_bar(audit_samples(cfg), "audit", quiet) as advance:
+            result = audit(cfg, threads=threads, progress=advance, weights=scanned)
+        if described is not None:
+            result.meta["weights"] = described
+        if locked is not None:
+            replace_set(locked, lambda d: write_run_files(d, result.meta, result.records, AUDIT_FIELDS, AUDIT_MD_COLUMNS, TITLE), RUN_FILES)
     if output_format is OutputFormat.json:
         emit(to_json_text(result.meta, result.records))
     elif output_format is OutputFormat.csv:

@@ -16,9 +16,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from stecheck.cli_support import EXIT_CHECK_FAILED, VersionFlag, emit, jobs_option, progress_bar, stdout_console
-from stecheck.errors import ConfigError, OutputError
-from stecheck.records import Record, fmt, prepare_out_dir, provenance, to_json_text, to_markdown_text, write_text_atomic
+from stecheck.cli_support import EXIT_CHECK_FAILED, VersionFlag, check_threads, claimed_output, emit, jobs_option, progress_bar, stdout_console
+from stecheck.errors import OutputError
+from stecheck.records import Record, fmt, provenance, to_json_text, to_markdown_text, write_text_atomic
 from stecheck.tables import Column, fitted_table
 
 if TYPE_CHECKING:
@@ -128,13 +128,6 @@ def _plain(table: Table) -> str:
     return console.file.getvalue()  # type: ignore[attr-defined]
 
 
-def _check_out_file(out: Path) -> None:
-    """Fail before any work when ``--out`` cannot be written as a file."""
-    if out.is_dir():
-        raise OutputError(f"--out {str(out)!r} is a directory: give a file name")
-    prepare_out_dir(out.parent)
-
-
 def _meta(result: CheckResult, files: Sequence[Path], threads: int) -> dict[str, Any]:
     meta = provenance("check", {"bounds_files": [str(f) for f in files]}, seed=None, wall_time_s=result.wall_time_s,
                       threads=threads, runs=result.runs)
@@ -153,17 +146,25 @@ def check(
 ) -> None:
     """Evaluate every bound of the bounds files; exit 0 if all hold, 1 if any fails, 2 on a file error."""
     from stecheck.bounds import load_bounds
-    from stecheck.check import CHECK_FIELDS, evaluate, total_check_samples
+    from stecheck.check import evaluate, total_check_samples
 
-    if threads < 1:
-        raise ConfigError(f"thread count {threads} must be a positive integer")
+    check_threads(threads)
     bounds: list[Bound] = []
     for path in bounds_files:
         bounds.extend(load_bounds(path))
-    if out is not None:
-        _check_out_file(out)
-    with progress_bar(total_check_samples(bounds), "check", quiet) as advance:
-        result = evaluate(bounds, threads=threads, progress=advance)
+    with claimed_output(out, directory=False) as locked:  # one writer per --out file, for the whole run
+        with progress_bar(total_check_samples(bounds), "check", quiet) as advance:
+            result = evaluate(bounds, threads=threads, progress=advance)
+        _write_outputs(result, bounds_files, threads, output_format, out, locked)
+    if not result.passed:
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+def _write_outputs(result: CheckResult, bounds_files: Sequence[Path], threads: int, output_format: CheckFormat,
+                   out: Optional[Path], locked: Optional[Path]) -> None:
+    """The --format text to ``--out`` (one atomic rename) or stdout; the table on stdout."""
+    from stecheck.check import CHECK_FIELDS
+
     title = "stecheck check: " + ", ".join(str(p) for p in bounds_files)
     table = verdict_table(result.verdicts, title)  # every column: for a file
     console = stdout_console()
@@ -176,9 +177,9 @@ def check(
         text = markdown_text(result.verdicts, title)
     else:
         text = _plain(table)
-    if out is not None:
+    if out is not None and locked is not None:
         try:
-            write_text_atomic(out, text)
+            write_text_atomic(locked, text)
         except OSError as exc:
             raise OutputError(f"cannot write {str(out)!r}: {exc.strerror or exc}") from None
         console.print(shown)
@@ -187,5 +188,3 @@ def check(
         console.print(shown)
     else:
         emit(text)
-    if not result.passed:
-        raise typer.Exit(EXIT_CHECK_FAILED)

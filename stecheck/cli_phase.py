@@ -9,16 +9,16 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from stecheck.cli_support import EXIT_CHECK_FAILED, OutputFormat, VersionFlag, count, emit, progress_bar, stdout_console
+from stecheck.cli_support import EXIT_CHECK_FAILED, OutputFormat, VersionFlag, claimed_output, count, emit, progress_bar, stdout_console
 from stecheck.errors import ConfigError
-from stecheck.records import Record, fmt, prepare_out_dir, to_csv_text, to_json_text, to_markdown_text, write_run
+from stecheck.records import RUN_FILES, Record, fmt, to_csv_text, to_json_text, to_markdown_text, write_run_files
 from stecheck.seeds import PHASE_SEED
 from stecheck.tables import Column, fitted_table
 
 if TYPE_CHECKING:
     from stecheck.phase_run import PhaseResult
 
-__all__ = ["phase", "write_phase", "rule_table"]
+__all__ = ["PHASE_ENTRIES", "phase", "write_phase", "write_phase_files", "rule_table"]
 
 DEFAULT_OUT = Path("results") / "phase"
 #: The family kinds and default families of :mod:`stecheck.phase`, for the help text (a test keeps them equal).
@@ -60,19 +60,32 @@ def spot_table(records: Sequence[Record], width: int | None = None) -> Table:
                         hint="a wider terminal or spot/records.md")
 
 
-def write_phase(target: Path, result: "PhaseResult") -> list[Path]:
-    """Rule records in ``target``, the map in ``target/map``, spot checks in ``target/spot``, and figures."""
+#: Entries of a phase results directory: the rule set, map/, spot/ and the two figures (replaced together).
+PHASE_ENTRIES = (*RUN_FILES, "map", "spot", *(f"{stem}.{ext}" for stem in ("phase_map", "worst_case") for ext in ("png", "svg", "pdf")))
+
+
+def write_phase_files(directory: Path, result: "PhaseResult") -> list[Path]:
+    """Rule records in ``directory``, the map in ``directory/map``, spot checks in ``directory/spot``, and figures."""
     from stecheck.phase_run import MAP_FIELDS, MAP_MD_COLUMNS, RULE_FIELDS, RULE_MD_COLUMNS, SPOT_FIELDS, SPOT_MD_COLUMNS
     from stecheck.plots.phase import plot_phase_map, plot_worst_case
 
     tol = result.config.tolerance
-    written = write_run(target, result.meta, result.rule_records, RULE_FIELDS, RULE_MD_COLUMNS, "stecheck phase: rule of thumb")
-    written += write_run(target / "map", result.meta, result.map_records, MAP_FIELDS, MAP_MD_COLUMNS, "stecheck phase: map")
+    written = write_run_files(directory, result.meta, result.rule_records, RULE_FIELDS, RULE_MD_COLUMNS, "stecheck phase: rule of thumb")
+    written += write_run_files(directory / "map", result.meta, result.map_records, MAP_FIELDS, MAP_MD_COLUMNS, "stecheck phase: map")
     if result.spot_records:
-        written += write_run(target / "spot", result.meta, result.spot_records, SPOT_FIELDS, SPOT_MD_COLUMNS, "stecheck phase: spot checks")
-    written += plot_phase_map(result.maps, tol, target / "phase_map")
-    written += plot_worst_case(result.map_records, result.rule_records, tol, target / "worst_case")
+        written += write_run_files(directory / "spot", result.meta, result.spot_records, SPOT_FIELDS, SPOT_MD_COLUMNS,
+                                   "stecheck phase: spot checks")
+    written += plot_phase_map(result.maps, tol, directory / "phase_map")
+    written += plot_worst_case(result.map_records, result.rule_records, tol, directory / "worst_case")
     return written
+
+
+def write_phase(target: Path, result: "PhaseResult") -> list[Path]:
+    """Replace the phase results in ``target`` (rule, map/, spot/, figures) as one set, all at once."""
+    from stecheck.resultset import replace_set, target_path
+
+    relative = replace_set(target_path(target), lambda d: [p.relative_to(d) for p in write_phase_files(d, result)], PHASE_ENTRIES)
+    return [Path(target) / path for path in relative]
 
 
 def phase(
@@ -101,6 +114,7 @@ def phase(
     """
     from stecheck.phase import DEFAULT_FAMILIES
     from stecheck.phase_run import RULE_FIELDS, RULE_MD_COLUMNS, PhaseConfig, run_phase
+    from stecheck.resultset import replace_set
 
     if no_save and out is not None:
         raise ConfigError("--no-save and --out contradict each other: pass one of them")
@@ -110,12 +124,11 @@ def phase(
         sigma_points=sigma_points, offset_points=offset_points, samples=samples, seed=seed,  # type: ignore[arg-type]
     ).validated()
     target = None if no_save else (out if out is not None else DEFAULT_OUT)
-    if target is not None:
-        prepare_out_dir(target)
-    with progress_bar(len(config.families), "phase", quiet) as advance:
-        result = run_phase(config, progress=advance)
-    if target is not None:
-        write_phase(target, result)
+    with claimed_output(target) as locked:  # one writer per --out; the rule, map/, spot/ and figures swap in together
+        with progress_bar(len(config.families), "phase", quiet) as advance:
+            result = run_phase(config, progress=advance)
+        if locked is not None:
+            replace_set(locked, lambda d: write_phase_files(d, result), PHASE_ENTRIES)
     title = f"stecheck phase: sigma_s* for |E[D] - 1| <= {config.tolerance:g} at every offset"
     if output_format is OutputFormat.json:
         emit(to_json_text(result.meta, result.rule_records))

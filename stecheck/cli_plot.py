@@ -8,10 +8,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from stecheck.cli_support import VersionFlag, emit, jobs_option, progress_bar, stdout_console
+from stecheck.cli_support import VersionFlag, check_threads, claimed_output, emit, jobs_option, progress_bar, stdout_console
 from stecheck.errors import OutputError
 
-__all__ = ["plot", "report", "FigureFormat"]
+__all__ = ["plot", "report", "FigureFormat", "MAX_DPI"]
+
+#: Highest raster resolution ``plot --dpi`` accepts.
+MAX_DPI = 600
 
 
 class FigureFormat(str, Enum):
@@ -36,23 +39,23 @@ def plot(
 ) -> None:
     """Figures from the records of simulate and weights runs (read, never recomputed); prints the paths."""
     from stecheck.plots.runs import find_runs, load_run, plot_run
-    from stecheck.records import prepare_out_dir
 
     if dpi is not None and dpi <= 0:
         raise OutputError(f"dpi {dpi} must be a positive integer")
-    if jobs < 1:
-        raise OutputError(f"job count {jobs} must be a positive integer")
+    if dpi is not None and dpi > MAX_DPI:
+        raise OutputError(f"dpi {dpi} is above the limit of {MAX_DPI}: a raster figure's memory grows as dpi squared "
+                          f"(print quality is 300-600)")
+    check_threads(jobs, "job count")
     runs = find_runs(results or [])
     for run in runs:
         load_run(run)  # every run is checked before the first figure is written
-    if out is not None:
-        prepare_out_dir(out)
     formats = tuple(dict.fromkeys(f.value for f in figure_format))
     console = stdout_console()
     with progress_bar(len(runs), "plot", quiet) as advance:
         for run in runs:
-            target = None if out is None else (out if len(runs) == 1 else out / run.name)
-            paths = plot_run(run, target, formats, dpi=dpi, jobs=jobs)
+            target = run / "figures" if out is None else (out if len(runs) == 1 else out / run.name)
+            with claimed_output(target):  # one writer per figures directory; its figures swap in together
+                paths = plot_run(run, target, formats, dpi=dpi, jobs=jobs)
             if not paths:
                 console.print(f"{run}: no figures for this kind of run (skipped)", markup=False)
             for path in paths:
@@ -67,21 +70,21 @@ def report(
 ) -> None:
     """One page per set of runs: verdicts, key tables, the figures of `stecheck plot`, provenance."""
     from stecheck.plots.runs import find_runs
-    from stecheck.records import prepare_out_dir, write_text_atomic
+    from stecheck.records import write_text_atomic
     from stecheck.report import build_report
 
     if out is not None and out.suffix.lower() not in (".md", ".html", ".htm"):
         raise OutputError(f"report file {str(out)!r} must end in .md or .html")
     runs = find_runs(results or [])
-    if out is not None:
-        prepare_out_dir(out.parent if str(out.parent) else Path("."))
-    document = build_report(runs, relative_to=(out.parent if out is not None else Path(".")).resolve())
     if out is None:
-        emit(document.to_markdown())
+        emit(build_report(runs, relative_to=Path(".").resolve()).to_markdown())
         return
-    text = document.to_html() if out.suffix.lower() in (".html", ".htm") else document.to_markdown()
-    try:
-        write_text_atomic(out, text)
-    except OSError as exc:
-        raise OutputError(f"cannot write report {str(out)!r}: {exc.strerror or exc}") from None
+    with claimed_output(out, directory=False) as locked:  # one writer per report file, replaced by one rename
+        assert locked is not None
+        document = build_report(runs, relative_to=locked.parent)
+        text = document.to_html() if out.suffix.lower() in (".html", ".htm") else document.to_markdown()
+        try:
+            write_text_atomic(locked, text)
+        except OSError as exc:
+            raise OutputError(f"cannot write report {str(out)!r}: {exc.strerror or exc}") from None
     stdout_console().print(f"wrote {out}", markup=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from contextlib import contextmanager
 from enum import Enum
+from pathlib import Path
 from typing import Annotated, Any, Callable, Iterator, Optional, Sequence
 
 import typer
@@ -12,6 +13,7 @@ from rich.console import Console
 from typer.core import TyperArgument, TyperGroup
 
 from stecheck.errors import StecheckError
+from stecheck.safety import interrupt_exit_code, interruptible
 
 try:  # typer >= 0.22 vendors click; older versions use the click package
     from typer import _click as click
@@ -32,7 +34,18 @@ __all__ = [
     "VersionFlag",
     "shows_progress",
     "emit",
+    "claimed_output",
+    "check_threads",
+    "INTERRUPTED",
+    "MAX_THREADS",
 ]
+
+#: Most worker threads (or plot processes) a command accepts: each engine thread keeps two chunks of
+#: 2^18 samples with their per-k arrays in memory, and threads beyond the cores only add memory.
+MAX_THREADS = 256
+
+#: The one line printed when SIGINT or SIGTERM stops a command.
+INTERRUPTED = "interrupted, nothing written"
 
 EXIT_CHECK_FAILED = 1
 EXIT_USAGE = 2
@@ -77,7 +90,9 @@ class OneLineErrorGroup(TyperGroup):
 
     Usage errors (bad option values, unknown options) and :class:`StecheckError` from the library both
     take this path; a check that ran and failed exits 1 through ``typer.Exit``. Arguments' help lines
-    show plain placeholders (``SOURCE``, ``BOUNDS.toml...``), as options do.
+    show plain placeholders (``SOURCE``, ``BOUNDS.toml...``), as options do. SIGINT and SIGTERM stop
+    every command the same way: the writers' clean-up runs, then one ``error: interrupted ...`` line and
+    exit code 130 (SIGINT) or 143 (SIGTERM).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -86,6 +101,20 @@ class OneLineErrorGroup(TyperGroup):
             for param in command.params:
                 if type(param) is TyperArgument:
                     param.__class__ = _PlainArgument
+
+
+    def invoke(self, ctx: Any) -> Any:
+        from stecheck.resultset import COMMITTED
+
+        COMMITTED.clear()
+        with interruptible():
+            try:
+                return super().invoke(ctx)
+            except KeyboardInterrupt:
+                done = ", ".join(str(path) for path in COMMITTED)
+                click.echo(f"error: {INTERRUPTED}" if not done else f"error: interrupted after writing {done} (complete); nothing else written",
+                           err=True)
+                raise typer.Exit(interrupt_exit_code()) from None
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
@@ -161,6 +190,35 @@ def count(text: str) -> int:
 def jobs_option(what: str = "results do not depend on it") -> Any:
     """The one meaning of ``-j``: how many CPU cores to use at once (``--jobs``, alias ``--threads``)."""
     return typer.Option("--jobs", "--threads", "-j", metavar="N", help=f"Parallel workers: use up to N CPU cores ({what}).")
+
+
+@contextmanager
+def claimed_output(out: Optional[Path], directory: bool = True) -> Iterator[Optional[Path]]:
+    """The checked absolute path of ``--out`` (None for none), locked for the block and recovered first.
+
+    A directory output is then replaced with :func:`stecheck.resultset.replace_set`; a file output with
+    one atomic rename.
+    """
+    from stecheck.resultset import claim, target_path
+
+    if out is None:
+        yield None
+        return
+    target = target_path(out, directory=directory)
+    with claim(target):
+        yield target
+
+
+def check_threads(threads: int, what: str = "thread count") -> int:
+    """``threads`` if it is in [1, :data:`MAX_THREADS`], else :class:`ConfigError` with the reason."""
+    from stecheck.errors import ConfigError
+
+    if threads < 1:
+        raise ConfigError(f"{what} {threads} must be a positive integer")
+    if threads > MAX_THREADS:
+        raise ConfigError(f"{what} {threads} is above the limit of {MAX_THREADS}: every worker holds its own chunks in "
+                          f"memory, and more workers than CPU cores make a run no faster")
+    return threads
 
 
 def emit(text: str) -> None:

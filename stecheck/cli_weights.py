@@ -7,7 +7,6 @@ Parses options, opens the source (:mod:`stecheck.weights`), scans, renders. Exit
 from __future__ import annotations
 
 import time
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Final, Optional, Sequence
 
@@ -15,11 +14,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from stecheck.cli_support import OutputFormat, VersionFlag, emit, fail, progress_bar, shows_progress, stdout_console
+from stecheck.cli_support import OutputFormat, VersionFlag, claimed_output, emit, progress_bar, shows_progress, stdout_console
 from stecheck.errors import ConfigError
-from stecheck.records import Record, fmt, prepare_out_dir, provenance, to_csv_text, to_json_text, to_markdown_text, write_run
+from stecheck.records import RUN_FILES, Record, fmt, provenance, to_csv_text, to_json_text, to_markdown_text, write_run_files
 from stecheck.safe_io import safe_name, visible
-from stecheck.safety import EXIT_INTERRUPTED, interruptible, out_dir_lock
 from stecheck.tables import Column, print_table
 
 __all__ = ["DEFAULT_OUT", "EXACT_NOTE", "print_summary", "summary_columns", "weights_command", "zoo_table"]
@@ -114,6 +112,7 @@ def weights_command(
     from stecheck.weights import TRANSFORMS, WEIGHTS_FIELDS, WEIGHTS_MD_COLUMNS, open_source, scan, select
     from stecheck.weights.roles import DEFAULT_ROLES, ROLES, parse_roles
     from stecheck.weights.scan import left_out
+    from stecheck.resultset import replace_set
     from stecheck.weights.zoo import lookup
 
     if no_save and out is not None:
@@ -136,31 +135,24 @@ def weights_command(
     target = out if out is not None else (DEFAULT_OUT / source[4:] if source.startswith("zoo:") else None)
     if no_save:
         target = None
-    if target is not None:
-        prepare_out_dir(target)
-    # one writer per --out; SIGTERM unwinds like Ctrl-C (handler set before the lock is taken), so no
-    # temporary file is left behind
-    with interruptible(), out_dir_lock(target) if target is not None else nullcontext():
-        try:
-            start = time.perf_counter()
-            opened = open_source(source, progress=shows_progress(quiet))
-            tensors = select(opened.tensors, include or (), exclude or (), all_tensors, roles)
-            summary = left_out(opened.tensors, include or (), exclude or (), all_tensors, roles)
-            with progress_bar(sum(t.size for t in tensors), f"weights {visible(label)}", quiet) as advance:
-                records = scan(label, tensors, ks, steps, transform, progress=advance)
-            config = {"source": label, "bits": list(ks), "h": list(steps), "transform": transform, "include": list(include or ()),
-                      "exclude": list(exclude or ()), "all": all_tensors, "roles": list(ROLES if all_tensors else roles)}
-            meta = provenance(
-                "weights", config, None, time.perf_counter() - start, source_info={"format": opened.format, **opened.info},
-                tensors_scanned=len(tensors), tensors_skipped=len(opened.tensors) - len(tensors), left_out=summary, exact=EXACT_NOTE,
-                claim="claim_holds: |E[D_h] - 1| <= 0.05 and |12 Var(n) - 1| <= 0.05",
-            )
-            title = f"stecheck weights: {label} ({transform})"
-            if target is not None:
-                write_run(target, meta, records, WEIGHTS_FIELDS, WEIGHTS_MD_COLUMNS, title)
-        except KeyboardInterrupt:
-            fail("interrupted, nothing written" + ("" if target is None else f"; {target} left as it was"))
-            raise typer.Exit(EXIT_INTERRUPTED) from None
+    # one writer per --out; SIGINT/SIGTERM unwind the run (set up by the command group) and leave --out as it was
+    with claimed_output(target) as locked:
+        start = time.perf_counter()
+        opened = open_source(source, progress=shows_progress(quiet))
+        tensors = select(opened.tensors, include or (), exclude or (), all_tensors, roles)
+        summary = left_out(opened.tensors, include or (), exclude or (), all_tensors, roles)
+        with progress_bar(sum(t.size for t in tensors), f"weights {visible(label)}", quiet) as advance:
+            records = scan(label, tensors, ks, steps, transform, progress=advance)
+        config = {"source": label, "bits": list(ks), "h": list(steps), "transform": transform, "include": list(include or ()),
+                  "exclude": list(exclude or ()), "all": all_tensors, "roles": list(ROLES if all_tensors else roles)}
+        meta = provenance(
+            "weights", config, None, time.perf_counter() - start, source_info={"format": opened.format, **opened.info},
+            tensors_scanned=len(tensors), tensors_skipped=len(opened.tensors) - len(tensors), left_out=summary, exact=EXACT_NOTE,
+            claim="claim_holds: |E[D_h] - 1| <= 0.05 and |12 Var(n) - 1| <= 0.05",
+        )
+        title = f"stecheck weights: {label} ({transform})"
+        if locked is not None:
+            replace_set(locked, lambda d: write_run_files(d, meta, records, WEIGHTS_FIELDS, WEIGHTS_MD_COLUMNS, title), RUN_FILES)
     if output_format is OutputFormat.json:
         emit(to_json_text(meta, records))
     elif output_format is OutputFormat.csv:

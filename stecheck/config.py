@@ -35,6 +35,10 @@ MIN_STEP: Final = MIN_SCALE
 #: Largest step h (crosses up to 2^24 * 1000 levels).
 MAX_STEP: Final = MAX_MAGNITUDE
 DEFAULT_EXPERIMENT: Final = "default.toml"
+#: Most bits of a seed.
+MAX_SEED_BITS: Final = 256
+#: Longest experiment name (it names the results directory).
+MAX_NAME_LENGTH: Final = 200
 
 
 def parse_bits(values: Iterable[int | str]) -> tuple[int, ...]:
@@ -68,16 +72,27 @@ def parse_seed(value: int | str | None) -> int | None:
         return None
     if isinstance(value, str) and value.strip().lower() == RANDOM:
         return fresh_seed()
+    if isinstance(value, bool):
+        raise ConfigError(f"seed {value!r} is not a non-negative integer")
+    limit = f"at most {MAX_SEED_BITS} bits (numpy's SeedSequence mixes a seed into a 128-bit pool, so longer seeds add nothing)"
+    if not isinstance(value, int) and len(str(value)) > 2 + MAX_SEED_BITS:  # checked before parsing: no huge int is built
+        raise ConfigError(f"seed text of {len(str(value))} characters is too long: a seed has {limit}")
     try:
-        seed = value if isinstance(value, int) and not isinstance(value, bool) else int(str(value), 0)
+        seed = value if isinstance(value, int) else int(str(value), 0)
     except ValueError:
-        raise ConfigError(f"seed {value!r} is not a non-negative integer") from None
+        shown = repr(value) if len(str(value)) <= 60 else f"{str(value)[:40]!r}..."
+        raise ConfigError(f"seed {shown} is not a non-negative integer") from None
     if seed < 0:
-        raise ConfigError(f"seed {seed} is negative: seeds are non-negative integers")
+        raise ConfigError(f"seed {seed if seed.bit_length() <= MAX_SEED_BITS else '(a long negative number)'} is negative: "
+                          f"seeds are non-negative integers")
+    if seed.bit_length() > MAX_SEED_BITS:
+        raise ConfigError(f"seed has {seed.bit_length()} bits: a seed has {limit}")
     return seed
 
 
 def _check_step(h: Any) -> float:
+    if isinstance(h, bool) or isinstance(h, str):  # float(True) is 1.0, float("1e-3") parses: neither is a number here
+        raise ConfigError(f"step size h={h!r} is not a number")
     try:
         value = float(h)
     except (TypeError, ValueError):
@@ -111,8 +126,12 @@ class RunConfig:
         """This config with canonical input specs, or :class:`ConfigError` / :class:`SpecError`."""
         if not self.inputs:
             raise ConfigError("no input distribution given (use --dist SPEC)")
-        if not self.name or any(c in self.name for c in "/\\") or self.name.startswith("."):
-            raise ConfigError(f"experiment name {self.name!r} must be a plain file name")
+        if (not isinstance(self.name, str) or not self.name or any(c in self.name for c in "/\\") or self.name.startswith(".")
+                or any(ord(c) < 32 or ord(c) == 127 for c in self.name) or len(self.name) > MAX_NAME_LENGTH):
+            raise ConfigError(f"experiment name {self.name!r} must be a plain file name (text of at most {MAX_NAME_LENGTH} "
+                              f"characters, no path separator, control character or leading dot)")
+        if not isinstance(self.description, str):
+            raise ConfigError(f"experiment description {self.description!r} must be text")
         inputs = tuple(parse_input(spec).spec for spec in self.inputs)
         for scheme in self.schemes:
             if scheme not in SCHEMES:
@@ -154,21 +173,42 @@ _KEYS: Final = {
 }
 
 
-def _as_tuple(value: Any) -> tuple[Any, ...]:
-    return tuple(value) if isinstance(value, list) else (value,)
+#: TOML types each key of an experiment file accepts (a list key also takes a list of them).
+_TYPES: Final = {
+    "name": (str,),
+    "description": (str,),
+    "inputs": (str,),
+    "bits": (int, str),
+    "h": (int, float),
+    "fd": (str,),
+    "rounding": (str,),
+    "samples": (int,),
+    "seed": (int, str),
+    "method": (str,),
+}
+_LIST_KEYS: Final = ("inputs", "bits", "h", "fd", "rounding")
+_TYPE_NAMES: Final = {str: "a string", int: "an integer", float: "a number"}
+
+
+def _typed(key: str, value: Any, source: str) -> Any:
+    """``value`` of TOML key ``key`` if its type is right (a bool is not a number), else :class:`ConfigError`."""
+    allowed = _TYPES[key]
+    items = value if key in _LIST_KEYS and isinstance(value, list) else [value]
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, allowed):
+            wanted = ("a number" if float in allowed else " or ".join(_TYPE_NAMES[t] for t in allowed)) + (
+                " (or a list of them)" if key in _LIST_KEYS else "")
+            shown = repr(item) if len(repr(item)) <= 60 else f"a {type(item).__name__}"
+            raise ConfigError(f"{source}: {key} = {shown} is not {wanted}")
+    return tuple(items) if key in _LIST_KEYS else value
 
 
 def config_from_mapping(data: dict[str, Any], source: str) -> RunConfig:
-    """A :class:`RunConfig` from a parsed TOML table (keys as in experiments/default.toml)."""
+    """A :class:`RunConfig` from a parsed TOML table (keys as in experiments/default.toml), types checked."""
     unknown = sorted(set(data) - set(_KEYS))
     if unknown:
         raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)}; known: {', '.join(_KEYS)}")
-    kwargs: dict[str, Any] = {}
-    for key, attr in _KEYS.items():
-        if key in data:
-            value = data[key]
-            kwargs[attr] = _as_tuple(value) if attr in ("inputs", "bits", "steps", "schemes", "roundings") else value
-    return RunConfig(**kwargs)
+    return RunConfig(**{attr: _typed(key, data[key], source) for key, attr in _KEYS.items() if key in data})
 
 
 def read_toml(path: Path, kind: str = "config", error: type[ConfigError] = ConfigError) -> dict[str, Any]:
@@ -183,6 +223,8 @@ def read_toml(path: Path, kind: str = "config", error: type[ConfigError] = Confi
         return tomllib.loads(text)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise error(f"{kind} {str(path)!r} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise error(f"{kind} {str(path)!r} is nested too deeply to read (arrays or tables within each other)") from None
 
 
 def load_config(path: Path) -> RunConfig:

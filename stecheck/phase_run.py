@@ -64,6 +64,12 @@ __all__ = [
     "spot_checks",
 ]
 
+#: Most grid points along either axis of the map.
+MAX_GRID_POINTS: Final = 10_000
+#: Most terms (offsets x thresholds) of one CDF-sum array: 2^25 float64 values, 256 MiB each.
+MAX_CDF_TERMS: Final = 1 << 25
+
+
 SIGMA_DEFINITION: Final = "sigma_s = L * (standard deviation of r); offset = (L * centre of r) mod 1 (0: level, 1/2: threshold)"
 #: Bit width and level at which the spot checks place their inputs (s = L r, L = 15).
 SPOT_BITS: Final = 4
@@ -124,8 +130,21 @@ class PhaseConfig:
         check_tolerance(self.tolerance)
         if not self.sds or not all(math.isfinite(s) and s > 0 for s in self.sds):
             raise ConfigError(f"input standard deviations must be finite and > 0, got {list(self.sds)}")
+        for name, count in (("--sigma-points", self.sigma_points), ("--offset-points", self.offset_points)):
+            if count > MAX_GRID_POINTS:
+                raise ConfigError(f"{name} {count} is above the limit of {MAX_GRID_POINTS}: every point is an exact computation "
+                                  f"over all thresholds, and the map is smooth well below that resolution")
         sigma_grid(self.sigma_min, self.sigma_max, self.sigma_points)
         offset_grid(self.offset_points)
+        for name in families:
+            fam = parse_family(name)
+            terms = self.offset_points * (2.0 * fam.half_width() * float(fam.scale(self.sigma_max)) + 5.0)
+            if not terms <= MAX_CDF_TERMS:
+                raise ConfigError(
+                    f"--sigma-max {self.sigma_max:g} with --offset-points {self.offset_points} needs CDF sums of {terms:.3g} terms "
+                    f"for the {name} family (offsets x thresholds within its tails), above the limit of {MAX_CDF_TERMS:,} "
+                    f"(256 MiB for each float64 array of the sums): lower --sigma-max or --offset-points"
+                )
         if self.samples < 0:
             raise ConfigError(f"spot-check sample count {self.samples} must be >= 0 (0 skips the spot checks)")
         return PhaseConfig(**{**asdict(self), "families": families, "seed": parse_seed(self.seed)})

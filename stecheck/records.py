@@ -21,7 +21,6 @@ from typing import Any, Final, Iterable, Mapping, Sequence
 
 from stecheck.errors import OutputError, StecheckError
 from stecheck.safe_io import md_cell, visible
-from stecheck.safety import signals_deferred
 
 __all__ = [
     "SIMULATE_FIELDS",
@@ -34,8 +33,11 @@ __all__ = [
     "prepare_out_dir",
     "write_text_atomic",
     "FILE_MODE",
+    "RUN_FILES",
+    "write_run_files",
     "write_run",
     "read_run",
+    "check_value_types",
     "fmt",
 ]
 
@@ -243,6 +245,36 @@ def write_text_atomic(path: Path, text: str) -> None:
         raise
 
 
+#: The files of one result set, in the order they are written.
+RUN_FILES: Final = ("records.csv", "records.json", "records.md", "meta.json")
+
+
+def write_run_files(
+    out_dir: Path,
+    meta: Mapping[str, Any],
+    records: Sequence[Record],
+    fields: Sequence[str],
+    md_columns: Sequence[tuple[str, str]],
+    title: str,
+) -> list[Path]:
+    """Write :data:`RUN_FILES` into ``out_dir`` (created if needed): the files of one result set.
+
+    All texts are rendered before the first file is touched. This writes in place: a command writes into
+    the temporary directory of :func:`stecheck.resultset.replace_set`, which swaps the set in at once.
+    """
+    out_dir = Path(out_dir)
+    texts = {
+        "records.csv": to_csv_text(records, fields),
+        "records.json": to_json_text(meta, records),
+        "records.md": to_markdown_text(records, md_columns, title),
+        "meta.json": json.dumps(_clean(dict(meta)), indent=1, allow_nan=False) + "\n",
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, text in texts.items():
+        write_text_atomic(out_dir / name, text)
+    return [out_dir / name for name in texts]
+
+
 def write_run(
     out_dir: Path,
     meta: Mapping[str, Any],
@@ -251,27 +283,16 @@ def write_run(
     md_columns: Sequence[tuple[str, str]],
     title: str,
 ) -> list[Path]:
-    """Write ``records.csv``, ``records.json``, ``records.md`` and ``meta.json`` (last) into ``out_dir``.
+    """Replace the result set in ``out_dir`` by ``records.csv``, ``records.json``, ``records.md`` and ``meta.json``.
 
-    All texts are rendered before the first file is touched, each file is replaced atomically, and
-    SIGINT/SIGTERM are held back until all four are in place (:func:`stecheck.safety.signals_deferred`).
+    The four files change together or not at all (:func:`stecheck.resultset.replace_set`); other entries
+    of ``out_dir`` (a ``figures/`` folder) are kept. Commands also hold the ``--out`` lock meanwhile.
     """
-    out_dir = prepare_out_dir(out_dir)
-    texts = {
-        "records.csv": to_csv_text(records, fields),
-        "records.json": to_json_text(meta, records),
-        "records.md": to_markdown_text(records, md_columns, title),
-        "meta.json": json.dumps(_clean(dict(meta)), indent=1, allow_nan=False) + "\n",
-    }
-    written = []
-    try:
-        with signals_deferred():  # SIGINT/SIGTERM wait until the set is complete: never half old, half new
-            for name, text in texts.items():
-                write_text_atomic(out_dir / name, text)
-                written.append(out_dir / name)
-    except OSError as exc:
-        raise OutputError(f"cannot write results to {str(out_dir)!r}: {exc.strerror or exc}") from None
-    return written
+    from stecheck.resultset import replace_set, target_path
+
+    target = target_path(out_dir)
+    replace_set(target, lambda d: write_run_files(d, meta, records, fields, md_columns, title), RUN_FILES)
+    return [Path(out_dir) / name for name in RUN_FILES]
 
 
 def read_run(run_dir: Path) -> tuple[dict[str, Any], list[Record]]:
@@ -283,9 +304,55 @@ def read_run(run_dir: Path) -> tuple[dict[str, Any], list[Record]]:
         raise StecheckError(f"{str(run_dir)!r} is not a results directory: {path.name} is missing") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise StecheckError(f"cannot read {str(path)!r}: {exc}") from None
+    except RecursionError:
+        raise StecheckError(f"cannot read {str(path)!r}: JSON nested too deeply") from None
     if not isinstance(data, dict) or not isinstance(data.get("records"), list) or not isinstance(data.get("meta"), dict):
         raise StecheckError(f"{str(path)!r} is malformed: expected an object with 'meta' and 'records'")
     return data["meta"], data["records"]
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_number_list(value: Any) -> bool:
+    return isinstance(value, list) and all(v is None or _is_number(v) for v in value)
+
+
+#: What the values of the ``simulate`` and ``weights`` record fields must be (checked by :func:`check_value_types`).
+VALUE_TYPES: Final = {
+    "text": (lambda v: isinstance(v, str), ("dist", "path", "rounding", "fd", "transform", "kind")),
+    "text or null": (lambda v: v is None or isinstance(v, str), ("tensor", "dtype", "source")),
+    "an integer": (lambda v: isinstance(v, int) and not isinstance(v, bool), ("k", "samples")),
+    "an integer or null": (lambda v: v is None or isinstance(v, int) and not isinstance(v, bool), ("size", "nonfinite")),
+    "a number": (_is_number, ("h", "ste")),
+    "a number or null": (lambda v: v is None or _is_number(v), (
+        "mean_n", "mean_n_se", "var_n", "var_n_se", "var12_n", "p_n_zero", "ks_stat", "ks_resolution", "ks_pvalue",
+        "chi2_stat", "chi2_pvalue", "mean_fd", "mean_fd_se", "p_fd_zero", "exact_mean_n", "exact_var_n", "exact_mean_fd",
+        "exact_p_fd_zero", "sqnr_db", "sqnr_uniform_db", "share_holds", "smallest_k_holds")),
+    "a list of numbers or null": (lambda v: v is None or _is_number_list(v), ("fourier_abs", "hist_n", "exact_fourier_abs")),
+    "a list of integers or null": (lambda v: v is None or isinstance(v, list) and all(isinstance(x, int) and not isinstance(x, bool) for x in v), ("shape",)),
+    "true, false or null": (lambda v: v is None or isinstance(v, bool), ("degenerate", "claim_holds")),
+}
+_FIELD_CHECKS: Final = {field: (what, test) for what, (test, fields) in VALUE_TYPES.items() for field in fields}
+
+
+def check_value_types(records: Sequence[Any], source: str) -> None:
+    """Every record an object, and each field of :data:`VALUE_TYPES` it has of its type (a bool is no number).
+
+    Raises
+    ------
+    StecheckError
+        Naming the first record and field that are wrong.
+    """
+    for index, rec in enumerate(records):
+        if not isinstance(rec, dict):
+            raise StecheckError(f"{source}: record {index} is not an object")
+        for field, value in rec.items():
+            check = _FIELD_CHECKS.get(field)
+            if check is not None and not check[1](value):
+                shown = json.dumps(value)[:40]
+                raise StecheckError(f"{source}: record {index} has {field} = {shown}, which is not {check[0]}")
 
 
 def iter_records(runs: Iterable[Path]) -> Iterable[Record]:

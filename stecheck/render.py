@@ -59,7 +59,7 @@ def simulate_columns(records: Sequence[Record]) -> list[Column]:
     keys = list(groups)
     varies = {name: len({key[i] for key in keys}) > 1 for i, name in ((2, "rounding"), (3, "fd"))}
     cols = [
-        Column("input", [str(key[0]) for key in keys], "left", 0, text=True),
+        Column("input", [visible(str(key[0])) for key in keys], "left", 0, text=True),
         Column("k", [str(key[1]) for key in keys], "right", 0),
         Column("rounding", [str(key[2]) for key in keys], "left", 1 if varies["rounding"] else 40),
         Column("fd", [str(key[3]) for key in keys], "left", 1 if varies["fd"] else 41),

@@ -23,7 +23,7 @@ import numpy as np
 from stecheck.config import RunConfig
 from stecheck.engine import RunResult, run, total_samples
 from stecheck.errors import StecheckError
-from stecheck.records import Record, provenance, to_json_text, write_text_atomic
+from stecheck.records import SIMULATE_FIELDS, Record, check_value_types, provenance, to_json_text, write_text_atomic
 from stecheck.sampling import CHUNK_SIZE
 
 __all__ = ["STATE_DIR", "ResumableRun"]
@@ -42,11 +42,24 @@ def _read_json(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise StecheckError(f"cannot resume: state file {str(path)!r} is unreadable ({exc}); rerun without --resume") from None
+    except RecursionError:
+        raise StecheckError(f"cannot resume: state file {str(path)!r} is unreadable (JSON nested too deeply); rerun without --resume") from None
 
 
 def _differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
     keys = sorted(set(saved) | set(current))
     return [f"{key}: {saved.get(key)!r} then, {current.get(key)!r} now" for key in keys if saved.get(key) != current.get(key)]
+
+
+def _check_records(records: list[Any], spec: str, path: Path) -> None:
+    """The saved records of one input: of the record schema's types, and for that input."""
+    try:
+        check_value_types(records, repr(str(path)))
+    except StecheckError as exc:
+        raise StecheckError(f"cannot resume: {exc}; rerun without --resume") from None
+    for rec in records:
+        if set(rec) != set(SIMULATE_FIELDS) or rec["dist"] != spec:
+            raise StecheckError(f"cannot resume: {str(path)!r} holds a record that is not one of input {spec!r}; rerun without --resume")
 
 
 @dataclass
@@ -76,7 +89,8 @@ class ResumableRun:
             if not plan_path.is_file():
                 raise StecheckError(f"nothing to resume in {str(out_dir)!r}: no interrupted run left state there")
             saved = _read_json(plan_path)
-            if not isinstance(saved, dict) or not isinstance(saved.get("seed"), str) or not isinstance(saved.get("config"), dict):
+            if (not isinstance(saved, dict) or not isinstance(saved.get("seed"), str) or not saved["seed"].isascii()
+                    or not saved["seed"].isdigit() or len(saved["seed"]) > 80 or not isinstance(saved.get("config"), dict)):
                 raise StecheckError(f"cannot resume: {str(plan_path)!r} is malformed; rerun without --resume")
             if config.seed is None:
                 config = replace(config, seed=int(saved["seed"]))
@@ -87,8 +101,10 @@ class ResumableRun:
                 path = state / _input_file(index)
                 if path.is_file():
                     data = _read_json(path)
-                    if not isinstance(data, dict) or data.get("meta", {}).get("input") != spec or not isinstance(data.get("records"), list):
+                    if (not isinstance(data, dict) or not isinstance(data.get("meta"), dict) or data["meta"].get("input") != spec
+                            or not isinstance(data.get("records"), list)):
                         raise StecheckError(f"cannot resume: {str(path)!r} does not hold input {spec!r}; rerun without --resume")
+                    _check_records(data["records"], spec, path)
                     finished[index] = data["records"]
         else:
             if config.seed is None:
@@ -98,6 +114,7 @@ class ResumableRun:
                 state.mkdir(parents=True)
                 write_text_atomic(state / _PLAN, json.dumps({"seed": str(config.seed), "config": config.as_dict()}, indent=1) + "\n")
             except OSError as exc:
+                shutil.rmtree(state, ignore_errors=True)
                 raise StecheckError(f"cannot write run state to {str(state)!r}: {exc.strerror or exc}") from None
         return cls(config, state, finished)
 
@@ -117,7 +134,13 @@ class ResumableRun:
             spec = self.config.inputs[index]
             part = run(replace(self.config, inputs=(spec,)), threads=threads, progress=progress)
             text = to_json_text({"input": spec}, part.records)
-            write_text_atomic(self.state / _input_file(index), text)
+            try:
+                write_text_atomic(self.state / _input_file(index), text)
+            except OSError as exc:
+                raise StecheckError(
+                    f"cannot write run state to {str(self.state)!r}: {exc.strerror or exc}; {len(self.finished)} finished "
+                    f"input(s) kept there, continue with --resume once there is room"
+                ) from None
             self.finished[index] = json.loads(text)["records"]
         records = [rec for index in range(len(self.config.inputs)) for rec in self.finished[index]]
         wall = time.perf_counter() - started

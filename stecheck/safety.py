@@ -1,9 +1,11 @@
 """Safe output directories: one writer at a time, and signals that cannot leave half-written results.
 
-- :func:`out_dir_lock` takes an exclusive ``flock(2)`` on ``DIR/.stecheck.lock`` for the whole run, so a
-  second run writing the same ``--out`` fails at once instead of interleaving files with the first.
+- :func:`out_dir_lock` takes an exclusive ``flock(2)`` on ``PARENT/.NAME.stecheck.lock`` (beside the
+  output ``PARENT/NAME``, which is replaced as a whole, see :mod:`stecheck.resultset`) for the whole run,
+  so a second run writing the same ``--out`` fails at once instead of interleaving files with the first.
 - :func:`interruptible` turns SIGTERM into :class:`KeyboardInterrupt` (as Ctrl-C already is), so the
-  ``finally`` clauses of the atomic writers run and no temporary file is left behind.
+  ``finally`` clauses of the writers run and no temporary file is left behind; :func:`interrupt_exit_code`
+  then gives the shell's code for the signal that stopped the run (130 for SIGINT, 143 for SIGTERM).
 - :func:`signals_deferred` holds back SIGINT and SIGTERM while a set of result files is replaced, so a
   run either leaves the previous files or the complete new set, never a mix; a signal that arrived
   meanwhile is raised again as soon as the block ends.
@@ -23,12 +25,23 @@ from typing import Final, Iterator
 
 from stecheck.errors import OutputError
 
-__all__ = ["LOCK_NAME", "EXIT_INTERRUPTED", "out_dir_lock", "interruptible", "signals_deferred"]
+__all__ = [
+    "LOCK_SUFFIX",
+    "EXIT_INTERRUPTED",
+    "EXIT_TERMINATED",
+    "lock_path",
+    "out_dir_lock",
+    "interruptible",
+    "interrupt_exit_code",
+    "signals_deferred",
+]
 
-#: The lock file inside an output directory (removed when the run ends).
-LOCK_NAME: Final = ".stecheck.lock"
-#: Exit code of a run stopped by SIGINT or SIGTERM (128 + SIGINT, the shell convention for Ctrl-C).
-EXIT_INTERRUPTED: Final = 130
+#: The lock of output ``NAME`` is the file ``.NAME`` + this beside it (removed when the run ends).
+LOCK_SUFFIX: Final = ".stecheck.lock"
+#: Exit code of a run stopped by SIGINT (128 + 2, the shell convention for Ctrl-C).
+EXIT_INTERRUPTED: Final = 128 + signal.SIGINT
+#: Exit code of a run stopped by SIGTERM (128 + 15).
+EXIT_TERMINATED: Final = 128 + signal.SIGTERM
 
 _SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
 
@@ -41,11 +54,18 @@ def _holder(path: Path) -> str:
     return f" (pid {text})" if text.isdigit() else ""
 
 
+def lock_path(out: Path) -> Path:
+    """The lock file of the output ``out`` (a directory or a file): ``.NAME.stecheck.lock`` beside it."""
+    out = Path(os.path.abspath(out))
+    return out.parent / f".{out.name}{LOCK_SUFFIX}"
+
+
 @contextmanager
 def out_dir_lock(out_dir: Path) -> Iterator[Path]:
-    """Hold an exclusive lock on ``out_dir`` (which must exist) for the duration of the block.
+    """Hold an exclusive lock on the output ``out_dir`` (whose parent must exist) for the block.
 
-    The lock is ``flock(LOCK_EX | LOCK_NB)`` on ``out_dir/.stecheck.lock``; the file is unlinked while
+    The lock is ``flock(LOCK_EX | LOCK_NB)`` on :func:`lock_path` (outside ``out_dir``, which a run
+    replaces as a whole, so the lock stays with the name, not with one version of the directory); the file is unlinked while
     still locked on exit, and a run that locked a file unlinked meanwhile retries on the new one, so the
     lock file never outlives the run and two runs never both hold it.
 
@@ -54,7 +74,7 @@ def out_dir_lock(out_dir: Path) -> Iterator[Path]:
     OutputError
         When another process holds the lock (or the lock file cannot be created).
     """
-    path = Path(out_dir) / LOCK_NAME
+    path = lock_path(out_dir)
     while True:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -89,21 +109,36 @@ def out_dir_lock(out_dir: Path) -> Iterator[Path]:
         os.close(fd)
 
 
+#: The signal that last interrupted a run (read by :func:`interrupt_exit_code`).
+_last_signal: list[int] = [signal.SIGINT]
+
+
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    _last_signal[0] = signum
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 @contextmanager
 def interruptible() -> Iterator[None]:
-    """Within the block SIGTERM raises :class:`KeyboardInterrupt` like SIGINT (main thread only)."""
+    """Within the block SIGINT and SIGTERM raise :class:`KeyboardInterrupt` (main thread only).
+
+    The signal is remembered, so :func:`interrupt_exit_code` can tell Ctrl-C (130) from SIGTERM (143).
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    _last_signal[0] = signal.SIGINT
+    previous = {signum: signal.signal(signum, _raise_interrupt) for signum in _SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def interrupt_exit_code() -> int:
+    """128 + the number of the signal that raised the last :class:`KeyboardInterrupt` (130 or 143)."""
+    return 128 + int(_last_signal[0])
 
 
 @contextmanager

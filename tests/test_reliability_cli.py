@@ -124,7 +124,7 @@ CASES: list[Case] = [
          _write("spec.toml", "inputs = ['normal(nan,1)']\n")),
     Case("TOML config", "path in the name", ("simulate", "--quiet", "--config", "{tmp}/name.toml", "--no-save"), "plain file name",
          _write("name.toml", "name = '../escape'\ninputs = ['normal(0.5,0.15)']\n")),
-    Case("TOML config", "samples as text", ("simulate", "--quiet", "--config", "{tmp}/n.toml", "--no-save"), "sample count",
+    Case("TOML config", "samples as text", ("simulate", "--quiet", "--config", "{tmp}/n.toml", "--no-save"), "is not an integer",
          _write("n.toml", "inputs = ['normal(0.5,0.15)']\nsamples = '1000'\n")),
     # output directories and resume state
     Case("output dir", "--out is a file", ("simulate", *SPEC, *QUICK, "--out", "{tmp}/file"), "cannot write",
@@ -344,6 +344,21 @@ def _new_format(suffix: str, edit: Callable[[bytes], bytes]) -> Callable[[Path],
     return setup
 
 
+# ---------------------------------------------------------------- issue 14: bounded knobs, typed files, seeds, result sets
+
+
+def _toml(text: str) -> Callable[[Path], None]:
+    return _write("c.toml", text)
+
+
+def _state_file(name: str, text: str) -> Callable[[Path], None]:
+    def setup(tmp: Path) -> None:
+        _state(tmp)
+        (tmp / "out" / STATE_DIR / name).write_text(text, encoding="utf-8")
+
+    return setup
+
+
 def _half(data: bytes) -> bytes:
     return data[: len(data) // 2]
 
@@ -397,6 +412,76 @@ if _OPTIONAL:
              _new_format(".tflite", _tflite_short_buffer), subprocess=True),
     ]
 
+
+CONFIG = ("simulate", "--quiet", "--config", "{tmp}/c.toml", "--no-save")
+_REC = {"dist": "uniform(0,1)", "path": "none", "k": 1, "rounding": "half-even", "fd": "forward", "h": 0.001, "samples": 10,
+        "mean_n": 0.0, "mean_n_se": 0.1, "mean_fd": 1.0, "mean_fd_se": 0.1, "ste": 1.0}
+_DEEP = "[" * 100_000 + "]" * 100_000
+LONG_SEED = "0x" + "f" * 3600
+
+CASES += [
+    # item 7: every knob a user controls is bounded, with the reason
+    Case("option", "10,000 threads", _sim("--threads", "10000"), "above the limit of 256", subprocess=True),
+    Case("option", "10,000 threads", ("audit", "--quiet", "--no-save", "--threads", "10000"), "above the limit of 256"),
+    Case("option", "10,000 threads", ("check", "--quiet", "--threads", "10000", "{tmp}/b.toml"), "above the limit of 256",
+         _write("b.toml", "")),
+    Case("option", "10,000 plot jobs", ("plot", "--quiet", "--jobs", "10000", "{tmp}/run"), "above the limit of 256",
+         _results('{"meta": {}, "records": []}')),
+    Case("option", "dpi 3000", ("plot", "--quiet", "--dpi", "3000", "{tmp}/run"), "dpi squared", _results('{"meta": {}, "records": []}'),
+         subprocess=True),
+    Case("option", "100,000 sigma points", ("phase", "--quiet", "--no-save", "--sigma-points", "100000"), "above the limit of 10000"),
+    Case("option", "100,000 offset points", ("phase", "--quiet", "--no-save", "--offset-points", "100000"), "above the limit of 10000"),
+    Case("option", "sigma-max 1e300", ("phase", "--quiet", "--no-save", "--sigma-max", "1e300"), "lower --sigma-max", subprocess=True),
+    Case("option", "sigma-max 1e5 with 10,000 offsets", ("phase", "--quiet", "--no-save", "--sigma-max", "1e5", "--offset-points", "10000"),
+         "lower --sigma-max"),
+    # item 9: a run of weeks is refused unless asked for
+    Case("option", "10^15 samples", _sim("--samples", "1000000000000000"), "--samples-cap", subprocess=True),
+    Case("option", "zero samples cap", _sim("--samples-cap", "0"), "--samples-cap"),
+    # item 14: experiment files with values of the wrong type
+    Case("TOML config", "inputs = [1, 2]", CONFIG, "inputs = 1 is not a string", _toml("inputs = [1, 2]\n")),
+    Case("TOML config", "inputs = {a = 1}", CONFIG, "is not a string", _toml("inputs = {a = 1}\n")),
+    Case("TOML config", "name = 5", CONFIG, "name = 5 is not a string", _toml("name = 5\ninputs = ['normal(0.5,0.15)']\n")),
+    Case("TOML config", "NUL in the name", CONFIG, "plain file name", _toml('name = "a\\u0000b"\ninputs = ["normal(0.5,0.15)"]\n')),
+    Case("TOML config", "h = [true]", CONFIG, "h = True is not a number", _toml("inputs = ['normal(0.5,0.15)']\nh = [true]\n"),
+         subprocess=True),
+    Case("TOML config", "samples = true", CONFIG, "samples = True is not an integer", _toml("inputs = ['normal(0.5,0.15)']\nsamples = true\n")),
+    Case("TOML config", "3,000-deep array", CONFIG, "nested too deeply", _toml("inputs = " + "[" * 3000 + "]" * 3000 + "\n"),
+         subprocess=True),
+    Case("bounds file", "3,000-deep array", ("check", "--quiet", "{tmp}/b.toml"), "nested too deeply",
+         _write("b.toml", "x = " + "[" * 3000 + "]" * 3000 + "\n")),
+    # item 15: seeds are checked before the run
+    Case("option", "seed of 3,600 hex digits", _sim("--seed", LONG_SEED), "at most 256 bits", subprocess=True),
+    Case("option", "seed of 260 bits", ("audit", "--quiet", "--no-save", "--seed", "0x" + "f" * 65), "at most 256 bits"),
+    Case("option", "seed of 100 hex digits", ("phase", "--quiet", "--no-save", "--seed", "0x" + "f" * 100), "at most 256 bits"),
+    # item 16: results and resume state with values of the wrong type
+    Case("results dir", "k is a list", ("plot", "--quiet", "{tmp}/run"), "k = [1], which is not an integer",
+         _results(json.dumps({"meta": {"command": "simulate"}, "records": [{**_REC, "k": [1]}]})), subprocess=True),
+    Case("results dir", "mean_n is text", ("report", "{tmp}/run"), "mean_n = \"abc\", which is not a number",
+         _results(json.dumps({"meta": {"command": "simulate"}, "records": [{**_REC, "mean_n": "abc"}]}))),
+    Case("results dir", "h is true", ("plot", "--quiet", "{tmp}/run"), "h = true, which is not a number",
+         _results(json.dumps({"meta": {"command": "simulate"}, "records": [{**_REC, "h": True}]}))),
+    Case("results dir", "a record is a number", ("report", "{tmp}/run"), "record 0 is not an object",
+         _results(json.dumps({"meta": {"command": "weights"}, "records": [5]}))),
+    Case("results dir", "100,000-deep records.json", ("report", "{tmp}/run"), "nested too deeply", _results(_DEEP)),
+    Case("resume state", "--resume with a finished input whose meta is a list", _sim("--resume", "--seed", "7"), "does not hold input",
+         _state_file("input-0000.json", '{"meta": [], "records": []}')),
+    Case("resume state", "--resume with a record of the wrong type", _sim("--resume", "--seed", "7"), "which is not an integer",
+         _state_file("input-0000.json", json.dumps({"meta": {"input": "normal(0.5,0.15)"}, "records": [{"dist": "normal(0.5,0.15)", "k": "1"}]}))),
+    Case("resume state", "--resume with a seed that is not a number", _sim("--resume"), "malformed",
+         _state_file("plan.json", '{"seed": "abc", "config": {}}')),
+    Case("resume state", "--resume with a 100,000-deep state file", _sim("--resume"), "nested too deeply", _state_file("plan.json", _DEEP)),
+    # items 1-3: an output that cannot be replaced as a whole
+    Case("output dir", "--out is the current directory", _sim(spec=tuple(SPEC))[:-2] + ("--out", "."), "current directory",
+         subprocess=True),
+    Case("output dir", "--out is a parent of the current directory", ("audit", "--quiet", "--out", ".."), "current directory"),
+    Case("output dir", "--out locked by another run", ("audit", "--quiet", "--samples", "1000", "--out", "{tmp}/out"), "another stecheck run"),
+    Case("output dir", "--out locked by another run", ("phase", "--quiet", "--out", "{tmp}/out"), "another stecheck run"),
+    Case("output dir", "--out locked by another run", ("check", "--quiet", "--out", "{tmp}/out", "{tmp}/b.toml"), "another stecheck run",
+         _write("b.toml", "[[bound]]\nname = 'E[n] = 0'\nsource = 'uniform(0,1)'\nsamples = 1000\nseed = 1\nk = 1\nh = 1e-3\n"
+                "statistic = 'mean_n'\ntarget = 0.0\nwithin_se = 5\n")),
+]
+
+
 def _files(root: Path) -> set[str]:
     return {str(p.relative_to(root)) for p in root.rglob("*")}
 
@@ -409,8 +494,7 @@ def _clean_message(text: str, tmp: Path) -> str:
 def _run_in_process(case: Case, tmp: Path) -> tuple[int, str, str]:
     """Exit code, stdout and stderr of ``case`` through CliRunner (its setup already done)."""
     runner = CliRunner()
-    if "locked" in case.what:
-        (tmp / "out").mkdir()
+    if "locked" in case.what:  # the lock of --out {tmp}/out, held by this process (it lies beside the output)
         with out_dir_lock(tmp / "out"):
             result = invoke(runner, *case.args(tmp))
     else:

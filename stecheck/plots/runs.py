@@ -19,12 +19,15 @@ from stecheck.plots.simulate import against_k, fourier_spectrum, noise_histogram
 from stecheck.plots.style import FIGURE_FORMATS, save_figure
 from stecheck.plots.variants import is_variants_run, rounding_variants
 from stecheck.plots.weights import sqnr_vs_k, weights_heatmaps
-from stecheck.records import Record, prepare_out_dir, read_run
+from stecheck.records import Record, check_value_types, read_run
+from stecheck.resultset import replace_set, target_path
 
 __all__ = [
     "MAX_NOISE_FIGURES",
     "REQUIRED_FIELDS",
+    "FIGURE_STEMS",
     "PlannedFigure",
+    "is_figure_file",
     "find_runs",
     "load_run",
     "noise_inputs",
@@ -40,6 +43,16 @@ REQUIRED_FIELDS: Final = {
     "simulate": ("dist", "k", "rounding", "fd", "h", "samples", "mean_n", "mean_n_se", "mean_fd", "mean_fd_se", "ste"),
     "weights": ("tensor", "transform", "k", "h", "var_n", "mean_fd", "sqnr_db", "sqnr_uniform_db"),
 }
+
+
+#: File stems of every figure :func:`plan_figures` can plan.
+FIGURE_STEMS: Final = ("slope_vs_h", "mean_and_slope_vs_k", "fourier", "noise", "variants", "weights_heatmap", "weights_sqnr")
+
+
+def is_figure_file(name: str) -> bool:
+    """True for a file name a figures directory's set consists of (``STEM.FORMAT``)."""
+    stem, _, ext = name.rpartition(".")
+    return stem in FIGURE_STEMS and ext in FIGURE_FORMATS
 
 
 @dataclass(frozen=True)
@@ -64,7 +77,8 @@ def find_runs(paths: Sequence[Path], root: Path = Path("results")) -> list[Path]
         return [Path(p) for p in paths]
     if not root.is_dir():
         raise StecheckError(f"no results directory {str(root)!r}: run stecheck simulate first or name a results directory")
-    runs = sorted(p.parent for p in root.rglob("records.json") if "figures" not in p.parts)
+    runs = sorted(p.parent for p in root.rglob("records.json")
+                  if "figures" not in p.parts and not any(part.startswith(".") for part in p.relative_to(root).parts))
     if not runs:
         raise StecheckError(f"no run under {str(root)!r} (a run directory contains records.json)")
     return runs
@@ -79,9 +93,8 @@ def load_run(run_dir: Path) -> tuple[dict, list[Record]]:
         return meta, records
     if not records:
         raise StecheckError(f"{str(run_dir)!r} has no records to plot")
+    check_value_types(records, repr(str(run_dir)))
     for index, rec in enumerate(records):
-        if not isinstance(rec, dict):
-            raise StecheckError(f"{str(run_dir)!r}: record {index} is not an object")
         missing = [f for f in required if f not in rec]
         if missing:
             raise StecheckError(f"{str(run_dir)!r}: record {index} of a {kind} run lacks field(s) {', '.join(missing)}")
@@ -131,7 +144,8 @@ def plot_run(
 ) -> list[Path]:
     """Draw every figure of the run in ``run_dir`` into ``out_dir`` (default ``run_dir/figures``).
 
-    With ``jobs > 1`` the figures are drawn by that many forked processes (each figure is independent; the
+    The figures replace the previous ones all at once (:func:`stecheck.resultset.replace_set`); other
+    files in ``out_dir`` are kept. With ``jobs > 1`` the figures are drawn by that many forked processes (each figure is independent; the
     files are the same as with one job). Paths are returned in the planned order.
     """
     for fmt in formats:
@@ -143,16 +157,22 @@ def plot_run(
     planned = plan_figures(meta, records)
     if not planned:
         return []
-    target = prepare_out_dir(Path(out_dir) if out_dir is not None else Path(run_dir) / "figures")
-    _SHARED["planned"] = planned
+    target = Path(out_dir) if out_dir is not None else Path(run_dir) / "figures"
+    relative = replace_set(target_path(target), lambda directory: _draw_all(planned, directory, formats, dpi, jobs), is_figure_file)
+    return [target / path for path in relative]
+
+
+def _draw_all(planned: Sequence[PlannedFigure], directory: Path, formats: Sequence[str], dpi: int | None, jobs: int) -> list[Path]:
+    """Draw the planned figures into ``directory``: paths relative to it, in the planned order."""
+    _SHARED["planned"] = list(planned)
     try:
         if jobs == 1 or len(planned) == 1 or "fork" not in multiprocessing.get_all_start_methods():
-            done = [_draw_and_save(i, target / fig.stem, formats, dpi) for i, fig in enumerate(planned)]
+            done = [_draw_and_save(i, directory / fig.stem, formats, dpi) for i, fig in enumerate(planned)]
         else:
             context = multiprocessing.get_context("fork")
             with ProcessPoolExecutor(max_workers=min(jobs, len(planned)), mp_context=context) as pool:
-                futures = [pool.submit(_draw_and_save, i, target / fig.stem, formats, dpi) for i, fig in enumerate(planned)]
+                futures = [pool.submit(_draw_and_save, i, directory / fig.stem, formats, dpi) for i, fig in enumerate(planned)]
                 done = [future.result() for future in futures]
     finally:
         _SHARED.clear()
-    return [path for paths in done for path in paths]
+    return [path.relative_to(directory) for paths in done for path in paths]
