@@ -475,16 +475,17 @@ def test_every_command_ends_a_signal_with_one_line_and_128_plus_signum(command: 
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """In process: the command's work is replaced by one that signals the process; the command group turns
     it into ``error: interrupted, nothing written`` and exit 130 (SIGINT) or 143 (SIGTERM), and --out is untouched."""
-    import stecheck.cli_audit
-    import stecheck.cli_check
-    import stecheck.cli_phase
-    import stecheck.cli_weights
+    import stecheck.audit
+    import stecheck.check
+    import stecheck.phase_run
     import stecheck.plots.runs
+    import stecheck.weights
 
     _setup_sets(tmp_path)
-    patches = {"audit": (stecheck.cli_audit, "audit"), "check": (stecheck.cli_check, "evaluate"),
-               "plot": (stecheck.plots.runs, "_draw_all"), "phase": (stecheck.cli_phase, "run_phase"),
-               "weights": (stecheck.cli_weights, "scan")}
+    # the commands import their library functions when they run: patched where they are defined
+    patches = {"audit": (stecheck.audit, "audit"), "check": (stecheck.check, "evaluate"),
+               "plot": (stecheck.plots.runs, "_draw_all"), "phase": (stecheck.phase_run, "run_phase"),
+               "weights": (stecheck.weights, "scan")}
     monkeypatch.setattr(*patches[command], _signal_self(signum))
     name = {"check": "check --out"}.get(command, command)
     out = tmp_path / FILE_OUTPUTS.get(name, "out")
