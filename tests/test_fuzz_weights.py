@@ -600,3 +600,14 @@ def test_fuzz_keras_archive(valid_new: dict[str, bytes], tmp_path: Path, data: s
 @given(data=st.data())
 def test_fuzz_tflite(valid_new: dict[str, bytes], tmp_path: Path, data: st.DataObject) -> None:
     _fuzz(valid_new, tmp_path, ".tflite", data.draw(mutations(len(valid_new[".tflite"]))))
+
+
+@pytest.mark.parametrize("version", [b"\x00\x00", b"\x02\x00", b"\x07\x00"])
+def test_npy_header_length_is_checked_before_it_is_read(tmp_path: Path, version: bytes) -> None:
+    """A flipped version byte makes the next four bytes a ~660 MB header length: refused before allocating."""
+    data = bytearray(_npy_header((4, 6)) + bytes(96))
+    data[6:8] = version
+    path = tmp_path / "mangled.npy"
+    path.write_bytes(bytes(data))
+    result = outcome(path)  # asserts the peak allocation stays under PEAK_BYTES
+    assert result.startswith("refused: "), result

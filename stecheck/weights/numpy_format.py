@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import math
 import tokenize
 import zipfile
@@ -72,8 +74,28 @@ _SKIP_BLOCK = 1 << 20
 
 
 def _header_reader(version: tuple[int, int]):
-    """numpy's header parser for format ``version`` (3.0 headers are parsed as 2.0 ones, UTF-8 aside)."""
-    return np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    """A header parser for format ``version`` that checks the declared header length before reading it.
+
+    numpy's own parsers read the whole declared header before comparing it with ``max_header_size``, so a
+    mangled length field (a 4-byte length of ~660 MB after a flipped version byte) would be allocated
+    first. The length is checked here, then numpy parses the bounded bytes (3.0 headers as 2.0 ones, UTF-8
+    aside). Unknown versions are refused.
+    """
+    if version not in ((1, 0), (2, 0), (3, 0)):
+        raise ValueError(f"unsupported .npy format version {version[0]}.{version[1]}")
+    width = 2 if version == (1, 0) else 4
+    parse = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+
+    def read(handle, max_header_size: int = _MAX_HEADER):
+        raw = handle.read(width)
+        if len(raw) < width:
+            raise EOFError("the .npy header length is cut off")
+        length = int.from_bytes(raw, "little")
+        if length > max_header_size:
+            raise ValueError(f"the .npy header declares {length} bytes, more than the limit of {max_header_size}")
+        return parse(io.BytesIO(raw + handle.read(length)), max_header_size=max_header_size)
+
+    return read
 
 
 def _check_archive(infos: list[zipfile.ZipInfo]) -> None:
