@@ -175,9 +175,24 @@ def main() -> None:
     """Console-script entry point.
 
     A signal that lands outside a command (before its handler is set, or while the error line is being
-    written) still ends with 130 or 143, not with Python's own death by SIGINT.
+    written) still ends with 130 or 143, not with Python's own death by SIGINT. Once a run has been
+    interrupted the process leaves at once (after flushing its output): worker threads still finishing a
+    chunk are not waited for, so a late or repeated signal cannot turn the exit into a death by signal.
     """
+    import signal
+    import sys
+
     try:
         app()
+        return
     except KeyboardInterrupt:
-        raise SystemExit(interrupt_exit_code()) from None
+        code = interrupt_exit_code()
+    except SystemExit as exc:
+        if exc.code not in (130, 143):
+            raise
+        code = int(exc.code)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
