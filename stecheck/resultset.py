@@ -3,7 +3,7 @@
 Every command that writes a set of result files (``simulate``, ``weights``, ``audit``, ``phase``, the
 figures of ``plot``) goes through :func:`replace_set`:
 
-1. the whole new set is written into ``PARENT/.NAME.stecheck-XXXXXXXX/set/``, a temporary sibling of the
+1. the whole new set is written into ``PARENT/.NAME.stecheck-RANDOM/set/``, a temporary sibling of the
    target ``PARENT/NAME`` on the same file system;
 2. entries of the old directory that the command does not own (a ``figures/`` folder beside the records,
    files of the user) are moved into the new set, after their names are recorded in ``carried.json``;
