@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import onnx
@@ -19,7 +18,7 @@ from onnx.helper import tensor_dtype_to_np_dtype
 
 from stecheck.errors import StecheckError
 from stecheck.safe_io import open_regular, require_regular
-from stecheck.weights.onnx_roles import onnx_roles
+from stecheck.weights.onnx_roles import graphs, onnx_roles
 from stecheck.weights.tensors import TensorRef, array_reader
 
 __all__ = ["onnx_tensors"]
@@ -37,17 +36,6 @@ def _load(path: Path) -> onnx.ModelProto:
         raise StecheckError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
     except Exception as exc:  # protobuf raises DecodeError and others for a corrupt file
         raise StecheckError(f"{str(path)!r} is not a valid ONNX model: {type(exc).__name__}: {exc}") from None
-
-
-def _graphs(graph: onnx.GraphProto) -> Iterator[onnx.GraphProto]:
-    yield graph
-    for node in graph.node:
-        for attr in node.attribute:
-            if attr.type == onnx.AttributeProto.GRAPH:
-                yield from _graphs(attr.g)
-            elif attr.type == onnx.AttributeProto.GRAPHS:
-                for sub in attr.graphs:
-                    yield from _graphs(sub)
 
 
 def _external_reader(path: Path, tensor: onnx.TensorProto, name: str | None = None) -> TensorRef:
@@ -117,7 +105,7 @@ def onnx_tensors(path: Path) -> list[TensorRef]:
     path = Path(path)
     model = _load(path)
     out: list[TensorRef] = []
-    for graph in _graphs(model.graph):
+    for graph in graphs(model.graph):
         for init in graph.initializer:
             out.append(_inline(path, init, init.name))
         for node in graph.node:

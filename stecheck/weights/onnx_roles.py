@@ -22,7 +22,7 @@ from typing import Final, Iterable, Iterator
 
 import onnx
 
-__all__ = ["SLOT_ROLES", "PRIORITY", "onnx_roles"]
+__all__ = ["SLOT_ROLES", "PRIORITY", "graphs", "onnx_roles"]
 
 PRIORITY: Final = ("quantized", "weight", "norm", "bias", "buffer", "other")
 _PASS: Final = frozenset({"Identity", "Reshape", "Cast", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Expand"})
@@ -48,15 +48,16 @@ _LINEAR: Final = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul"})
 _QUANT: Final = frozenset({"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear"})
 
 
-def _graphs(graph: onnx.GraphProto) -> Iterator[onnx.GraphProto]:
+def graphs(graph: onnx.GraphProto) -> Iterator[onnx.GraphProto]:
+    """``graph`` and every subgraph of its nodes (If/Loop/Scan bodies), depth first."""
     yield graph
     for node in graph.node:
         for attr in node.attribute:
             if attr.type == onnx.AttributeProto.GRAPH:
-                yield from _graphs(attr.g)
+                yield from graphs(attr.g)
             elif attr.type == onnx.AttributeProto.GRAPHS:
                 for sub in attr.graphs:
-                    yield from _graphs(sub)
+                    yield from graphs(sub)
 
 
 def _quantized_op(op: str) -> bool:
@@ -72,7 +73,7 @@ def onnx_roles(model: onnx.ModelProto, floating: dict[str, bool], shapes: dict[s
 
     None for a constant that no op uses (left to the name rules).
     """
-    nodes = [node for graph in _graphs(model.graph) for node in graph.node]
+    nodes = [node for graph in graphs(model.graph) for node in graph.node]
     consumers: dict[str, list[tuple[onnx.NodeProto, int]]] = defaultdict(list)
     producer: dict[str, onnx.NodeProto] = {}
     for node in nodes:
