@@ -15,7 +15,7 @@ import typer
 from stecheck.cli_support import (INTERRUPTED, OneLineErrorGroup, OutputFormat, VersionFlag, check_threads, claimed_output, click, count,
                                   emit, fail, jobs_option, progress_bar, stdout_console)
 from stecheck.errors import ConfigError
-from stecheck.safety import interrupt_exit_code
+from stecheck.safety import interrupt_exit_code, is_interrupt
 
 if TYPE_CHECKING:
     from stecheck.config import RunConfig
@@ -130,7 +130,9 @@ def simulate(
             total = job.total_samples() if job is not None else total_samples(cfg)
             with progress_bar(total, f"simulate {cfg.name}", quiet) as advance:
                 result = job.run(threads, advance) if job is not None else run(cfg, threads=threads, progress=advance)
-        except KeyboardInterrupt:
+        except BaseException as exc:
+            if not is_interrupt(exc) or isinstance(exc, typer.Exit):
+                raise
             kept = "" if job is None else f"; {len(job.finished)} finished input(s) kept in {target / STATE_DIR}, continue with --resume"
             fail(f"{INTERRUPTED}{kept}")
             raise typer.Exit(interrupt_exit_code()) from None
@@ -185,12 +187,14 @@ def main() -> None:
     try:
         app()
         return
-    except KeyboardInterrupt:
-        code = interrupt_exit_code()
     except SystemExit as exc:
         if exc.code not in (130, 143):
             raise
         code = int(exc.code)
+    except BaseException as exc:
+        if not is_interrupt(exc):
+            raise
+        code = interrupt_exit_code()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, signal.SIG_IGN)
     sys.stdout.flush()

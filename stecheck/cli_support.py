@@ -13,7 +13,7 @@ from rich.console import Console
 from typer.core import TyperArgument, TyperGroup
 
 from stecheck.errors import StecheckError
-from stecheck.safety import interrupt_exit_code, interruptible
+from stecheck.safety import interrupt_exit_code, interruptible, is_interrupt
 
 try:  # typer >= 0.22 vendors click; older versions use the click package
     from typer import _click as click
@@ -110,7 +110,9 @@ class OneLineErrorGroup(TyperGroup):
         with interruptible():
             try:
                 return super().invoke(ctx)
-            except KeyboardInterrupt:
+            except BaseException as exc:
+                if not is_interrupt(exc) or isinstance(exc, typer.Exit):
+                    raise
                 done = ", ".join(str(path) for path in COMMITTED)
                 click.echo(f"error: {INTERRUPTED}" if not done else f"error: interrupted after writing {done} (complete); nothing else written",
                            err=True)

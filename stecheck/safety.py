@@ -33,6 +33,7 @@ __all__ = [
     "out_dir_lock",
     "interruptible",
     "interrupt_exit_code",
+    "is_interrupt",
     "signals_deferred",
 ]
 
@@ -111,11 +112,26 @@ def out_dir_lock(out_dir: Path) -> Iterator[Path]:
 
 #: The signal that last interrupted a run (read by :func:`interrupt_exit_code`).
 _last_signal: list[int] = [signal.SIGINT]
+#: Whether a signal was taken since the current :func:`interruptible` block began.
+_signal_taken: list[bool] = [False]
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     _last_signal[0] = signum
+    _signal_taken[0] = True
     raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def is_interrupt(exc: BaseException) -> bool:
+    """Whether ``exc`` ends the run because of SIGINT or SIGTERM.
+
+    True for :class:`KeyboardInterrupt`, and for any exception raised after a signal was taken inside
+    the current :func:`interruptible` block: the :class:`KeyboardInterrupt` can surface as another
+    exception, e.g. ``ImportError: initialization failed`` when the signal lands while a C extension
+    (matplotlib's Agg backend) is being initialised, or an error raised by a ``finally`` clause
+    that ran during the unwinding.
+    """
+    return isinstance(exc, KeyboardInterrupt) or _signal_taken[0]
 
 
 @contextmanager
@@ -128,6 +144,7 @@ def interruptible() -> Iterator[None]:
         yield
         return
     _last_signal[0] = signal.SIGINT
+    _signal_taken[0] = False
     previous = {signum: signal.signal(signum, _raise_interrupt) for signum in _SIGNALS}
     try:
         yield
