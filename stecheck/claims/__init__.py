@@ -1,0 +1,1 @@
+"""Claims checked against records: the audit of the argument, bounds files, the phase map."""

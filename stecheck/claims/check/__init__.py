@@ -1,0 +1,1 @@
+"""Bounds files and their evaluation against records."""

@@ -1,0 +1,1 @@
+"""The mathematics: quantizer, input distributions, exact references, accumulators, compiled kernels."""

@@ -1,0 +1,1 @@
+"""The simulation engine: grid -> seeded chunks -> accumulators -> records, and resumable runs."""

@@ -1,0 +1,1 @@
+"""Views of records: figures and the one-page report (they read records, never recompute)."""

@@ -1,0 +1,1 @@
+"""Weight-file loaders, one module per file format; each yields TensorRef objects."""
