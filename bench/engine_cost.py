@@ -26,12 +26,12 @@ import numpy as np
 from _common import interleaved_medians, machine, write_result
 from numpy_baseline import numpy_cell
 from stecheck.config import RunConfig
-from stecheck.distributions import parse_input
-from stecheck.engine import monte_carlo
-from stecheck.estimators import HIST_BINS
-from stecheck.exact import FOURIER_ORDERS
-from stecheck.fastscan import binned_fourier_bound
-from stecheck.sampling import CHUNK_SIZE, DRAW, chunk_plan, chunk_rng
+from stecheck.core.distributions import parse_input
+from stecheck.core.estimators import HIST_BINS
+from stecheck.core.exact import FOURIER_ORDERS
+from stecheck.core.fastscan import binned_fourier_bound
+from stecheck.engine.runner import monte_carlo
+from stecheck.engine.sampling import CHUNK_SIZE, DRAW, chunk_plan, chunk_rng
 
 SPEC, K, SEED = "uniform(0,1)", 4, 0x5EED0F5EED0F5EED0F5EED0F5EED0F5E
 STEPS = (1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 1e-5)

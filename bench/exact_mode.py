@@ -1,6 +1,6 @@
 """Target 4: every exact field of the default experiment (all cells) in under 1 second.
 
-Times ``stecheck.engine.run`` on the default experiment with ``method = "exact"`` (9 inputs x k = 1..8 x
+Times ``stecheck.engine.runner.run`` on the default experiment with ``method = "exact"`` (9 inputs x k = 1..8 x
 forward/central x 5 steps: 720 records, every exact field), in this process, single thread, with the
 exact module's caches cleared before each repeat so every repeat starts cold; the printed figure is the
 median.
@@ -19,9 +19,9 @@ import time
 from dataclasses import replace
 
 from _common import machine, write_result
-from stecheck import exact
 from stecheck.config import default_config
-from stecheck.engine import run
+from stecheck.core import exact
+from stecheck.engine.runner import run
 
 
 def timed_run(config) -> tuple[float, int]:

@@ -29,7 +29,7 @@ SEED = 0x3E3011E3E3011E3E3011E3E3011E3E30
 def child(samples: int) -> None:
     """Run the cell and print ``{"samples", "peak_rss_mb", "seconds"}`` as JSON."""
     from stecheck.config import RunConfig
-    from stecheck.engine import run
+    from stecheck.engine.runner import run
 
     config = RunConfig(name="bench-memory", inputs=("normal(0.5,0.15)",), bits=(4,), samples=samples, seed=SEED,
                        method="mc")

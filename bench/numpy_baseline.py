@@ -13,7 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 from scipy import stats
 
-from stecheck.quantize import levels, quantize
+from stecheck.core.quantize import levels, quantize
 
 
 def numpy_cell(r: np.ndarray, k: int, steps: Sequence[float], orders: int = 8, chi2_bins: int = 64) -> dict[str, Any]:

@@ -17,8 +17,8 @@ import statistics
 import sys
 import time
 
-from stecheck.phase import DEFAULT_FAMILIES, offset_grid, parse_family, phase_map, rule_of_thumb, sigma_grid
-from stecheck.phase_run import PhaseConfig
+from stecheck.claims.phase.map import DEFAULT_FAMILIES, offset_grid, parse_family, phase_map, rule_of_thumb, sigma_grid
+from stecheck.claims.phase.run import PhaseConfig
 
 from _common import write_result
 

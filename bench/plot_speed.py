@@ -23,10 +23,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from stecheck.cli.render import SIMULATE_MD_COLUMNS
 from stecheck.config import RunConfig
-from stecheck.engine import run
+from stecheck.engine.runner import run
 from stecheck.records import SIMULATE_FIELDS, write_run
-from stecheck.render import SIMULATE_MD_COLUMNS
 
 from _common import write_result
 

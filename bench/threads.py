@@ -20,8 +20,8 @@ import sys
 
 from _common import interleaved_times, machine, write_result
 from stecheck.config import RunConfig
-from stecheck.engine import run
-from stecheck.sampling import CHUNK_SIZE
+from stecheck.engine.runner import run
+from stecheck.engine.sampling import CHUNK_SIZE
 
 SEED = 0x7A1E5EED7A1E5EED7A1E5EED7A1E5EED
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from stecheck.estimators import FDPlan, crossing_counts
-from stecheck.quantize import dorefa_weight_transform, quantize
+from stecheck.core.estimators import FDPlan, crossing_counts
+from stecheck.core.quantize import dorefa_weight_transform, quantize
 
 
 def transform(w: np.ndarray, name: str) -> np.ndarray:

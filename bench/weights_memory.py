@@ -68,7 +68,7 @@ def main() -> int:
         size = path.stat().st_size if path.exists() else write_file(path, tensors)
         command = [sys.executable, "-m", "stecheck", "weights", str(path), "--bits", "1-8", "--no-save", "--format", "json", "--quiet"]
         status, wall, peak = child_peak_rss(command)
-    baseline_status, _, baseline_peak = child_peak_rss([sys.executable, "-c", "import stecheck.cli"])
+    baseline_status, _, baseline_peak = child_peak_rss([sys.executable, "-c", "import stecheck.cli.app"])
     result = {
         "file_bytes": size,
         "tensors": tensors,

@@ -3,7 +3,7 @@
     python experiments/accuracy.py                 # writes results/accuracy/accuracy.json
     python experiments/accuracy.py --out FILE
 
-References (none shares code with stecheck.exact):
+References (none shares code with stecheck.core.exact):
 
 - ``exact_mean_fd``: the CDF sum ``(1 / (L h)) sum_j [F(t_j) - F(t_j - h)]`` in 30-digit mpmath arithmetic
   with each family's CDF written here (normal: erfc; Laplace, logistic, uniform: elementary; t and beta:
@@ -32,8 +32,8 @@ import mpmath as mp
 import numpy as np
 from scipy import special
 
-from stecheck.distributions import parse_input
-from stecheck.exact import exact_error_moments, exact_mean_fd
+from stecheck.core.distributions import parse_input
+from stecheck.core.exact import exact_error_moments, exact_mean_fd
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "accuracy" / "accuracy.json"

@@ -22,21 +22,21 @@ __version__ = "0.1.0"
 
 _HOMES = {
     "RunConfig": "stecheck.config",
-    "parse_input": "stecheck.distributions",
-    "RunResult": "stecheck.engine",
-    "run": "stecheck.engine",
-    "simulate": "stecheck.engine",
+    "parse_input": "stecheck.core.distributions",
+    "RunResult": "stecheck.engine.runner",
+    "run": "stecheck.engine.runner",
+    "simulate": "stecheck.engine.runner",
     "StecheckError": "stecheck.errors",
-    "quantize": "stecheck.quantize",
-    "rounding_error": "stecheck.quantize",
+    "quantize": "stecheck.core.quantize",
+    "rounding_error": "stecheck.core.quantize",
 }
 
 if TYPE_CHECKING:
     from stecheck.config import RunConfig
-    from stecheck.distributions import parse_input
-    from stecheck.engine import RunResult, run, simulate
+    from stecheck.core.distributions import parse_input
+    from stecheck.core.quantize import quantize, rounding_error
+    from stecheck.engine.runner import RunResult, run, simulate
     from stecheck.errors import StecheckError
-    from stecheck.quantize import quantize, rounding_error
 
 
 def __getattr__(name: str) -> Any:

@@ -1,5 +1,5 @@
 """``python -m stecheck``."""
 
-from stecheck.cli import main
+from stecheck.cli.app import main
 
 main()

@@ -9,9 +9,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Final, Iterable, Sequence
 
-from stecheck.distributions import MAX_MAGNITUDE, MIN_SCALE, parse_input
+from stecheck.core.distributions import MAX_MAGNITUDE, MIN_SCALE, parse_input
+from stecheck.core.quantize import check_bits, check_rounding
 from stecheck.errors import ConfigError
-from stecheck.quantize import check_bits, check_rounding
 from stecheck.records import config_as_dict
 from stecheck.seeds import RANDOM, fresh_seed
 

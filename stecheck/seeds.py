@@ -2,8 +2,8 @@
 
 A command run twice with its defaults gives the same numbers: ``stecheck simulate`` uses the default
 experiment's seed (``stecheck/data/default.toml``), ``stecheck audit`` and ``stecheck phase`` the seeds
-below, and the Python API (:func:`stecheck.simulate`, :class:`stecheck.audit.AuditConfig`,
-:class:`stecheck.phase_run.PhaseConfig`) the same ones. Fresh OS entropy is used only when asked for
+below, and the Python API (:func:`stecheck.simulate`, :class:`stecheck.claims.audit.run.AuditConfig`,
+:class:`stecheck.claims.phase.run.PhaseConfig`) the same ones. Fresh OS entropy is used only when asked for
 with the seed ``"random"``; the seed drawn is recorded in ``meta["seed"]``.
 """
 

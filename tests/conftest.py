@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from stecheck.cli import app
+from stecheck.cli.app import app
 
 #: Fixed 128-bit seeds for statistical tests.
 SEED = 0x9E3779B97F4A7C15F39CC0605CEDC834

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
+from stecheck.cli.render import SIMULATE_MD_COLUMNS
 from stecheck.config import RunConfig
-from stecheck.engine import run
+from stecheck.engine.runner import run
 from stecheck.records import SIMULATE_FIELDS, Record, provenance, write_run
-from stecheck.render import SIMULATE_MD_COLUMNS
 
 SEED = 0x6A09E667F3BCC908B2FB1366EA957D3E
 WEIGHTS_FIELDS = ("tensor", "shape", "dtype", "size", "transform", "k", "h", "mean_n", "var_n", "ks_stat", "ks_pvalue",

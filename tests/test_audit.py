@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy import special, stats
-from stecheck.audit import (
+from stecheck.claims.audit.rows import bits_text
+from stecheck.claims.audit.run import (
     AUDIT_FIELDS,
     AuditConfig,
     Case,
@@ -24,16 +25,15 @@ from stecheck.audit import (
     weights_conclusion_row,
     weights_mean_zero_row,
 )
-from stecheck.audit_rows import bits_text
-from stecheck.audit_steps import step_cancel, step_definition, step_identity_slope, step_mean_zero, step_zero_error_slope
-from stecheck.audit_sums import expected_level, expected_slope, slope_noise, stratified_slope
-from stecheck.audit_truths import slope_cases
+from stecheck.claims.audit.steps import step_cancel, step_definition, step_identity_slope, step_mean_zero, step_zero_error_slope
+from stecheck.claims.audit.sums import expected_level, expected_slope, slope_noise, stratified_slope
+from stecheck.claims.audit.truths import slope_cases
 from stecheck.config import RunConfig
-from stecheck.distributions import parse_input
-from stecheck.engine import run
+from stecheck.core.distributions import parse_input
+from stecheck.core.exact import exact_mean_fd
+from stecheck.core.quantize import levels
+from stecheck.engine.runner import run
 from stecheck.errors import ConfigError
-from stecheck.exact import exact_mean_fd
-from stecheck.quantize import levels
 from tests.conftest import SEED, invoke
 
 #: A small audit: one bit width, few samples (the verdicts below are many standard errors from their edges).

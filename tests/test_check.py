@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from stecheck.bounds import BoundsError, parse_bounds
-from stecheck.check import condition_holds, evaluate, plan_runs, verdict
+from stecheck.claims.check.bounds import BoundsError, parse_bounds
+from stecheck.claims.check.evaluate import condition_holds, evaluate, plan_runs, verdict
 from tests.conftest import SEED, SEED_B
 
 
@@ -183,7 +183,7 @@ def test_within_se_bounds_that_are_true_fail_at_the_nominal_rate() -> None:
 
 
 def test_weights_bounds_read_exact_tensor_statistics(tmp_path) -> None:
-    from stecheck.quantize import dorefa_weight_transform, rounding_error
+    from stecheck.core.quantize import dorefa_weight_transform, rounding_error
 
     rng = np.random.Generator(np.random.PCG64(SEED))
     fc = rng.normal(0.0, 0.05, size=(64, 32))

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from stecheck.bounds import STATISTICS, BoundsError, load_bounds, parse_bounds, parse_statistic
+from stecheck.claims.check.bounds import STATISTICS, BoundsError, load_bounds, parse_bounds, parse_statistic
 from stecheck.errors import StecheckError
 
 GOOD: dict[str, Any] = {

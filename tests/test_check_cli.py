@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from stecheck.check import CHECK_FIELDS
+from stecheck.claims.check.evaluate import CHECK_FIELDS
 from tests.conftest import invoke
 
 HEADER = """

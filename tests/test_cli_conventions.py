@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import stecheck
-from stecheck import cli_support
+from stecheck.cli import support as cli_support
 from tests.conftest import SEED, invoke
 from tests.weights_fixtures import weights_like, write_safetensors
 
@@ -68,11 +68,11 @@ def test_j_means_the_same_everywhere(runner) -> None:
 
 
 def test_help_constants_match_the_library() -> None:
-    from stecheck.audit import AuditConfig
-    from stecheck.cli_phase import DEFAULT_FAMILY_HELP, FAMILY_HELP
-    from stecheck.cli_weights import ROLE_HELP, TRANSFORM_HELP
-    from stecheck.phase import DEFAULT_FAMILIES, FAMILY_KINDS
-    from stecheck.phase_run import PhaseConfig
+    from stecheck.claims.audit.run import AuditConfig
+    from stecheck.claims.phase.map import DEFAULT_FAMILIES, FAMILY_KINDS
+    from stecheck.claims.phase.run import PhaseConfig
+    from stecheck.cli.phase import DEFAULT_FAMILY_HELP, FAMILY_HELP
+    from stecheck.cli.weights import ROLE_HELP, TRANSFORM_HELP
     from stecheck.weights import TRANSFORMS
 
     assert FAMILY_HELP == tuple(FAMILY_KINDS) and DEFAULT_FAMILY_HELP == tuple(DEFAULT_FAMILIES)
@@ -82,8 +82,8 @@ def test_help_constants_match_the_library() -> None:
     assert ROLE_HELP == tuple(ROLES)
     import inspect
 
-    from stecheck.cli_audit import audit_command
-    from stecheck.cli_phase import phase
+    from stecheck.cli.audit import audit_command
+    from stecheck.cli.phase import phase
 
     assert inspect.signature(audit_command).parameters["samples"].default == AuditConfig.samples
     assert inspect.signature(phase).parameters["samples"].default == PhaseConfig.samples
@@ -91,7 +91,7 @@ def test_help_constants_match_the_library() -> None:
 
 def test_help_imports_no_heavy_library() -> None:
     code = (
-        "import sys\nfrom stecheck.cli import main\n"
+        "import sys\nfrom stecheck.cli.app import main\n"
         "for argv in (['simulate', '--help'], ['audit', '-h'], ['phase', '-h'], ['weights', '-h'], ['plot', '-h'], ['--version']):\n"
         "    sys.argv = ['stecheck', *argv]\n"
         "    try:\n        main()\n    except SystemExit:\n        pass\n"

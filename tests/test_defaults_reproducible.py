@@ -38,9 +38,9 @@ def printed(records: list[dict]) -> list[dict]:
 
 
 def test_default_seeds_are_the_documented_ones() -> None:
-    from stecheck.audit import AuditConfig
+    from stecheck.claims.audit.run import AuditConfig
+    from stecheck.claims.phase.run import PhaseConfig
     from stecheck.config import default_config
-    from stecheck.phase_run import PhaseConfig
 
     assert default_config().validated().seed == SIMULATE_SEED
     assert AuditConfig().validated().seed == AUDIT_SEED and PhaseConfig().validated().seed == PHASE_SEED

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from stecheck.config import default_config
-from stecheck.engine import run, simulate
+from stecheck.engine.runner import run, simulate
 from stecheck.records import SIMULATE_FIELDS, to_csv_text, to_json_text
 from tests.conftest import SEED
 

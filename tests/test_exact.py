@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from stecheck.distributions import parse_input
-from stecheck.exact import exact_cdf_n, exact_error_moments, exact_mean_fd, exact_p_fd_zero
-from stecheck.quantize import levels
+from stecheck.core.distributions import parse_input
+from stecheck.core.exact import exact_cdf_n, exact_error_moments, exact_mean_fd, exact_p_fd_zero
+from stecheck.core.quantize import levels
 from tests.conftest import SEED
 
 

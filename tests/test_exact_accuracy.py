@@ -11,9 +11,9 @@ import mpmath as mp
 import numpy as np
 import pytest
 
-from stecheck.distributions import parse_input
-from stecheck.exact import exact_error_moments
-from stecheck.quantize import levels
+from stecheck.core.distributions import parse_input
+from stecheck.core.exact import exact_error_moments
+from stecheck.core.quantize import levels
 
 mp.mp.dps = 30
 

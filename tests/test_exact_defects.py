@@ -6,8 +6,8 @@ from fractions import Fraction
 
 import pytest
 
-from stecheck.distributions import parse_input
-from stecheck.exact import exact_fd_table, exact_p_fd_zero
+from stecheck.core.distributions import parse_input
+from stecheck.core.exact import exact_fd_table, exact_p_fd_zero
 
 
 def level_change(x: Fraction, lo: Fraction, hi: Fraction, scale: int, rounding: str) -> int:
@@ -55,7 +55,7 @@ def test_point_mass_tie_issue_case_is_one_half() -> None:
 def test_beta_monte_carlo_has_no_atom_at_the_support_end() -> None:
     """beta(0.05,0.05) k=1 h=0.5: numpy's sampler returns 1.0 for ~7.9% of draws, a threshold tie at
     r + h = 1.5; the Monte Carlo was 1.1568 +- 0.001 against the exact (and true) 1."""
-    from stecheck.engine import simulate
+    from stecheck.engine.runner import simulate
     from tests.conftest import SEED
 
     rec = simulate("beta(0.05,0.05)", bits=1, h=0.5, fd="forward", samples=200_000, seed=SEED)[0]
@@ -78,8 +78,8 @@ def test_clipped_counts_at_24_bits_are_summed_exactly() -> None:
 
     import numpy as np
 
-    from stecheck.estimators import make_plans
-    from stecheck.kernel import accumulate_chunk
+    from stecheck.core.estimators import make_plans
+    from stecheck.core.kernel import accumulate_chunk
 
     scale = 2**24 - 1
     rng = np.random.Generator(np.random.PCG64(7))
@@ -103,7 +103,7 @@ def test_clipped_counts_at_24_bits_are_summed_exactly() -> None:
 def test_large_crossing_counts_give_records(spec: str, k: int, h: float) -> None:
     """The issue's commands ended in an OverflowError or wrapped silently; now records with a positive
     SE wherever the count has positive variance (L h = 65535000 is an integer: every count equals it)."""
-    from stecheck.engine import simulate
+    from stecheck.engine.runner import simulate
     from tests.conftest import SEED
 
     rec = simulate(spec, bits=k, h=h, fd="forward", samples=20_000, seed=SEED, method="mc")[0]
@@ -120,7 +120,7 @@ def test_large_crossing_counts_give_records(spec: str, k: int, h: float) -> None
      ("clip(normal(0.3,0.4))", 2)],
 )
 def test_every_null_exact_field_has_a_note(spec: str, k: int) -> None:
-    from stecheck.engine import simulate
+    from stecheck.engine.runner import simulate
 
     recs = simulate(spec, bits=k, h=[1e-3, 0.9], fd=["forward"], rounding=["half-even", "stochastic"], samples=64, seed=1)
     fields = ("exact_mean_n", "exact_var_n", "exact_fourier_abs", "exact_mean_fd", "exact_p_fd_zero")
@@ -134,7 +134,7 @@ def test_every_null_exact_field_has_a_note(spec: str, k: int) -> None:
 def test_zero_up_to_rounding_is_written_as_zero(spec: str, k: int) -> None:
     """Inputs symmetric about a level or a threshold have E[n] = 0 exactly (THEORY.md, Fourier view); the
     quadrature's sum is within a few ulps of its absolute terms and is written as 0, not -2.5e-18."""
-    from stecheck.exact import exact_error_moments
+    from stecheck.core.exact import exact_error_moments
 
     got = exact_error_moments(parse_input(spec), k, "half-even")
     assert got is not None and got.mean == 0.0

@@ -29,8 +29,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from scipy import special
 
-from stecheck.distributions import MIN_SCALE, parse_input
-from stecheck.engine import simulate
+from stecheck.core.distributions import MIN_SCALE, parse_input
+from stecheck.engine.runner import simulate
 
 TOL = 1e-9
 EXAMPLES = 60

@@ -1,15 +1,15 @@
-"""The Fourier-series exact references (stecheck.charfn) used beyond the cell cap (issue 13, item 6)."""
+"""The Fourier-series exact references (stecheck.core.charfn) used beyond the cell cap (issue 13, item 6)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from stecheck.charfn import series_crossings, series_moments, symmetric_law
-from stecheck.distributions import parse_input
-from stecheck.engine import simulate
-from stecheck.exact import _continuous_nodes, _error_at, exact_error_moments, exact_mean_fd
-from stecheck.quantize import levels
+from stecheck.core.charfn import series_crossings, series_moments, symmetric_law
+from stecheck.core.distributions import parse_input
+from stecheck.core.exact import _continuous_nodes, _error_at, exact_error_moments, exact_mean_fd
+from stecheck.core.quantize import levels
+from stecheck.engine.runner import simulate
 from tests.conftest import SEED
 
 

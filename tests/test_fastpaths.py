@@ -1,9 +1,9 @@
 """The compiled fast paths against the numpy reference paths, on random inputs (hypothesis).
 
-- The one-pass scan (:mod:`stecheck.fastscan`) gives exactly the reference's integer statistics
+- The one-pass scan (:mod:`stecheck.core.fastscan`) gives exactly the reference's integer statistics
   (histogram, zeros, crossing counts, hence KS, chi-square, E[D_h], P(D_h = 0)), the same extremes, power
   sums within float64 rounding (no float32 anywhere), and Fourier sums within the stated bound
-  ``N (pi l w)^2 / 2`` of :func:`stecheck.fastscan.binned_fourier_bound`.
+  ``N (pi l w)^2 / 2`` of :func:`stecheck.core.fastscan.binned_fourier_bound`.
 - The batched exact references equal the per-plan ones.
 """
 
@@ -18,13 +18,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stecheck.config import default_config
-from stecheck.distributions import parse_input
-from stecheck.engine import run
-from stecheck.estimators import HIST_BINS, CellAccumulator, make_plans
-from stecheck.exact import FOURIER_ORDERS, exact_fd_table, exact_mean_fd, exact_p_fd_zero
-from stecheck.fastscan import bin_centres, binned_fourier_bound, binned_fourier_sums
-from stecheck.kernel import accumulate_chunk
-from stecheck.quantize import levels
+from stecheck.core.distributions import parse_input
+from stecheck.core.estimators import HIST_BINS, CellAccumulator, make_plans
+from stecheck.core.exact import FOURIER_ORDERS, exact_fd_table, exact_mean_fd, exact_p_fd_zero
+from stecheck.core.fastscan import bin_centres, binned_fourier_bound, binned_fourier_sums
+from stecheck.core.kernel import accumulate_chunk
+from stecheck.core.quantize import levels
+from stecheck.engine.runner import run
 from tests.conftest import SEED
 
 #: Relative tolerance of float64 power sums whose summation order differs (sequential vs pairwise).

@@ -457,7 +457,7 @@ def test_npz_with_duplicate_member_names_is_refused(tmp_path: Path) -> None:
 
 def test_npz_decompressed_total_is_capped(tmp_path: Path, monkeypatch) -> None:
     """Each member under any per-member limit, the archive's total over the cap: refused before reading."""
-    import stecheck.weights.numpy_format as npf
+    import stecheck.weights.formats.numpy as npf
 
     monkeypatch.setattr(npf, "MAX_NPZ_BYTES", 3 << 20, raising=False)
     monkeypatch.setattr(npf, "MAX_MEMBER_BYTES", 2 << 20, raising=False)

@@ -7,9 +7,9 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from stecheck.estimators import CellAccumulator, FDPlan, crossing_counts, make_plans
-from stecheck.kernel import accumulate_chunk
-from stecheck.quantize import levels, quantize, round_scaled
+from stecheck.core.estimators import CellAccumulator, FDPlan, crossing_counts, make_plans
+from stecheck.core.kernel import accumulate_chunk
+from stecheck.core.quantize import levels, quantize, round_scaled
 from tests.conftest import SEED
 
 

@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from stecheck.distributions import parse_input
-from stecheck.estimators import HIST_BINS, CellAccumulator, make_plans
-from stecheck.exact import FOURIER_ORDERS
-from stecheck.fastscan import MODE_ERRORS
-from stecheck.kernel import accumulate_chunk
-from stecheck.quantize import levels, quantize, round_scaled, rounding_error
-from stecheck.sampling import DRAW, chunk_rng, draw_chunk
+from stecheck.core.distributions import parse_input
+from stecheck.core.estimators import HIST_BINS, CellAccumulator, make_plans
+from stecheck.core.exact import FOURIER_ORDERS
+from stecheck.core.fastscan import MODE_ERRORS
+from stecheck.core.kernel import accumulate_chunk
+from stecheck.core.quantize import levels, quantize, round_scaled, rounding_error
+from stecheck.engine.sampling import DRAW, chunk_rng, draw_chunk
 from tests.conftest import SEED
 
 BIN = 2.0 / HIST_BINS
@@ -78,8 +78,8 @@ def test_chunk_streams_depend_on_the_chunk_index() -> None:
 
 def test_a_two_chunk_run_does_not_repeat_its_samples() -> None:
     """The engine's merged statistics over two chunks equal those of the two chunks' own, distinct draws."""
-    from stecheck.engine import simulate
-    from stecheck.sampling import CHUNK_SIZE
+    from stecheck.engine.runner import simulate
+    from stecheck.engine.sampling import CHUNK_SIZE
 
     inp = parse_input("uniform(0,1)")
     samples = CHUNK_SIZE + 1000
@@ -93,7 +93,7 @@ def test_a_two_chunk_run_does_not_repeat_its_samples() -> None:
 
 def test_phase_map_holds_at_equality() -> None:
     """``holds`` is ``worst_dev <= tolerance``: a deviation exactly equal to the tolerance holds."""
-    from stecheck.phase_run import map_records
+    from stecheck.claims.phase.run import map_records
 
     tol = 0.25
     cdf = np.array([[1.25, 1.0], [np.nextafter(1.25, 2.0), 1.0]])

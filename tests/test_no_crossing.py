@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from stecheck.bounds import parse_bounds
-from stecheck.check import condition_holds, evaluate
-from stecheck.engine import simulate
-from stecheck.estimators import CellAccumulator, make_plans
+from stecheck.claims.check.bounds import parse_bounds
+from stecheck.claims.check.evaluate import condition_holds, evaluate
+from stecheck.core.estimators import CellAccumulator, make_plans
+from stecheck.engine.runner import simulate
 from tests.conftest import SEED
 
 
@@ -68,7 +68,7 @@ def test_check_end_to_end_with_no_crossing(target, passed: bool) -> None:
 @pytest.mark.parametrize("ste,verdict", [(1.0, "rejected"), (0.01, "consistent")])
 def test_report_judges_a_no_crossing_cell_by_its_bound(ste: float, verdict: str) -> None:
     """0 observed, bound U = 0.03: an STE value of 1 is rejected, one of 0.01 (below U) is not."""
-    from stecheck.report import Report, _simulate_section
+    from stecheck.views.report import Report, _simulate_section
 
     rec = simulate("clip(normal(-2,0.5))", bits=1, h=1e-3, fd="forward", samples=100_000, seed=SEED)[0]
     rec = {**rec, "ste": ste}

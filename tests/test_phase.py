@@ -1,4 +1,4 @@
-"""stecheck phase: CDF sums vs Fourier series vs stecheck.exact vs Monte Carlo, and the rule of thumb."""
+"""stecheck phase: CDF sums vs Fourier series vs stecheck.core.exact vs Monte Carlo, and the rule of thumb."""
 
 from __future__ import annotations
 
@@ -13,10 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import optimize
 
-from stecheck.distributions import parse_input
-from stecheck.errors import StecheckError
-from stecheck.exact import exact_error_moments, exact_mean_fd
-from stecheck.phase import (
+from stecheck.claims.phase.map import (
     DEFAULT_FAMILIES,
     Rule,
     cdf_sums,
@@ -29,7 +26,10 @@ from stecheck.phase import (
     sigma_grid,
     stability_bound,
 )
-from stecheck.phase_run import RULE_FIELDS, SPOT_Z, spot_checks
+from stecheck.claims.phase.run import RULE_FIELDS, SPOT_Z, spot_checks
+from stecheck.core.distributions import parse_input
+from stecheck.core.exact import exact_error_moments, exact_mean_fd
+from stecheck.errors import StecheckError
 from tests.conftest import SEED, invoke
 
 FAMILIES = (*DEFAULT_FAMILIES, "t(5)")
@@ -61,7 +61,7 @@ def test_cdf_sums_and_fourier_agree_for_student_t(eta: float) -> None:
 @pytest.mark.parametrize("name", FAMILIES)
 @pytest.mark.parametrize(("sd", "offset", "eta"), [(0.13, 0.5, 0.2), (0.37, 0.21, 0.7), (1.3, 0.0, 0.05)])
 def test_cdf_sums_equal_stecheck_exact(name: str, sd: float, offset: float, eta: float) -> None:
-    """The vectorised sums against stecheck.exact on the same input in r units (k = 3, L = 7)."""
+    """The vectorised sums against stecheck.core.exact on the same input in r units (k = 3, L = 7)."""
     family, k, scale = parse_family(name), 3, 7
     inp = parse_input(family.r_spec((3 + offset) / scale, sd / scale))
     fd, mean_n = cdf_sums(family, sd, [offset], eta)
@@ -245,6 +245,6 @@ def test_cli_unwritable_out_fails_fast(runner, tmp_path: Path) -> None:
 def test_cli_table_and_failed_spot_check_exit_code(runner, monkeypatch) -> None:
     ok = invoke(runner, "phase", *SMALL, "--family", "normal", "--no-save")
     assert ok.exit_code == 0 and "sigma_s*" in ok.stdout and "k_min" in ok.stdout
-    monkeypatch.setattr("stecheck.phase_run.SPOT_Z", -1.0)  # no |z| is <= -1: every spot check fails
+    monkeypatch.setattr("stecheck.claims.phase.run.SPOT_Z", -1.0)  # no |z| is <= -1: every spot check fails
     failed = invoke(runner, "phase", *SMALL, "--family", "normal", "--no-save")
     assert failed.exit_code == 1 and "NO" in failed.stdout

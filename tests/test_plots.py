@@ -12,13 +12,13 @@ from conftest import invoke
 from matplotlib.figure import Figure
 from plots_fixtures import VARIANTS_CONFIG, write_simulate, write_weights
 
-from stecheck.plots.runs import MAX_NOISE_FIGURES, find_runs, noise_inputs, plan_figures, plot_run
-from stecheck.plots.simulate import against_k, fourier_spectrum, noise_histograms, slope_vs_h
-from stecheck.plots.style import save_figure
-from stecheck.plots.variants import is_variants_run, point_value, rounding_variants
-from stecheck.plots.weights import heatmap_matrices, sqnr_vs_k, weights_heatmaps
-from stecheck.quantize import levels
+from stecheck.core.quantize import levels
 from stecheck.records import read_run
+from stecheck.views.plots.runs import MAX_NOISE_FIGURES, find_runs, noise_inputs, plan_figures, plot_run
+from stecheck.views.plots.simulate import against_k, fourier_spectrum, noise_histograms, slope_vs_h
+from stecheck.views.plots.style import save_figure
+from stecheck.views.plots.variants import is_variants_run, point_value, rounding_variants
+from stecheck.views.plots.weights import heatmap_matrices, sqnr_vs_k, weights_heatmaps
 
 
 @pytest.fixture(scope="module")

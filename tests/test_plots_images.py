@@ -16,9 +16,9 @@ import matplotlib.pyplot as plt
 import pytest
 from matplotlib.testing.compare import compare_images
 
-from stecheck.plots.simulate import slope_vs_h
-from stecheck.plots.style import save_figure
-from stecheck.plots.variants import rounding_variants
+from stecheck.views.plots.simulate import slope_vs_h
+from stecheck.views.plots.style import save_figure
+from stecheck.views.plots.variants import rounding_variants
 
 BASELINE = Path(__file__).resolve().parent / "baseline"
 DPI = 40
@@ -60,7 +60,7 @@ def test_a_changed_figure_is_detected(tmp_path: Path) -> None:
 
 def test_symlog_axes_label_plain_numbers_at_every_1_2_5_step() -> None:
     """A slope panel spanning 0 to 40 reads 0, 0.5, 1, 2, 5, 10, 20 (not only 0, 10^0, 10^1)."""
-    from stecheck.plots.style import symlog_y
+    from stecheck.views.plots.style import symlog_y
 
     fig, ax = plt.subplots()
     ax.plot([1, 2, 3], [0.0, 3.0, 40.0])

@@ -5,8 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stecheck.errors import ConfigError
-from stecheck.quantize import (
+from stecheck.core.quantize import (
     dither_round,
     dorefa_weight_transform,
     levels,
@@ -15,6 +14,7 @@ from stecheck.quantize import (
     rounding_error,
     stochastic_round,
 )
+from stecheck.errors import ConfigError
 from tests.conftest import SEED
 
 finite = st.floats(min_value=-4.0, max_value=4.0, allow_nan=False)

@@ -83,7 +83,7 @@ def test_a_run_leaves_no_file_inside_the_installed_package(tmp_path: Path) -> No
     cache = tmp_path / "cache"
     env = _clean_env(STECHECK_CACHE=str(cache), PYTHONDONTWRITEBYTECODE="1", PATH=os.environ.get("PATH", ""))
     code = ("import stecheck; stecheck.simulate('normal(0.5,0.15)', bits=2, h=1e-3, fd='forward', samples=2000); "
-            "import stecheck.exact as e; e.exact_fd_table")
+            "import stecheck.core.exact as e; e.exact_fd_table")
     done = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert listing() == before
@@ -93,7 +93,7 @@ def test_a_run_leaves_no_file_inside_the_installed_package(tmp_path: Path) -> No
 
 def test_numba_cache_dir_wins_when_set(tmp_path: Path) -> None:
     env = _clean_env(NUMBA_CACHE_DIR=str(tmp_path / "mine"), STECHECK_CACHE=str(tmp_path / "cache"), PATH=os.environ.get("PATH", ""))
-    code = "import stecheck.fastscan, numba.core.config as c; print(c.CACHE_DIR)"
+    code = "import stecheck.core.fastscan, numba.core.config as c; print(c.CACHE_DIR)"
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600, check=True)
     assert done.stdout.strip() == str(tmp_path / "mine")
     del env["NUMBA_CACHE_DIR"]
@@ -103,7 +103,7 @@ def test_numba_cache_dir_wins_when_set(tmp_path: Path) -> None:
 
 def test_numba_imported_first_still_caches_outside_the_package(tmp_path: Path) -> None:
     env = _clean_env(STECHECK_CACHE=str(tmp_path / "cache"), PATH=os.environ.get("PATH", ""))
-    code = "import numba, numba.core.config as c; import stecheck.fastscan; print(c.CACHE_DIR)"
+    code = "import numba, numba.core.config as c; import stecheck.core.fastscan; print(c.CACHE_DIR)"
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600, check=True)
     assert done.stdout.strip() == str(tmp_path / "cache" / "numba")
 

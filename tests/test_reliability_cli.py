@@ -22,7 +22,7 @@ import pytest
 from typer.testing import CliRunner
 
 from stecheck.config import RunConfig
-from stecheck.runstate import STATE_DIR, ResumableRun
+from stecheck.engine.runstate import STATE_DIR, ResumableRun
 from stecheck.safety import out_dir_lock
 from tests.conftest import invoke
 from tests.test_fuzz_weights import _external_model, _raw_safetensors

@@ -22,9 +22,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from stecheck.engine.runstate import STATE_DIR
 from stecheck.errors import OutputError
 from stecheck.records import SIMULATE_FIELDS, to_csv_text
-from stecheck.runstate import STATE_DIR
 from stecheck.safety import interruptible, lock_path, out_dir_lock, signals_deferred
 from tests.conftest import invoke
 
@@ -205,8 +205,8 @@ def test_signal_during_weights_keeps_previous_results(tmp_path: Path, signum: in
 def test_resume_in_process_equals_one_uninterrupted_run(tmp_path: Path) -> None:
     """Interrupt after the first input (from the progress callback), resume, compare with engine.run."""
     from stecheck.config import RunConfig
-    from stecheck.engine import run
-    from stecheck.runstate import ResumableRun
+    from stecheck.engine.runner import run
+    from stecheck.engine.runstate import ResumableRun
 
     config = RunConfig(inputs=("normal(0.5,0.15)", "uniform(0,1)", "laplace(0.5,0.2)"), bits=(1, 2), steps=(1e-3, 0.3),
                        samples=50_000, seed=0x9E3779B97F4A7C15F39CC0605CEDC834)
@@ -490,16 +490,16 @@ def test_every_command_ends_a_signal_with_one_line_and_128_plus_signum(command: 
     """In process: the command's work is replaced by one that signals the process; the command group turns
     it into ``error: interrupted, nothing written`` and exit 130 (SIGINT) or 143 (SIGTERM), and --out is untouched.
     Also when the interrupt surfaces as another exception (a signal inside a C extension's initialisation)."""
-    import stecheck.audit
-    import stecheck.check
-    import stecheck.phase_run
-    import stecheck.plots.runs
+    import stecheck.claims.audit.run
+    import stecheck.claims.check.evaluate
+    import stecheck.claims.phase.run
+    import stecheck.views.plots.runs
     import stecheck.weights
 
     _setup_sets(tmp_path)
     # the commands import their library functions when they run: patched where they are defined
-    patches = {"audit": (stecheck.audit, "audit"), "check": (stecheck.check, "evaluate"),
-               "plot": (stecheck.plots.runs, "_draw_all"), "phase": (stecheck.phase_run, "run_phase"),
+    patches = {"audit": (stecheck.claims.audit.run, "audit"), "check": (stecheck.claims.check.evaluate, "evaluate"),
+               "plot": (stecheck.views.plots.runs, "_draw_all"), "phase": (stecheck.claims.phase.run, "run_phase"),
                "weights": (stecheck.weights, "scan")}
     monkeypatch.setattr(*patches[command], (_signal_self if where == "python" else _signal_self_in_extension_init)(signum))
     name = {"check": "check --out"}.get(command, command)
@@ -513,19 +513,19 @@ def test_every_command_ends_a_signal_with_one_line_and_128_plus_signum(command: 
 
 def test_a_full_disk_while_saving_resume_state_is_one_line_and_keeps_the_results(tmp_path: Path,
                                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    import stecheck.runstate
+    import stecheck.engine.runstate
 
     out = tmp_path / "out"
     assert invoke(CliRunner(), *SMALL_SIM, "--seed", "1", "--out", str(out)).exit_code == 0
     previous = _tree(out)
-    real = stecheck.runstate.write_text_atomic
+    real = stecheck.engine.runstate.write_text_atomic
 
     def full(path: Path, text: str) -> None:
         if path.name.startswith("input-"):
             raise OSError(28, "No space left on device")
         real(path, text)
 
-    monkeypatch.setattr(stecheck.runstate, "write_text_atomic", full)
+    monkeypatch.setattr(stecheck.engine.runstate, "write_text_atomic", full)
     result = invoke(CliRunner(), *SMALL_SIM, "--seed", "2", "--out", str(out))
     assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr.count("\n") == 1 and "No space left on device" in result.stderr and "--resume" in result.stderr
@@ -561,7 +561,7 @@ def test_a_file_size_limit_midway_keeps_the_previous_set(command: str, tmp_path:
 
 def test_plot_and_report_never_read_a_temporary_box(tmp_path: Path) -> None:
     """A box left by a killed run holds a records.json; finding runs under results/ skips it."""
-    from stecheck.plots.runs import find_runs
+    from stecheck.views.plots.runs import find_runs
 
     for run in ("run", ".run.stecheck-abc123/set"):
         (tmp_path / run).mkdir(parents=True)

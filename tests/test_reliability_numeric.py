@@ -14,10 +14,10 @@ import pytest
 
 from stecheck import simulate
 from stecheck.config import MIN_STEP, RunConfig
-from stecheck.distributions import MAX_MAGNITUDE, MIN_SCALE, parse_input
+from stecheck.core.distributions import MAX_MAGNITUDE, MIN_SCALE, parse_input
+from stecheck.core.exact import exact_mean_fd
+from stecheck.core.quantize import levels
 from stecheck.errors import ConfigError, SpecError
-from stecheck.exact import exact_mean_fd
-from stecheck.quantize import levels
 from tests.conftest import SEED, SEED_B
 
 Z = 5.0

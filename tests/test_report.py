@@ -10,9 +10,9 @@ import pytest
 from conftest import invoke
 from plots_fixtures import SEED, VARIANTS_CONFIG, write_simulate, write_weights
 
-from stecheck.plots.runs import plot_run
 from stecheck.records import fmt
-from stecheck.report import build_report, rejects
+from stecheck.views.plots.runs import plot_run
+from stecheck.views.report import build_report, rejects
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +111,7 @@ COMMITTED = ROOT / "results"
 
 
 def _committed_report():
-    from stecheck.plots.runs import find_runs
+    from stecheck.views.plots.runs import find_runs
 
     return build_report(find_runs([], root=COMMITTED), relative_to=ROOT)
 
@@ -141,7 +141,7 @@ def test_report_of_the_committed_results_has_the_audit_verdicts_and_the_phase_ru
 def test_weights_verdicts_follow_the_readme_threshold(runs):
     import json
 
-    from stecheck.plots.weights import weights_records
+    from stecheck.views.plots.weights import weights_records
 
     records = json.loads((runs["weights"] / "records.json").read_text())["records"]
     chosen = weights_records(records)

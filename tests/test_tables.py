@@ -10,9 +10,9 @@ import pytest
 from rich.console import Console
 
 import stecheck
-from stecheck.cli_weights import print_summary
-from stecheck.render import SIMULATE_CAPTION, simulate_columns
-from stecheck.tables import Column, fit, print_table
+from stecheck.cli.render import SIMULATE_CAPTION, simulate_columns
+from stecheck.cli.tables import Column, fit, print_table
+from stecheck.cli.weights import print_summary
 from tests.conftest import SEED
 
 WIDTHS = (80, 120, 200)
@@ -90,7 +90,7 @@ def test_audit_table_never_cuts_a_number(width: int) -> None:
     import json
     from pathlib import Path
 
-    from stecheck.cli_audit import _numbers, audit_table
+    from stecheck.cli.audit import _numbers, audit_table
 
     records = json.loads((Path(__file__).resolve().parents[1] / "results" / "audit" / "records.json").read_text())["records"]
     console = Console(width=width, record=True, color_system=None, file=io.StringIO())
@@ -113,7 +113,7 @@ def test_check_table_never_cuts_a_number(width: int) -> None:
     import json
     from pathlib import Path
 
-    from stecheck.cli_check import verdict_table
+    from stecheck.cli.check import verdict_table
     from stecheck.records import fmt
 
     records = json.loads((Path(__file__).resolve().parents[1] / "results" / "check" / "bounds.json").read_text())["records"]
@@ -131,7 +131,7 @@ def test_phase_tables_never_cut_a_number(width: int) -> None:
     import json
     from pathlib import Path
 
-    from stecheck.cli_phase import rule_table, spot_table
+    from stecheck.cli.phase import rule_table, spot_table
 
     root = Path(__file__).resolve().parents[1] / "results" / "phase"
     spots = json.loads((root / "spot" / "records.json").read_text())["records"]

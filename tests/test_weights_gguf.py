@@ -121,7 +121,7 @@ def test_gguf_default_scan_leaves_quantized_tensors_out_and_says_so(runner, tmp_
 
 def test_gguf_chunked_reads_cross_block_boundaries(tmp_path: Path, rng) -> None:
     """Reads at arbitrary element ranges (not block-aligned) return the same values as one whole read."""
-    from stecheck.weights.gguf_format import gguf_tensors
+    from stecheck.weights.formats.gguf import gguf_tensors
 
     path = tmp_path / "m.gguf"
     want = write_llama_gguf(path, rng)

@@ -110,7 +110,7 @@ def test_keras3_archive_roles_from_layer_classes(runner, tmp_path: Path, rng) ->
 def test_keras_external_storage_is_refused(tmp_path: Path) -> None:
     """A dataset whose bytes live in another file would let a model read any file: refused."""
     from stecheck.errors import StecheckError
-    from stecheck.weights.keras_format import keras_tensors
+    from stecheck.weights.formats.keras import keras_tensors
 
     secret = tmp_path / "secret.bin"
     secret.write_bytes(np.arange(16, dtype=np.float32).tobytes())
@@ -140,7 +140,7 @@ def test_keras_compressed_dataset_read_lazily_across_rows(runner, tmp_path: Path
     path = tmp_path / "big.h5"
     with h5py.File(path, "w") as f:
         f.create_dataset("model_weights/conv/conv/kernel:0", data=kernel, compression="gzip", chunks=(16, 37, 29))
-    from stecheck.weights.keras_format import keras_tensors
+    from stecheck.weights.formats.keras import keras_tensors
 
     (tensor,) = keras_tensors(path)
     np.testing.assert_array_equal(np.concatenate(list(tensor.raw_chunks())), kernel.reshape(-1))

@@ -12,7 +12,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from stecheck.errors import ConfigError, StecheckError
-from stecheck.weights.onnx_format import onnx_tensors
+from stecheck.weights.formats.onnx import onnx_tensors
 from stecheck.weights.roles import name_roles, parse_roles
 from stecheck.weights.scan import left_out, select
 from stecheck.weights.sources import open_path

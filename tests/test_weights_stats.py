@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 
 import stecheck.weights.stats as wstats
-from stecheck.quantize import dorefa_weight_transform, rounding_error
+from stecheck.core.quantize import dorefa_weight_transform, rounding_error
 from stecheck.weights import scan
 from stecheck.weights.scan import AGGREGATE
 from stecheck.weights.stats import (

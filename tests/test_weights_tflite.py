@@ -85,7 +85,7 @@ def test_tflite_default_scan_is_the_weights(runner, tmp_path: Path, rng) -> None
 
 
 def test_tflite_two_subgraphs_are_prefixed(tmp_path: Path, rng) -> None:
-    from stecheck.weights.tflite_format import tflite_tensors
+    from stecheck.weights.formats.tflite import tflite_tensors
 
     path = write(tmp_path / "two.tflite", [small_cnn(rng), small_cnn(rng)])
     names = [t.name for t in tflite_tensors(path)]

@@ -56,12 +56,12 @@ def render() -> str:
         + "; ".join(f"{r['samples']:.0e} samples: {r['peak_rss_mb']:.0f} MB in {r['seconds']:.0f} s" for r in memory["runs"])
         + f", fresh process each ({memory['cell']}; imports included).",
         f"- Exact mode ({_load_note(exact)}): {exact['records']} records, median of {exact['repeats']} cold-cache runs.",
-        "- Precision: the compiled scan (numba, `stecheck/fastscan.py`) works in float64 throughout (no float32 "
+        "- Precision: the compiled scan (numba, `stecheck/core/fastscan.py`) works in float64 throughout (no float32 "
         "path). Its histogram, zero and crossing counts -- hence KS, chi-square, E[D_h], P(D_h = 0) -- equal the "
         "numpy reference path exactly, moments agree to float64 rounding, and the Fourier magnitudes, taken from "
         "per-bin deviation sums (first-order Taylor per bin), are within "
         f"{cost['fourier_bound']:.1e} of the exact ones (bound (pi l w)^2 / 2 at l = 8, w = 2^-15); "
         "`tests/test_fastpaths.py` checks all of this with hypothesis on random inputs. "
-        "`stecheck.engine.run(..., fast=False)` selects the numpy reference path.",
+        "`stecheck.engine.runner.run(..., fast=False)` selects the numpy reference path.",
     ]
     return "\n".join(lines)

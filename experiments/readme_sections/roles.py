@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from stecheck.weights.onnx_roles import SLOT_ROLES as ONNX_SLOTS
+from stecheck.weights.formats.onnx_roles import SLOT_ROLES as ONNX_SLOTS
+from stecheck.weights.formats.tflite import SLOT_ROLES as TFLITE_SLOTS
 from stecheck.weights.roles import NAME_RULES, ROLES
-from stecheck.weights.tflite_format import SLOT_ROLES as TFLITE_SLOTS
 
 
 def _slot_rows(fmt: str, how: str, table: dict[str, dict[int, str]]) -> list[str]:

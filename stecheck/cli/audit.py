@@ -1,6 +1,6 @@
 """``stecheck audit``: the argument "Lemma Two" checked step by step, with computed verdicts.
 
-Parses options, calls :func:`stecheck.audit.audit`, renders the rows. Exit code 0 when the audit ran
+Parses options, calls :func:`stecheck.claims.audit.run.audit`, renders the rows. Exit code 0 when the audit ran
 (its verdicts are findings, not a failed check), 2 for a usage error (one line on stderr, no files).
 """
 
@@ -13,14 +13,14 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from stecheck.cli_support import (OutputFormat, VersionFlag, check_threads, claimed_output, count, emit, jobs_option, progress_bar,
+from stecheck.cli.support import (OutputFormat, VersionFlag, check_threads, claimed_output, count, emit, jobs_option, progress_bar,
                                   shows_progress, stdout_console)
 from stecheck.errors import ConfigError
 from stecheck.records import RUN_FILES, Record, fmt, to_csv_text, to_json_text, to_markdown_text, write_run_files
 from stecheck.seeds import AUDIT_SEED
 
 if TYPE_CHECKING:
-    from stecheck.audit import AuditConfig
+    from stecheck.claims.audit.run import AuditConfig
 
 __all__ = ["AUDIT_MD_COLUMNS", "DEFAULT_OUT", "audit_command", "audit_table", "audit_markdown"]
 
@@ -115,7 +115,7 @@ def audit_command(
     dither, the Fourier prediction); with --weights, steps 8' and 9 again on real weights (rows 8'W, 9W).
     Writes results/audit/ unless --out or --no-save say otherwise.
     """
-    from stecheck.audit import AUDIT_FIELDS, AuditConfig, audit, audit_samples
+    from stecheck.claims.audit.run import AUDIT_FIELDS, AuditConfig, audit, audit_samples
     from stecheck.config import parse_seed
     from stecheck.resultset import replace_set
 

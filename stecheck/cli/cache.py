@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from stecheck.cachedirs import numba_cache_dir, zoo_cache_dir
-from stecheck.cli_support import VersionFlag, stdout_console
+from stecheck.cli.support import VersionFlag, stdout_console
 from stecheck.errors import OutputError
 
 __all__ = ["CacheAction", "cache_command", "cache_parts"]

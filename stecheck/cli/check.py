@@ -16,14 +16,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from stecheck.cli_support import EXIT_CHECK_FAILED, VersionFlag, check_threads, claimed_output, emit, jobs_option, progress_bar, stdout_console
+from stecheck.cli.support import EXIT_CHECK_FAILED, VersionFlag, check_threads, claimed_output, emit, jobs_option, progress_bar, stdout_console
+from stecheck.cli.tables import Column, fitted_table
 from stecheck.errors import OutputError
 from stecheck.records import Record, fmt, provenance, to_json_text, to_markdown_text, write_text_atomic
-from stecheck.tables import Column, fitted_table
 
 if TYPE_CHECKING:
-    from stecheck.bounds import Bound
-    from stecheck.check import CheckResult
+    from stecheck.claims.check.bounds import Bound
+    from stecheck.claims.check.evaluate import CheckResult
 
 __all__ = ["check", "CheckFormat", "verdict_table", "junit_xml", "CHECK_MD_COLUMNS"]
 
@@ -61,7 +61,7 @@ def _summary(verdicts: Sequence[Record]) -> str:
 
 def verdict_table(verdicts: Sequence[Record], title: str, width: int | None = None) -> Table:
     """A rich table: bound, source, k, statistic, value, SE, condition, verdict, fitted to ``width`` columns
-    (:mod:`stecheck.tables`: numbers are never cut; text wraps; None shows every column)."""
+    (:mod:`stecheck.cli.tables`: numbers are never cut; text wraps; None shows every column)."""
     columns = [
         Column("bound", [rec["bound"] for rec in verdicts], "left", 0, text=True),
         Column("source", [rec["source"] for rec in verdicts], "left", 3, text=True),
@@ -145,8 +145,8 @@ def check(
     version: VersionFlag = None,
 ) -> None:
     """Evaluate every bound of the bounds files; exit 0 if all hold, 1 if any fails, 2 on a file error."""
-    from stecheck.bounds import load_bounds
-    from stecheck.check import evaluate, total_check_samples
+    from stecheck.claims.check.bounds import load_bounds
+    from stecheck.claims.check.evaluate import evaluate, total_check_samples
 
     check_threads(threads)
     bounds: list[Bound] = []
@@ -163,7 +163,7 @@ def check(
 def _write_outputs(result: CheckResult, bounds_files: Sequence[Path], threads: int, output_format: CheckFormat,
                    out: Optional[Path], locked: Optional[Path]) -> None:
     """The --format text to ``--out`` (one atomic rename) or stdout; the table on stdout."""
-    from stecheck.check import CHECK_FIELDS
+    from stecheck.claims.check.evaluate import CHECK_FIELDS
 
     title = "stecheck check: " + ", ".join(str(p) for p in bounds_files)
     table = verdict_table(result.verdicts, title)  # every column: for a file

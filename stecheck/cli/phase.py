@@ -9,19 +9,19 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from stecheck.cli_support import EXIT_CHECK_FAILED, OutputFormat, VersionFlag, claimed_output, count, emit, progress_bar, stdout_console
+from stecheck.cli.support import EXIT_CHECK_FAILED, OutputFormat, VersionFlag, claimed_output, count, emit, progress_bar, stdout_console
+from stecheck.cli.tables import Column, fitted_table
 from stecheck.errors import ConfigError
 from stecheck.records import RUN_FILES, Record, fmt, to_csv_text, to_json_text, to_markdown_text, write_run_files
 from stecheck.seeds import PHASE_SEED
-from stecheck.tables import Column, fitted_table
 
 if TYPE_CHECKING:
-    from stecheck.phase_run import PhaseResult
+    from stecheck.claims.phase.run import PhaseResult
 
 __all__ = ["PHASE_ENTRIES", "phase", "write_phase", "write_phase_files", "rule_table"]
 
 DEFAULT_OUT = Path("results") / "phase"
-#: The family kinds and default families of :mod:`stecheck.phase`, for the help text (a test keeps them equal).
+#: The family kinds and default families of :mod:`stecheck.claims.phase.map`, for the help text (a test keeps them equal).
 FAMILY_HELP: Final = ("normal", "laplace", "logistic", "uniform", "t(df)")
 DEFAULT_FAMILY_HELP: Final = ("normal", "laplace", "logistic", "uniform")
 
@@ -43,7 +43,7 @@ def rule_table(records: Sequence[Record], title: str | None) -> Table:
 
 def spot_table(records: Sequence[Record], width: int | None = None) -> Table:
     """Monte Carlo spot checks against the exact CDF sum, fitted to ``width`` columns (numbers never cut)."""
-    from stecheck.phase_run import SPOT_Z
+    from stecheck.claims.phase.run import SPOT_Z
 
     columns = [
         Column("family", [rec["family"] for rec in records], "left", 0, text=True),
@@ -66,8 +66,8 @@ PHASE_ENTRIES = (*RUN_FILES, "map", "spot", *(f"{stem}.{ext}" for stem in ("phas
 
 def write_phase_files(directory: Path, result: "PhaseResult") -> list[Path]:
     """Rule records in ``directory``, the map in ``directory/map``, spot checks in ``directory/spot``, and figures."""
-    from stecheck.phase_run import MAP_FIELDS, MAP_MD_COLUMNS, RULE_FIELDS, RULE_MD_COLUMNS, SPOT_FIELDS, SPOT_MD_COLUMNS
-    from stecheck.plots.phase import plot_phase_map, plot_worst_case
+    from stecheck.claims.phase.run import MAP_FIELDS, MAP_MD_COLUMNS, RULE_FIELDS, RULE_MD_COLUMNS, SPOT_FIELDS, SPOT_MD_COLUMNS
+    from stecheck.views.plots.phase import plot_phase_map, plot_worst_case
 
     tol = result.config.tolerance
     written = write_run_files(directory, result.meta, result.rule_records, RULE_FIELDS, RULE_MD_COLUMNS, "stecheck phase: rule of thumb")
@@ -112,8 +112,8 @@ def phase(
     sigma_s* beyond which |E[D] - 1| <= tolerance at every offset, with k_min = ceil(log2(1 + sigma_s*/sd)).
     Writes results/phase/ unless --out or --no-save; exits 1 if a spot check fails.
     """
-    from stecheck.phase import DEFAULT_FAMILIES
-    from stecheck.phase_run import RULE_FIELDS, RULE_MD_COLUMNS, PhaseConfig, run_phase
+    from stecheck.claims.phase.map import DEFAULT_FAMILIES
+    from stecheck.claims.phase.run import RULE_FIELDS, RULE_MD_COLUMNS, PhaseConfig, run_phase
     from stecheck.resultset import replace_set
 
     if no_save and out is not None:

@@ -1,4 +1,4 @@
-"""``stecheck plot`` and ``stecheck report``: figures and a one-page report from results directories."""
+"""``stecheck plot``: figures from the records of results directories."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from stecheck.cli_support import VersionFlag, check_threads, claimed_output, emit, jobs_option, progress_bar, stdout_console
+from stecheck.cli.support import VersionFlag, check_threads, claimed_output, jobs_option, progress_bar, stdout_console
 from stecheck.errors import OutputError
 
-__all__ = ["plot", "report", "FigureFormat", "MAX_DPI"]
+__all__ = ["plot", "FigureFormat", "MAX_DPI"]
 
 #: Highest raster resolution ``plot --dpi`` accepts.
 MAX_DPI = 600
@@ -38,7 +38,7 @@ def plot(
     version: VersionFlag = None,
 ) -> None:
     """Figures from the records of simulate and weights runs (read, never recomputed); prints the paths."""
-    from stecheck.plots.runs import find_runs, load_run, plot_run
+    from stecheck.views.plots.runs import find_runs, load_run, plot_run
 
     if dpi is not None and dpi <= 0:
         raise OutputError(f"dpi {dpi} must be a positive integer")
@@ -63,28 +63,3 @@ def plot(
             advance(1)
 
 
-def report(
-    results: RunDirs = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="FILE", help="Write the report to FILE.md or FILE.html (default: Markdown on stdout).")] = None,
-    version: VersionFlag = None,
-) -> None:
-    """One page per set of runs: verdicts, key tables, the figures of `stecheck plot`, provenance."""
-    from stecheck.plots.runs import find_runs
-    from stecheck.records import write_text_atomic
-    from stecheck.report import build_report
-
-    if out is not None and out.suffix.lower() not in (".md", ".html", ".htm"):
-        raise OutputError(f"report file {str(out)!r} must end in .md or .html")
-    runs = find_runs(results or [])
-    if out is None:
-        emit(build_report(runs, relative_to=Path(".").resolve()).to_markdown())
-        return
-    with claimed_output(out, directory=False) as locked:  # one writer per report file, replaced by one rename
-        assert locked is not None
-        document = build_report(runs, relative_to=locked.parent)
-        text = document.to_html() if out.suffix.lower() in (".html", ".htm") else document.to_markdown()
-        try:
-            write_text_atomic(locked, text)
-        except OSError as exc:
-            raise OutputError(f"cannot write report {str(out)!r}: {exc.strerror or exc}") from None
-    stdout_console().print(f"wrote {out}", markup=False)

@@ -6,9 +6,9 @@ from typing import Final, Sequence
 
 from rich.table import Table
 
+from stecheck.cli.tables import Column, fitted_table
 from stecheck.records import Record, fmt, to_markdown_text
 from stecheck.safe_io import visible
-from stecheck.tables import Column, fitted_table
 
 __all__ = ["SIMULATE_CAPTION", "SIMULATE_MD_COLUMNS", "simulate_columns", "simulate_table", "simulate_markdown"]
 
@@ -49,7 +49,7 @@ def _groups(records: Sequence[Record]) -> dict[tuple, list[Record]]:
 def simulate_columns(records: Sequence[Record]) -> list[Column]:
     """One row per (input, k, rounding, scheme); one ``E[D_h]`` column per step h, "MC ± SE (exact)".
 
-    Priorities (see :func:`stecheck.tables.fit`): input and k always; then E[n], the steps h in order,
+    Priorities (see :func:`stecheck.cli.tables.fit`): input and k always; then E[n], the steps h in order,
     12 Var(n), the exact E[n], the STE value, the KS statistic, the rounding and the scheme when they do
     not vary.
     """

@@ -14,11 +14,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from stecheck.cli_support import OutputFormat, VersionFlag, claimed_output, emit, progress_bar, shows_progress, stdout_console
+from stecheck.cli.support import OutputFormat, VersionFlag, claimed_output, emit, progress_bar, shows_progress, stdout_console
+from stecheck.cli.tables import Column, print_table
 from stecheck.errors import ConfigError
 from stecheck.records import RUN_FILES, Record, fmt, provenance, to_csv_text, to_json_text, to_markdown_text, write_run_files
 from stecheck.safe_io import safe_name, visible
-from stecheck.tables import Column, print_table
 
 __all__ = ["DEFAULT_OUT", "EXACT_NOTE", "print_summary", "summary_columns", "weights_command", "zoo_table"]
 
@@ -109,10 +109,10 @@ def weights_command(
 ) -> None:
     """Exact rounding-error statistics of real weights per tensor and k: is n uniform, is E[D_h] = 1?"""
     from stecheck.config import _check_step, parse_bits
+    from stecheck.resultset import replace_set
     from stecheck.weights import TRANSFORMS, WEIGHTS_FIELDS, WEIGHTS_MD_COLUMNS, open_source, scan, select
     from stecheck.weights.roles import DEFAULT_ROLES, ROLES, parse_roles
     from stecheck.weights.scan import left_out
-    from stecheck.resultset import replace_set
     from stecheck.weights.zoo import lookup
 
     if no_save and out is not None:

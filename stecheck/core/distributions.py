@@ -26,8 +26,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
 
+from stecheck.core.quantize import levels
 from stecheck.errors import SpecError
-from stecheck.quantize import levels
 
 __all__ = [
     "FAMILIES",

@@ -17,7 +17,7 @@ numbers of samples with ``n`` below a few breakpoints (:func:`crossing_points`).
 Two paths fill an accumulator. The numpy reference (:meth:`CellAccumulator.add_error`,
 :meth:`CellAccumulator.add_crossings_from_n`: one vectorised pass per statistic, a ``searchsorted`` for
 the breakpoints) and the compiled one-pass scan (:meth:`CellAccumulator.add_scan`,
-:mod:`stecheck.fastscan`), which keeps the Fourier sums as per-bin deviation sums of the histogram.
+:mod:`stecheck.core.fastscan`), which keeps the Fourier sums as per-bin deviation sums of the histogram.
 They agree exactly on every integer statistic (tests/test_fastpaths.py).
 """
 
@@ -33,8 +33,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
 
-from stecheck import fastscan
-from stecheck.exact import FOURIER_ORDERS
+from stecheck.core import fastscan
+from stecheck.core.exact import FOURIER_ORDERS
 
 __all__ = [
     "HIST_BINS",
@@ -181,7 +181,7 @@ def crossing_points(plans: tuple[FDPlan, ...]) -> NDArray[np.float64]:
 
 @lru_cache(maxsize=256)
 def _scan_tables(plans: tuple[FDPlan, ...]) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.uint8]]:
-    """Breakpoints, their histogram bins and the marked-bin bit set for :func:`stecheck.fastscan.scan`."""
+    """Breakpoints, their histogram bins and the marked-bin bit set for :func:`stecheck.core.fastscan.scan`."""
     points = crossing_points(plans)
     point_bins = fastscan.bin_of(points, HIST_BINS)
     return points, point_bins, fastscan.marked_bins(point_bins, HIST_BINS)
@@ -295,12 +295,12 @@ class CellAccumulator:
         return acc
 
     def add_scan(self, x: NDArray[np.float64], scale: int, mode: int, crossings: bool) -> None:
-        """Add a chunk with the compiled one-pass scan (:func:`stecheck.fastscan.scan`).
+        """Add a chunk with the compiled one-pass scan (:func:`stecheck.core.fastscan.scan`).
 
-        ``mode`` is :data:`~stecheck.fastscan.MODE_ERRORS` (``x`` holds the errors ``e``) or a deterministic
+        ``mode`` is :data:`~stecheck.core.fastscan.MODE_ERRORS` (``x`` holds the errors ``e``) or a deterministic
         rounding of ``s = L x``. With ``crossings`` (unclipped deterministic rounding, ``e = n``) the
         finite-difference counts are added too. The Fourier sums are then kept as histogram deviations
-        (:func:`stecheck.fastscan.binned_fourier_sums`); a scanned accumulator merges only with scanned ones.
+        (:func:`stecheck.core.fastscan.binned_fourier_sums`); a scanned accumulator merges only with scanned ones.
         """
         if x.size == 0:
             return
@@ -432,7 +432,7 @@ class CellAccumulator:
 
     def fourier_sums(self) -> NDArray[np.complex128]:
         """``sum exp(2 pi i l e)``, l = 1..8: exact (numpy path) or from the histogram (scanned; error at most
-        ``N (pi l w)^2 / 2``, :func:`stecheck.fastscan.binned_fourier_bound`)."""
+        ``N (pi l w)^2 / 2``, :func:`stecheck.core.fastscan.binned_fourier_bound`)."""
         if self.hist_dev is None:
             return self.fourier
         return self.fourier + fastscan.binned_fourier_sums(self.hist, self.hist_dev, FOURIER_ORDERS)

@@ -15,7 +15,7 @@ the quantization cells (partial moments), point masses by evaluating the quantiz
   about 1e-10 relative (the CDF differences ``F(t) - F(t - h)`` lose digits as ``h`` shrinks).
 - Where that would take more than ``MAX_CELLS`` cells (a wide input at large k, heavy tails), unclipped
   inputs of the normal, Laplace, logistic, t and uniform families use the Fourier series of
-  :mod:`stecheck.charfn` (closed-form characteristic functions, tail bounded below 1e-13).
+  :mod:`stecheck.core.charfn` (closed-form characteristic functions, tail bounded below 1e-13).
 - ``P(n <= x) = sum_j [F_s(j + 1/2) - F_s(j - x)]`` (half-up cells; ties have probability 0).
 """
 
@@ -37,9 +37,9 @@ configure_numba_cache()  # before numba is imported: its cache goes to a per-use
 
 from numba import njit  # noqa: E402
 
-from stecheck.charfn import SymmetricLaw, series_crossings, series_moments, symmetric_law
-from stecheck.distributions import Atom, Continuous, Distribution, InputSpec
-from stecheck.quantize import DETERMINISTIC_ROUNDINGS, levels, round_scaled
+from stecheck.core.charfn import SymmetricLaw, series_crossings, series_moments, symmetric_law
+from stecheck.core.distributions import Atom, Continuous, Distribution, InputSpec
+from stecheck.core.quantize import DETERMINISTIC_ROUNDINGS, levels, round_scaled
 
 __all__ = [
     "FOURIER_ORDERS",
@@ -317,12 +317,12 @@ def exact_error_moments(inp: InputSpec, k: int, rounding: str) -> ErrorMoments |
 
 @lru_cache(maxsize=1024)
 def _law(part: Continuous) -> SymmetricLaw | None:
-    """:func:`stecheck.charfn.symmetric_law` of a part, built once (its series are cached per law)."""
+    """:func:`stecheck.core.charfn.symmetric_law` of a part, built once (its series are cached per law)."""
     return symmetric_law(part.rv)
 
 
 def _series_part(part: Continuous, scale: int, rounding: str) -> tuple[float, float, NDArray, float] | None:
-    """:func:`stecheck.charfn.series_moments` for a part of a family with a closed-form characteristic function."""
+    """:func:`stecheck.core.charfn.series_moments` for a part of a family with a closed-form characteristic function."""
     law = _law(part)
     return None if law is None else series_moments(law, scale, rounding in DETERMINISTIC_ROUNDINGS)
 

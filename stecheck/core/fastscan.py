@@ -1,7 +1,7 @@
 """Compiled one-pass scan of a chunk: every per-sample statistic of one cell in a single loop (numba).
 
-This is the fast path of :func:`stecheck.kernel.accumulate_chunk`; the numpy code in
-:mod:`stecheck.estimators` stays the reference it is tested against (tests/test_fastpaths.py). Per
+This is the fast path of :func:`stecheck.core.kernel.accumulate_chunk`; the numpy code in
+:mod:`stecheck.core.estimators` stays the reference it is tested against (tests/test_fastpaths.py). Per
 sample the loop rounds ``s = L x`` (or takes a precomputed error), then updates
 
 - the power sums of the error ``e``, its extremes and the number of exact zeros;

@@ -7,7 +7,7 @@ follow from the error of ``v`` in the same way. Clipped inputs count level chang
 quantizer directly.
 
 By default the unclipped deterministic cells -- the common case -- take one compiled pass over the
-inputs (:mod:`stecheck.fastscan`: rounding, moments, histogram, Fourier deviations and crossing counts
+inputs (:mod:`stecheck.core.fastscan`: rounding, moments, histogram, Fourier deviations and crossing counts
 fused, nothing materialised); the other cells materialise their errors with numpy and scan those.
 ``fast=False`` runs the numpy reference path throughout.
 """
@@ -17,9 +17,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from stecheck.estimators import CellAccumulator, FDPlan, crossing_counts
-from stecheck.fastscan import MODE_ERRORS, MODE_HALF_EVEN, MODE_HALF_UP
-from stecheck.quantize import DETERMINISTIC_ROUNDINGS, round_scaled
+from stecheck.core.estimators import CellAccumulator, FDPlan, crossing_counts
+from stecheck.core.fastscan import MODE_ERRORS, MODE_HALF_EVEN, MODE_HALF_UP
+from stecheck.core.quantize import DETERMINISTIC_ROUNDINGS, round_scaled
 
 __all__ = ["accumulate_chunk", "rounded_levels"]
 
@@ -70,7 +70,7 @@ def accumulate_chunk(
     noise : ndarray, optional
         ``U ~ Uniform[0, 1)`` per sample, for stochastic rounding and dither.
     fast : bool
-        Use the compiled one-pass scan (:mod:`stecheck.fastscan`): fused with the rounding for unclipped
+        Use the compiled one-pass scan (:mod:`stecheck.core.fastscan`): fused with the rounding for unclipped
         deterministic rounding, for the error statistics otherwise. False selects the numpy reference
         path; the two agree exactly on every integer statistic (tests/test_fastpaths.py).
     direct : bool

@@ -16,14 +16,14 @@ from typing import Any, Callable
 import numpy as np
 
 from stecheck.config import RunConfig
-from stecheck.distributions import InputSpec, parse_input
+from stecheck.core.distributions import InputSpec, parse_input
+from stecheck.core.estimators import CellAccumulator, make_plans
+from stecheck.core.exact import MAX_CELLS, exact_error_moments, exact_fd_table
+from stecheck.core.kernel import accumulate_chunk
+from stecheck.core.quantize import DETERMINISTIC_ROUNDINGS, levels
+from stecheck.engine.sampling import CHUNK_SIZE, NOISE, chunk_plan, chunk_rng, draw_chunk
 from stecheck.errors import ConfigError
-from stecheck.estimators import CellAccumulator, make_plans
-from stecheck.exact import MAX_CELLS, exact_error_moments, exact_fd_table
-from stecheck.kernel import accumulate_chunk
-from stecheck.quantize import DETERMINISTIC_ROUNDINGS, levels
 from stecheck.records import Record, provenance
-from stecheck.sampling import CHUNK_SIZE, NOISE, chunk_plan, chunk_rng, draw_chunk
 from stecheck.seeds import SIMULATE_SEED
 
 __all__ = ["RunResult", "exact_note", "monte_carlo", "run", "simulate", "total_samples"]
@@ -193,8 +193,8 @@ def run(config: RunConfig, threads: int = 1, progress: Progress | None = None, f
         Called with the number of samples finished after each chunk.
     fast : bool
         The compiled one-pass scan (default) or the numpy reference path (``False``); see
-        :func:`stecheck.kernel.accumulate_chunk`. Integer statistics agree exactly, Fourier magnitudes
-        within :func:`stecheck.fastscan.binned_fourier_bound`.
+        :func:`stecheck.core.kernel.accumulate_chunk`. Integer statistics agree exactly, Fourier magnitudes
+        within :func:`stecheck.core.fastscan.binned_fourier_bound`.
     """
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ConfigError(f"thread count {threads!r} must be a positive integer")

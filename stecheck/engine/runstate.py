@@ -21,10 +21,10 @@ from typing import Any, Callable, Final
 import numpy as np
 
 from stecheck.config import RunConfig
-from stecheck.engine import RunResult, run, total_samples
+from stecheck.engine.runner import RunResult, run, total_samples
+from stecheck.engine.sampling import CHUNK_SIZE
 from stecheck.errors import StecheckError
 from stecheck.records import SIMULATE_FIELDS, Record, check_value_types, provenance, to_json_text, write_text_atomic
-from stecheck.sampling import CHUNK_SIZE
 
 __all__ = ["STATE_DIR", "ResumableRun"]
 

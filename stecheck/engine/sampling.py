@@ -14,8 +14,8 @@ from typing import Final
 import numpy as np
 from numpy.typing import NDArray
 
-from stecheck.distributions import InputSpec
-from stecheck.quantize import dorefa_weight_transform
+from stecheck.core.distributions import InputSpec
+from stecheck.core.quantize import dorefa_weight_transform
 
 __all__ = ["CHUNK_SIZE", "DRAW", "NOISE", "ChunkPlan", "chunk_plan", "chunk_rng", "draw_chunk"]
 

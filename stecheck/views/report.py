@@ -23,11 +23,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Final, Sequence
 
-from stecheck.plots._select import preferred_rounding, unique, where
-from stecheck.plots.runs import load_run
-from stecheck.plots.variants import is_variants_run, variant_curves
-from stecheck.quantize import levels
+from stecheck.core.quantize import levels
 from stecheck.records import Record, fmt
+from stecheck.views.plots._select import preferred_rounding, unique, where
+from stecheck.views.plots.runs import load_run
+from stecheck.views.plots.variants import is_variants_run, variant_curves
 
 __all__ = ["Z_VERDICT", "WEIGHTS_TOLERANCE", "Report", "Table", "build_report", "rejects"]
 
@@ -195,7 +195,7 @@ def _variants_section(report: Report, records: Sequence[Record]) -> None:
 
 
 def _weights_section(report: Report, records: Sequence[Record]) -> None:
-    from stecheck.plots.weights import weights_records
+    from stecheck.views.plots.weights import weights_records
     from stecheck.weights.scan import claim_holds
 
     chosen = weights_records(records)

@@ -4,7 +4,7 @@
 Two ways to decide. Formats that keep only names (safetensors, PyTorch, npz, GGUF, Keras) are classified by
 the naming conventions of the frameworks that write them (:func:`name_roles`, the rules of :data:`NAME_RULES`,
 tabled in the README); ONNX is classified from its graph, by the input slot of the op that consumes each
-tensor (:mod:`stecheck.weights.onnx_roles`). Pure functions of names, shapes and dtypes: no I/O.
+tensor (:mod:`stecheck.weights.formats.onnx_roles`). Pure functions of names, shapes and dtypes: no I/O.
 """
 
 from __future__ import annotations

@@ -8,15 +8,15 @@ from typing import Any, Callable, Final
 
 from stecheck.errors import StecheckError
 from stecheck.safe_io import load_json, read_text, require_regular, safe_name
-from stecheck.weights.gguf_format import gguf_tensors
-from stecheck.weights.keras_format import keras_tensors
-from stecheck.weights.numpy_format import npy_tensors, npz_tensors
-from stecheck.weights.onnx_format import onnx_tensors
+from stecheck.weights.formats.gguf import gguf_tensors
+from stecheck.weights.formats.keras import keras_tensors
+from stecheck.weights.formats.numpy import npy_tensors, npz_tensors
+from stecheck.weights.formats.onnx import onnx_tensors
+from stecheck.weights.formats.safetensors import safetensors_tensors
+from stecheck.weights.formats.tflite import tflite_tensors
+from stecheck.weights.formats.torch import torch_tensors
 from stecheck.weights.roles import name_roles
-from stecheck.weights.safetensors_format import safetensors_tensors
 from stecheck.weights.tensors import TensorRef
-from stecheck.weights.tflite_format import tflite_tensors
-from stecheck.weights.torch_format import torch_tensors
 
 __all__ = ["LOADERS", "Source", "open_source", "open_path"]
 

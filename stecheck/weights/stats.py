@@ -5,9 +5,9 @@ coefficients and E[D_h] are exact values, not estimates (THEORY.md, "Monte Carlo
 computed here from chunks of the tensor, in constant memory, by at most three passes:
 
 0. count, non-finite count, minimum, maximum and max|w| (the transform's per-tensor constants);
-1. per chunk, ``r = T(w)`` once, then for every k: ``n = round(L r) - L r`` (as stecheck.quantize),
+1. per chunk, ``r = T(w)`` once, then for every k: ``n = round(L r) - L r`` (as stecheck.core.quantize),
    the sums of n and n^2, a 2^16-bin histogram of n (for the KS statistic), and the identity-A crossing
-   counts ``floor(L h + 1/2 - n)`` (stecheck.estimators.crossing_counts) for every h; for all k <= 8
+   counts ``floor(L h + 1/2 - n)`` (stecheck.core.estimators.crossing_counts) for every h; for all k <= 8
    together, Taylor moments of r on a fine grid from which one FFT per order gives every Fourier
    coefficient exp(-2 pi i l L r) (Anderson and Dahleh 1996; a type-1 non-uniform DFT);
 2. the histogram bins that can hold the KS supremum, refined until it is exact: their values are
@@ -28,10 +28,10 @@ from typing import Callable, Final, Iterable, Iterator, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
+from stecheck.core.estimators import FDPlan, ks_pvalue
+from stecheck.core.exact import FOURIER_ORDERS
+from stecheck.core.quantize import levels
 from stecheck.errors import ConfigError
-from stecheck.estimators import FDPlan, ks_pvalue
-from stecheck.exact import FOURIER_ORDERS
-from stecheck.quantize import levels
 
 __all__ = [
     "TRANSFORMS",
@@ -102,7 +102,7 @@ class Transform:
     """``r = (f(w) - shift) / denom + offset`` with ``f = tanh`` (``dorefa``) or the identity.
 
     - ``dorefa``: ``tanh(w) / (2 max|tanh w|) + 1/2`` (Zhou et al. 2016, eq. 9; equal to
-      :func:`stecheck.quantize.dorefa_weight_transform`, using ``max|tanh w| = tanh(max|w|)``);
+      :func:`stecheck.core.quantize.dorefa_weight_transform`, using ``max|tanh w| = tanh(max|w|)``);
     - ``absmax``: ``w / (2 max|w|) + 1/2``;
     - ``minmax``: ``(w - min) / (max - min)``.
     """
@@ -310,7 +310,7 @@ class _BitsAccumulator:
         np.copyto(idx, tmp, casting="unsafe")
         self.hist += np.bincount(idx, weights=weights, minlength=KS_BINS)
         for i, plan in enumerate(self.plans):
-            # identity A: the crossing counts of stecheck.estimators.crossing_counts, floor(L h + 1/2 - n),
+            # identity A: the crossing counts of stecheck.core.estimators.crossing_counts, floor(L h + 1/2 - n),
             # summed as floats (exact integers)
             np.subtract(plan.lh + 0.5, n, out=tmp)
             self.crossings[i] += _wsum(np.floor(tmp, out=tmp), weights)
@@ -332,7 +332,7 @@ class _Work:
 
 
 def rounding_errors(r: NDArray[np.float64], scale: int) -> NDArray[np.float64]:
-    """``n = rint(L r) - L r``, as :func:`stecheck.quantize.rounding_error` (half-even), computed in place."""
+    """``n = rint(L r) - L r``, as :func:`stecheck.core.quantize.rounding_error` (half-even), computed in place."""
     s = r * scale
     n = np.rint(s)
     n -= s

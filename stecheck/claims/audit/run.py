@@ -17,12 +17,12 @@ with ``E[D_h] = 1`` for every ``h <= Delta`` iff n is uniform; stochastic roundi
 
 Every row's decisive case is one that could have gone the other way: cases fixed in advance (identity A
 at ``L h = 1``, Fourier predictions below what can be resolved, inputs outside an implication's premise)
-are shown but not counted (:class:`stecheck.audit_rows.Case`).
+are shown but not counted (:class:`stecheck.claims.audit.rows.Case`).
 
-The rules and rows live in :mod:`stecheck.audit_rows`, the steps in :mod:`stecheck.audit_steps`, the
-positive rows in :mod:`stecheck.audit_truths`; this module configures an audit and runs it.
+The rules and rows live in :mod:`stecheck.claims.audit.rows`, the steps in :mod:`stecheck.claims.audit.steps`, the
+positive rows in :mod:`stecheck.claims.audit.truths`; this module configures an audit and runs it.
 
-All random numbers derive from one root seed: the Monte Carlo numbers through :func:`stecheck.engine.run`
+All random numbers derive from one root seed: the Monte Carlo numbers through :func:`stecheck.engine.runner.run`
 (streams keyed by seed, input and chunk), the algebraic checks of steps 1-7 through
 ``SeedSequence(seed, spawn_key=(ALGEBRA_STREAM, step))``, the stratified noise of rows 4, SR and DITHER
 through ``SeedSequence(seed, spawn_key=(SLOPE_STREAM,))``. So an audit is reproducible from its seed.
@@ -37,8 +37,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from stecheck.audit_rows import AUDIT_FIELDS, VERDICTS, AuditRow, Case, RecordIndex, verdict_all, verdict_implication
-from stecheck.audit_steps import (
+from stecheck.claims.audit.rows import AUDIT_FIELDS, VERDICTS, AuditRow, Case, RecordIndex, verdict_all, verdict_implication
+from stecheck.claims.audit.steps import (
     step_adds_n,
     step_cancel,
     step_conclusion,
@@ -50,8 +50,8 @@ from stecheck.audit_steps import (
     step_scale_factors,
     step_zero_error_slope,
 )
-from stecheck.audit_sums import slope_noise
-from stecheck.audit_truths import (
+from stecheck.claims.audit.sums import slope_noise
+from stecheck.claims.audit.truths import (
     FOURIER_FLOOR,
     IDENTITY_GRID,
     fourier_decides,
@@ -65,10 +65,10 @@ from stecheck.audit_truths import (
     weights_mean_zero_row,
 )
 from stecheck.config import RunConfig, parse_bits, parse_seed
-from stecheck.distributions import parse_input
-from stecheck.engine import run, total_samples
+from stecheck.core.distributions import parse_input
+from stecheck.core.quantize import check_rounding, levels
+from stecheck.engine.runner import run, total_samples
 from stecheck.errors import ConfigError
-from stecheck.quantize import check_rounding, levels
 from stecheck.records import Record, config_as_dict, provenance
 from stecheck.seeds import AUDIT_SEED
 
@@ -108,7 +108,7 @@ class AuditConfig:
         Bit widths (as ``--bits``: ``1-4``, ``2``, ``1,3``).
     samples : int
         Monte Carlo samples per input, and draws of the rounding noise (shared by every point, k and scheme
-        of rows 4, SR and DITHER; at most :data:`stecheck.audit_sums.MAX_SLOPE_SAMPLES`). At the default the
+        of rows 4, SR and DITHER; at most :data:`stecheck.claims.audit.sums.MAX_SLOPE_SAMPLES`). At the default the
         standard error of every SR/DITHER slope puts a slope of 0.95 more than 5 SE from 1.
     seed : int or str, optional
         Root seed (default :data:`stecheck.seeds.AUDIT_SEED`, as ``stecheck audit``); ``"random"`` or None
@@ -193,7 +193,7 @@ class AuditResult:
 def engine_configs(cfg: AuditConfig) -> list[RunConfig]:
     """The engine runs an audit needs (``cfg`` validated, seed set): one per k for the deterministic
     inputs (steps h and ``a / L`` for identity A). The randomised roundings at fixed points are estimated
-    by the audit itself (:func:`stecheck.audit_sums.stratified_slope`)."""
+    by the audit itself (:func:`stecheck.claims.audit.sums.stratified_slope`)."""
     specs = tuple(dict.fromkeys(cfg.inputs + cfg.smooth_inputs))
     out = []
     for k in cfg.bits:

@@ -2,7 +2,7 @@
 
 Steps 1-7 are algebra about the quantizer, checked on a grid and on ``ALGEBRA_SAMPLES`` draws of
 r ~ Uniform[0, 1] from ``SeedSequence(seed, spawn_key=(ALGEBRA_STREAM, step))``; steps 8, 8' and 9 read
-the engine's records (:class:`stecheck.audit_rows.RecordIndex`) for the audit's inputs.
+the engine's records (:class:`stecheck.claims.audit.rows.RecordIndex`) for the audit's inputs.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
 
-from stecheck.audit_rows import (
+from stecheck.claims.audit.rows import (
     UNIFORM_TOL,
     ZERO_TOL,
     AuditRow,
@@ -27,9 +27,9 @@ from stecheck.audit_rows import (
     verdict_implication,
     within,
 )
-from stecheck.distributions import Atom, parse_input
-from stecheck.exact import exact_cdf_n
-from stecheck.quantize import levels, quantize, round_scaled, rounding_error
+from stecheck.core.distributions import Atom, parse_input
+from stecheck.core.exact import exact_cdf_n
+from stecheck.core.quantize import levels, quantize, round_scaled, rounding_error
 from stecheck.records import Record
 
 __all__ = [
@@ -144,7 +144,7 @@ def step_round_question(bits: Sequence[int], seed: int, deterministic: Sequence[
     """(4) "round() can be made to disappear": the slope ``d/dr E[q(r)]`` measured against the claimed 1.
 
     Cases: the deterministic round() of quantize_k (``deterministic``, from
-    :func:`stecheck.audit_truths.slope_cases`) and every randomised rounding of ``positive`` (rows SR,
+    :func:`stecheck.claims.audit.truths.slope_cases`) and every randomised rounding of ``positive`` (rows SR,
     DITHER), at the same points, bit widths and steps. A case holds when its exact slope is 1 and its
     estimate within ``z`` SE of 1 (the README's rule); the step holds when every case does, fails when none
     does, holds-only-if otherwise. As context, the fraction of ``r ~ Uniform[0, 1]`` at which deterministic

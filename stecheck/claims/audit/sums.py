@@ -23,10 +23,10 @@ from typing import Callable, Final
 import numpy as np
 from numpy.typing import NDArray
 
-from stecheck.distributions import Continuous, parse_input
+from stecheck.core.distributions import Continuous, parse_input
+from stecheck.core.exact import fd_window
+from stecheck.core.quantize import DETERMINISTIC_ROUNDINGS, levels
 from stecheck.errors import ConfigError
-from stecheck.exact import fd_window
-from stecheck.quantize import DETERMINISTIC_ROUNDINGS, levels
 
 __all__ = [
     "MAX_LIMIT_THRESHOLDS",

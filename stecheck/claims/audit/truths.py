@@ -2,7 +2,7 @@
 
 Identity A (``E[D_h] = F_n(L h - 1/2) / (L h)``; all equal 1 iff n is uniform), stochastic rounding and
 uniform dither (``d/dr E[q(r)] = 1`` at every r: exact finite sums over the rounding's outcomes and a
-stratified Monte Carlo, :mod:`stecheck.audit_sums`), the Fourier prediction of ``lim_{h->0} E[D_h] - 1``
+stratified Monte Carlo, :mod:`stecheck.claims.audit.sums`), the Fourier prediction of ``lim_{h->0} E[D_h] - 1``
 for smooth inputs against the density at the thresholds (THEORY.md), and steps 8' and 9 evaluated on the
 records of a weights scan.
 """
@@ -16,7 +16,7 @@ from typing import Final, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from stecheck.audit_rows import (
+from stecheck.claims.audit.rows import (
     UNIFORM_TOL,
     ZERO_TOL,
     AuditRow,
@@ -29,14 +29,14 @@ from stecheck.audit_rows import (
     verdict_implication,
     within,
 )
-from stecheck.audit_steps import STEP_9_CLAIM
-from stecheck.audit_sums import density_limit, expected_slope, stratified_slope
-from stecheck.distributions import Continuous, format_number, parse_input
+from stecheck.claims.audit.steps import STEP_9_CLAIM
+from stecheck.claims.audit.sums import density_limit, expected_slope, stratified_slope
+from stecheck.claims.phase.map import Family, fourier_sums
+from stecheck.core.distributions import Continuous, format_number, parse_input
+from stecheck.core.exact import exact_cdf_n
+from stecheck.core.kernel import rounded_levels
+from stecheck.core.quantize import levels, rounding_error
 from stecheck.errors import ConfigError
-from stecheck.exact import exact_cdf_n
-from stecheck.kernel import rounded_levels
-from stecheck.phase import Family, fourier_sums
-from stecheck.quantize import levels, rounding_error
 from stecheck.records import Record
 
 __all__ = [
@@ -68,7 +68,7 @@ def identity_a_row(records: RecordIndex, inputs: Sequence[str], bits: Sequence[i
     """Identity A: ``E[D_h] = F_n(L h - 1/2) / (L h)`` for ``h <= Delta``; all equal 1 iff n is uniform.
 
     Three independent numbers per (input, k, a = L h): the Monte Carlo E[D_h], the exact CDF sum over
-    thresholds (``exact_mean_fd``) and ``F_n(a - 1/2)/a`` from :func:`stecheck.exact.exact_cdf_n`. The
+    thresholds (``exact_mean_fd``) and ``F_n(a - 1/2)/a`` from :func:`stecheck.core.exact.exact_cdf_n`. The
     "iff" is checked against the Sripad-Snyder measure of uniformity ``max_l abs(phi(2 pi l))`` (exact).
     """
     cases = []
@@ -139,9 +139,9 @@ def slope_cases(rounding: str, points: Sequence[float], bits: Sequence[int], h: 
     """``d/dr E[q(r)]`` at fixed points by forward and central differences: measured against the claim 1.
 
     Per (point, k, scheme): the exact finite sum ``(E[q(r + hi)] - E[q(r + lo)]) / h`` over the rounding's
-    outcomes (:func:`stecheck.audit_sums.expected_slope`) and a stratified Monte Carlo estimate with common
-    random numbers (:func:`stecheck.audit_sums.stratified_slope`) of the engine's rounding
-    (:func:`stecheck.kernel.rounded_levels`). A case passes when the exact slope is 1 (within 1e-9) and the
+    outcomes (:func:`stecheck.claims.audit.sums.expected_slope`) and a stratified Monte Carlo estimate with common
+    random numbers (:func:`stecheck.claims.audit.sums.stratified_slope`) of the engine's rounding
+    (:func:`stecheck.core.kernel.rounded_levels`). A case passes when the exact slope is 1 (within 1e-9) and the
     estimate is within ``z`` SE of 1.
     """
     def level(s: NDArray[np.float64], u: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -199,7 +199,7 @@ def location_scale(spec: str) -> tuple[Family, float, float]:
     """``(family, centre, sd)`` of a symmetric location-scale input (normal, logistic, Laplace, uniform, t).
 
     Raises :class:`ConfigError` for any other input (the Fourier row needs a closed-form characteristic
-    function: :class:`stecheck.phase.Family`).
+    function: :class:`stecheck.claims.phase.map.Family`).
     """
     parts = parse_input(spec).dist.parts()
     part = parts[0][1] if len(parts) == 1 else None
@@ -215,7 +215,7 @@ def location_scale(spec: str) -> tuple[Family, float, float]:
 def fourier_prediction(spec: str, k: int, h: float) -> tuple[float, float]:
     """Fourier prediction of ``E[D_h] - 1`` at step ``h`` and its ``h -> 0`` limit ``2 sum (-1)^l Re phi(2 pi l)``.
 
-    Evaluated by :func:`stecheck.phase.fourier_sums` on ``s = L r`` (sigma_s = L sd, offset ``L centre mod 1``,
+    Evaluated by :func:`stecheck.claims.phase.map.fourier_sums` on ``s = L r`` (sigma_s = L sd, offset ``L centre mod 1``,
     ``eta = L h``): ``E[D_eta] = 1 + 2 sum_{l>=1} (-1)^l Re[phi(2 pi l) (e^{2 pi i l eta} - 1) / (2 pi i l eta)]``,
     which tends to ``1 + 2 sum_{l>=1} (-1)^l Re phi(2 pi l)`` (Sripad and Snyder 1977; THEORY.md).
     """
@@ -236,7 +236,7 @@ def fourier_row(records: RecordIndex, inputs: Sequence[str], bits: Sequence[int]
     """F: for smooth inputs ``lim_{h->0} E[D_h] - 1 = 2 sum_{l>=1} (-1)^l Re phi(2 pi l)`` (the h -> 0 sum).
 
     Per (input, k) the limit is computed from the density at the thresholds,
-    ``Delta sum_j p(t_j^-) - 1`` (:func:`stecheck.audit_sums.density_limit`), and compared with the Fourier
+    ``Delta sum_j p(t_j^-) - 1`` (:func:`stecheck.claims.audit.sums.density_limit`), and compared with the Fourier
     sum (:func:`fourier_prediction`, an independent evaluation through the characteristic function). Cells
     whose prediction is below :data:`FOURIER_FLOOR` are shown but not counted: there both sides are about 0
     whatever the series says. The Monte Carlo and exact ``E[D_h]`` at the audit's finite h are shown with

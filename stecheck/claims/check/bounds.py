@@ -51,10 +51,10 @@ from pathlib import Path
 from typing import Any, Final, Mapping
 
 from stecheck.config import SCHEMES, parse_bits, parse_seed, read_toml
-from stecheck.distributions import parse_input
+from stecheck.core.distributions import parse_input
+from stecheck.core.exact import FOURIER_ORDERS
+from stecheck.core.quantize import check_rounding
 from stecheck.errors import ConfigError, StecheckError
-from stecheck.exact import FOURIER_ORDERS
-from stecheck.quantize import check_rounding
 
 __all__ = [
     "BoundsError",

@@ -1,8 +1,8 @@
-"""Evaluate bounds (see :mod:`stecheck.bounds`) against records: one verdict per bound and bit width.
+"""Evaluate bounds (see :mod:`stecheck.claims.check.bounds`) against records: one verdict per bound and bit width.
 
 Bounds on a distribution that share a source, a sample count and a seed are evaluated from one engine
 run over the union of their bit widths, roundings, schemes and steps. This changes no value: a record
-depends only on the seed, the input spec, the sample count and its own cell (:mod:`stecheck.sampling`),
+depends only on the seed, the input spec, the sample count and its own cell (:mod:`stecheck.engine.sampling`),
 so a verdict is the same whether its bound is checked alone or with others, and the same on every run.
 
 Bounds on weights (``weights = SOURCE``) read the records of :func:`stecheck.weights.scan`, one scan per
@@ -18,9 +18,9 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Final, Sequence
 
-from stecheck.bounds import Bound, BoundsError
+from stecheck.claims.check.bounds import Bound, BoundsError
 from stecheck.config import RunConfig
-from stecheck.engine import run, total_samples
+from stecheck.engine.runner import run, total_samples
 from stecheck.errors import StecheckError
 from stecheck.records import Record
 

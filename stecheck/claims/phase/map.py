@@ -66,7 +66,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
-from stecheck.distributions import format_number
+from stecheck.core.distributions import format_number
 from stecheck.errors import ConfigError, SpecError
 
 __all__ = [
@@ -221,7 +221,7 @@ class Family:
         return int(math.ceil(m)) + 2
 
     def r_spec(self, centre: float, sd: float) -> str:
-        """A :func:`stecheck.distributions.parse_input` spec of this family with centre and sd (r units)."""
+        """A :func:`stecheck.core.distributions.parse_input` spec of this family with centre and sd (r units)."""
         c, s = format_number(centre), format_number(float(self.scale(sd)))
         if self.kind == "uniform":
             a = float(self.scale(sd))

@@ -1,20 +1,20 @@
 """The ``phase`` computation as records: the map, the rule of thumb, and Monte Carlo spot checks.
 
-Builds on :mod:`stecheck.phase` (the mathematics) and :func:`stecheck.engine.simulate` (the spot
+Builds on :mod:`stecheck.claims.phase.map` (the mathematics) and :func:`stecheck.engine.runner.simulate` (the spot
 checks); no I/O here. Three record sets share the project's writers:
 
 - rule records, one per (family, input standard deviation): ``sigma_s*`` and ``k_min``;
 - map records, one per (family, sigma_s): the worst case over offsets and the agreement of the two
   exact evaluations;
 - spot-check records: the engine's Monte Carlo E[D_h] at a few grid points against the CDF sum (and
-  against ``stecheck.exact.exact_mean_fd`` on the same input, ``exact_ref_mean_fd``).
+  against ``stecheck.core.exact.exact_mean_fd`` on the same input, ``exact_ref_mean_fd``).
 
 Fields: ``lh`` is the step ``L h`` in quantization steps (0: the limit h -> 0); ``sigma_s`` is L times the
 standard deviation of r; ``offset`` is ``(L * centre) mod 1``; ``worst_dev`` is ``max |E[D] - 1|`` over the
 grid offsets (CDF sums) and ``worst_offset`` where it occurs; ``fd_gap`` is the largest
 ``|E[D]_CDF - E[D]_Fourier| / max(1, |E[D]|)`` and ``n_gap`` the largest ``|E[n]_CDF - E[n]_Fourier|`` over
 the offsets; ``holds`` is ``worst_dev <= tolerance``; ``sigma_bound`` is where the analytic bound of
-:func:`stecheck.phase.stability_bound` reaches the tolerance.
+:func:`stecheck.claims.phase.map.stability_bound` reaches the tolerance.
 """
 
 from __future__ import annotations
@@ -26,12 +26,7 @@ from typing import Any, Callable, Final
 
 import numpy as np
 
-from stecheck.config import parse_seed
-from stecheck.distributions import parse_input
-from stecheck.engine import simulate
-from stecheck.errors import ConfigError
-from stecheck.exact import exact_mean_fd
-from stecheck.phase import (
+from stecheck.claims.phase.map import (
     DEFAULT_FAMILIES,
     PhaseMap,
     Rule,
@@ -45,6 +40,11 @@ from stecheck.phase import (
     rule_of_thumb,
     sigma_grid,
 )
+from stecheck.config import parse_seed
+from stecheck.core.distributions import parse_input
+from stecheck.core.exact import exact_mean_fd
+from stecheck.engine.runner import simulate
+from stecheck.errors import ConfigError
 from stecheck.records import Record, config_as_dict, provenance
 from stecheck.seeds import PHASE_SEED
 

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from stecheck.plots.style import FIGURE_FORMATS, apply_style, new_figure, save_figure
+from stecheck.views.plots.style import FIGURE_FORMATS, apply_style, new_figure, save_figure
 
 __all__ = ["FIGURE_FORMATS", "apply_style", "new_figure", "save_figure"]

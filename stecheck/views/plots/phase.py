@@ -9,9 +9,9 @@ from typing import Iterable, Sequence
 import numpy as np
 from matplotlib.colors import LogNorm
 
-from stecheck.phase import PhaseMap
-from stecheck.plots.style import TRUE_COLOR, new_figure, save_figure
+from stecheck.claims.phase.map import PhaseMap
 from stecheck.records import Record
+from stecheck.views.plots.style import TRUE_COLOR, new_figure, save_figure
 
 __all__ = ["plot_phase_map", "plot_worst_case"]
 

@@ -15,12 +15,12 @@ from typing import Callable, Final, Sequence
 from matplotlib.figure import Figure
 
 from stecheck.errors import StecheckError
-from stecheck.plots.simulate import against_k, fourier_spectrum, noise_histograms, slope_vs_h
-from stecheck.plots.style import FIGURE_FORMATS, save_figure
-from stecheck.plots.variants import is_variants_run, rounding_variants
-from stecheck.plots.weights import sqnr_vs_k, weights_heatmaps
 from stecheck.records import Record, check_value_types, read_run
 from stecheck.resultset import replace_set, target_path
+from stecheck.views.plots.simulate import against_k, fourier_spectrum, noise_histograms, slope_vs_h
+from stecheck.views.plots.style import FIGURE_FORMATS, save_figure
+from stecheck.views.plots.variants import is_variants_run, rounding_variants
+from stecheck.views.plots.weights import sqnr_vs_k, weights_heatmaps
 
 __all__ = [
     "MAX_NOISE_FIGURES",

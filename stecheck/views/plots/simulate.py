@@ -16,9 +16,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
 
-from stecheck.plots._select import Z_BAND, first_per, headline_bits, preferred_rounding, unique, values, where
-from stecheck.plots.style import STE_COLOR, TRUE_COLOR, panel_figure, symlog_y
 from stecheck.records import Record, fmt
+from stecheck.views.plots._select import Z_BAND, first_per, headline_bits, preferred_rounding, unique, values, where
+from stecheck.views.plots.style import STE_COLOR, TRUE_COLOR, panel_figure, symlog_y
 
 __all__ = [
     "MAX_LINES",

@@ -15,13 +15,13 @@ from typing import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from stecheck.distributions import Atom, parse_input
+from stecheck.core.distributions import Atom, parse_input
+from stecheck.core.quantize import levels
 from stecheck.errors import StecheckError
-from stecheck.plots._select import Z_BAND, unique, where
-from stecheck.plots.simulate import input_colors
-from stecheck.plots.style import STE_COLOR, TRUE_COLOR, panel_figure, symlog_y
-from stecheck.quantize import levels
 from stecheck.records import Record
+from stecheck.views.plots._select import Z_BAND, unique, where
+from stecheck.views.plots.simulate import input_colors
+from stecheck.views.plots.style import STE_COLOR, TRUE_COLOR, panel_figure, symlog_y
 
 __all__ = ["point_value", "is_variants_run", "variant_curves", "rounding_variants"]
 

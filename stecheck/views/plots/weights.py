@@ -15,10 +15,10 @@ import numpy as np
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 
-from stecheck.plots._select import unique, values, where
-from stecheck.plots.simulate import bit_colors
-from stecheck.plots.style import panel_figure
 from stecheck.records import Record
+from stecheck.views.plots._select import unique, values, where
+from stecheck.views.plots.simulate import bit_colors
+from stecheck.views.plots.style import panel_figure
 
 __all__ = ["MAX_TENSORS", "weights_records", "heatmap_matrices", "weights_heatmaps", "sqnr_vs_k"]
 

@@ -18,7 +18,7 @@ from onnx.helper import tensor_dtype_to_np_dtype
 
 from stecheck.errors import StecheckError
 from stecheck.safe_io import open_regular, require_regular
-from stecheck.weights.onnx_roles import graphs, onnx_roles
+from stecheck.weights.formats.onnx_roles import graphs, onnx_roles
 from stecheck.weights.tensors import TensorRef, array_reader
 
 __all__ = ["onnx_tensors"]
