@@ -89,13 +89,24 @@ def test_help_constants_match_the_library() -> None:
     assert inspect.signature(phase).parameters["samples"].default == PhaseConfig.samples
 
 
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("flag", ["-h", "--help"])
+def test_a_command_help_page_equals_clicks_own(runner, command: str, flag: str) -> None:
+    """``stecheck CMD --help`` is printed without parsing the command's options; the page is the one Click
+    prints when it parses them (``CMD --help --`` takes Click's path)."""
+    fast = invoke(runner, command, flag)
+    parsed = invoke(runner, command, flag, "--")
+    assert fast.exit_code == parsed.exit_code == 0, (fast.stderr, parsed.stderr)
+    assert fast.stdout == parsed.stdout and fast.stdout.startswith("Usage: ")
+
+
 def test_help_imports_no_heavy_library() -> None:
     code = (
         "import sys\nfrom stecheck.cli.app import main\n"
         "for argv in (['simulate', '--help'], ['audit', '-h'], ['phase', '-h'], ['weights', '-h'], ['plot', '-h'], ['--version']):\n"
         "    sys.argv = ['stecheck', *argv]\n"
         "    try:\n        main()\n    except SystemExit:\n        pass\n"
-        "print('heavy:', *(m for m in ('numpy', 'scipy', 'numba', 'matplotlib', 'onnx', 'safetensors') if m in sys.modules))\n"
+        "print('heavy:', *(m for m in ('numpy', 'scipy', 'numba', 'matplotlib', 'onnx', 'safetensors', 'pydantic') if m in sys.modules))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.splitlines()[-1] == "heavy:", done.stdout

@@ -118,11 +118,35 @@ class OneLineErrorGroup(TyperGroup):
                            err=True)
                 raise typer.Exit(interrupt_exit_code()) from None
 
+    def _command_help(self, args: Sequence[str], prog_name: str | None) -> str | None:
+        """The help page of ``stecheck COMMAND -h|--help`` (exactly those two words), else None.
+
+        Printed from the command's parameters without parsing them: Typer's value coercion imports
+        pydantic (about 0.15 s) on the first parsed option, which a help page does not need. Any other
+        command line, including help requested among other options, takes Click's own path.
+        """
+        if len(args) != 2 or args[1] not in self.context_settings.get("help_option_names", ("--help",)):
+            return None
+        command = self.commands.get(args[0])
+        if command is None or hasattr(command, "commands"):  # a group: its own parsing
+            return None
+        from importlib import import_module
+
+        _detect_program_name = import_module(f"{click.__name__}.utils")._detect_program_name
+        root = click.Context(self, info_name=prog_name or _detect_program_name(), **self.context_settings)
+        return command.get_help(click.Context(command, info_name=args[0], parent=root))
+
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
         try:
-            _refuse_empty_out(sys.argv[1:] if args is None else list(args))
-            code = super().main(args=args, prog_name=prog_name, complete_var=complete_var, standalone_mode=False, **extra)
+            argv = sys.argv[1:] if args is None else list(args)
+            _refuse_empty_out(argv)
+            page = self._command_help(argv, prog_name)
+            if page is not None:
+                click.echo(page)
+                code = 0
+            else:
+                code = super().main(args=args, prog_name=prog_name, complete_var=complete_var, standalone_mode=False, **extra)
         except click_exceptions.NoArgsIsHelpError as exc:
             click.echo(exc.ctx.get_help(), err=True)
             code = EXIT_USAGE
