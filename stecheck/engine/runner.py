@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from contextlib import closing
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -25,6 +26,9 @@ from stecheck.engine.sampling import CHUNK_SIZE, NOISE, chunk_plan, chunk_rng, d
 from stecheck.errors import ConfigError
 from stecheck.records import Record, provenance
 from stecheck.seeds import SIMULATE_SEED
+
+if TYPE_CHECKING:
+    from stecheck.engine.cluster import Cluster
 
 __all__ = ["RunResult", "exact_note", "monte_carlo", "run", "simulate", "total_samples"]
 
@@ -67,11 +71,15 @@ def _chunk_task(
 
 
 def monte_carlo(
-    config: RunConfig, inp: InputSpec, seed: int, threads: int = 1, progress: Progress | None = None, fast: bool = True
+    config: RunConfig, inp: InputSpec, seed: int, threads: int = 1, progress: Progress | None = None, fast: bool = True,
+    cluster: Cluster | None = None,
 ) -> dict[CellKey, CellAccumulator]:
     """The merged accumulators ``(k, rounding) -> CellAccumulator`` of one input (``config`` validated).
 
-    Chunk results are merged in chunk order, with at most ``2 * threads`` chunks in flight.
+    Chunk results are merged in chunk order, with at most ``2 * threads`` chunks in flight; with a
+    ``cluster``, each chunk is one task (a pure function of ``(config, input, seed, chunk)``) and the
+    results come back in chunk order (:meth:`stecheck.engine.cluster.Cluster.map`), so the merge is the
+    same sequence of floating-point operations as with one local thread.
     """
     plan = chunk_plan(inp, config.samples)
     merged: dict[CellKey, CellAccumulator] | None = None
@@ -87,7 +95,12 @@ def monte_carlo(
         if progress is not None:
             progress(length)
 
-    if threads <= 1:
+    if cluster is not None:
+        tasks = ((config, inp, seed, index, plan.length(index), fast) for index in range(plan.count))
+        with closing(cluster.map(_chunk_task, tasks)) as parts:  # closed on an interrupt: pending tasks cancelled
+            for index, part in enumerate(parts):
+                absorb(part, plan.length(index))
+    elif threads <= 1:
         for index in range(plan.count):
             absorb(_chunk_task(config, inp, seed, index, plan.length(index), fast), plan.length(index))
     else:
@@ -180,7 +193,9 @@ def exact_note(
     return "; ".join(reasons) or None
 
 
-def run(config: RunConfig, threads: int = 1, progress: Progress | None = None, fast: bool = True) -> RunResult:
+def run(
+    config: RunConfig, threads: int = 1, progress: Progress | None = None, fast: bool = True, cluster: Cluster | None = None
+) -> RunResult:
     """Run every cell of ``config``; see the module docstring.
 
     Parameters
@@ -195,6 +210,8 @@ def run(config: RunConfig, threads: int = 1, progress: Progress | None = None, f
         The compiled one-pass scan (default) or the numpy reference path (``False``); see
         :func:`stecheck.core.kernel.accumulate_chunk`. Integer statistics agree exactly, Fourier magnitudes
         within :func:`stecheck.core.fastscan.binned_fourier_bound`.
+    cluster : Cluster, optional
+        Run the chunks as tasks on this Dask cluster instead of local threads (records are identical).
     """
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ConfigError(f"thread count {threads!r} must be a positive integer")
@@ -205,11 +222,12 @@ def run(config: RunConfig, threads: int = 1, progress: Progress | None = None, f
     records: list[Record] = []
     for spec in config.inputs:
         inp = parse_input(spec)
-        mc = None if config.method == "exact" else monte_carlo(config, inp, seed, threads, progress, fast)
+        mc = None if config.method == "exact" else monte_carlo(config, inp, seed, threads, progress, fast, cluster)
         records.extend(_records_for(config, inp, seed, mc))
     wall = time.perf_counter() - started
+    extra = {} if cluster is None else {"cluster": cluster.describe()}
     meta = provenance("simulate", config.as_dict(), seed=seed, wall_time_s=wall, threads=threads, chunk_size=CHUNK_SIZE,
-                      kernel="compiled scan" if fast else "numpy reference")
+                      kernel="compiled scan" if fast else "numpy reference", **extra)
     meta["seed"] = str(seed)
     return RunResult(config, records, meta)
 
@@ -224,11 +242,15 @@ def simulate(
     seed: int | str | None = SIMULATE_SEED,
     method: str = "both",
     threads: int = 1,
+    cluster: str | Cluster | None = None,
 ) -> list[Record]:
     """Notebook entry point: run a grid and return its records (see :func:`run`).
 
     The default seed is the default experiment's (:data:`stecheck.seeds.SIMULATE_SEED`), as for
     ``stecheck simulate --dist ...``; ``seed="random"`` draws fresh OS entropy (recorded in the records).
+    ``cluster`` runs the chunks on Dask: an address (``"local:2"``, ``"tcp://HOST:8786"``; see
+    :func:`stecheck.engine.cluster.parse_cluster`), opened and closed here, or an open
+    :class:`~stecheck.engine.cluster.Cluster`; the records are the same as without it.
 
     Examples
     --------
@@ -244,4 +266,9 @@ def simulate(
         inputs=seq(inputs), bits=seq(bits), steps=seq(h), schemes=seq(fd), roundings=seq(rounding),
         samples=samples, seed=seed, method=method,
     )
-    return run(config, threads=threads).records
+    if isinstance(cluster, str):
+        from stecheck.engine.cluster import Cluster
+
+        with Cluster(cluster) as opened:
+            return run(config, threads=threads, cluster=opened).records
+    return run(config, threads=threads, cluster=cluster).records

@@ -1,0 +1,249 @@
+"""The cluster backend: pure tasks on a Dask cluster, their results handed back in submission order.
+
+Every distributed computation of stecheck is a list of calls ``fn(*args)`` that depend only on their
+arguments (a chunk of a simulation cell, a tensor read from a file by path, a block of the phase grid).
+:meth:`Cluster.map` submits them to a Dask scheduler (https://distributed.dask.org) and yields the results
+in the order of the list, so the caller merges accumulators in the same fixed order as a local run with one
+thread and the records are byte-identical. Dask recomputes the tasks of a worker that dies; since a task is
+a pure function of its arguments, the recomputed result is the same.
+
+Addresses (``--cluster``):
+
+- ``local`` or ``local:N``: a :class:`distributed.LocalCluster` started for the run, N worker processes of
+  one thread each (default: the number of cores here), closed at the end;
+- ``tcp://HOST:PORT`` (also ``tls://``, ``ucx://``, ``ws://``, ``wss://``): an existing scheduler, e.g. one
+  started by ``dask scheduler`` or by dask-jobqueue on a Slurm/PBS cluster;
+- ``env``: the address in the ``DASK_SCHEDULER_ADDRESS`` environment variable.
+
+Dask is an optional dependency (``pip install 'stecheck[dask]'``), imported only when a cluster is opened.
+stecheck itself starts no process and opens no socket: Dask does both.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Callable, Final, Iterable, Iterator, Mapping, TypeVar
+
+from stecheck.errors import ConfigError, StecheckError
+
+__all__ = [
+    "CONNECT_TIMEOUT_S",
+    "ENV_ADDRESS",
+    "MAX_LOCAL_WORKERS",
+    "TASKS_PER_WORKER",
+    "Cluster",
+    "ClusterAddress",
+    "ClusterError",
+    "parse_cluster",
+]
+
+T = TypeVar("T")
+
+#: Seconds to wait for a scheduler (or a LocalCluster's workers) before giving up with one line.
+CONNECT_TIMEOUT_S: Final = 10.0
+#: Environment variable read by ``--cluster env`` (the name Dask's own configuration uses).
+ENV_ADDRESS: Final = "DASK_SCHEDULER_ADDRESS"
+#: Results in flight per worker: bounds the client's memory (each pending result is one chunk's
+#: accumulators or one tensor's statistics) while keeping every worker busy.
+TASKS_PER_WORKER: Final = 4
+_PROTOCOLS: Final = ("tcp", "tls", "ucx", "ws", "wss")
+_REMOTE: Final = re.compile(r"^(?:%s)://(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})/?$" % "|".join(_PROTOCOLS))
+
+
+def _cores() -> int:
+    return os.cpu_count() or 1
+
+
+#: Most worker processes ``local:N`` starts: each is a Python process with numpy, scipy and numba loaded
+#: (about 200 MB before any work), and a LocalCluster only has this machine's cores to run them on.
+MAX_LOCAL_WORKERS: Final = max(4, 4 * _cores())
+
+
+class ClusterError(StecheckError):
+    """A cluster that cannot be used: a bad address, no scheduler there, dask not installed, a lost run."""
+
+
+@dataclass(frozen=True)
+class ClusterAddress:
+    """A parsed ``--cluster`` value: ``workers`` processes of a LocalCluster, or a scheduler ``address``."""
+
+    workers: int | None = None
+    address: str | None = None
+
+    @property
+    def local(self) -> bool:
+        return self.address is None
+
+    def describe(self) -> str:
+        return f"LocalCluster with {self.workers} worker process(es)" if self.local else f"scheduler {self.address}"
+
+
+def parse_cluster(text: str, environ: Mapping[str, str] | None = None) -> ClusterAddress:
+    """Parse ``local``, ``local:N``, ``PROTOCOL://HOST:PORT`` or ``env`` (module docstring).
+
+    Raises
+    ------
+    ConfigError
+        For anything else, for N outside 1..:data:`MAX_LOCAL_WORKERS`, and for ``env`` without the variable.
+    """
+    value = str(text).strip()
+    if value == "env":
+        env = os.environ if environ is None else environ
+        found = env.get(ENV_ADDRESS, "").strip()
+        if not found:
+            raise ConfigError(f"--cluster env reads the scheduler address from ${ENV_ADDRESS}, which is not set")
+        if found == "env" or found.startswith("local"):
+            raise ConfigError(f"${ENV_ADDRESS}={found[:80]!r} is not a scheduler address (expected tcp://HOST:PORT)")
+        return parse_cluster(found)
+    if value == "local" or value.startswith("local:"):
+        count = value[len("local:"):] if value != "local" else str(min(_cores(), MAX_LOCAL_WORKERS))
+        if not count.isdigit() or not count.isascii():
+            raise ConfigError(f"--cluster {value[:80]!r}: the worker count after 'local:' must be a whole number, e.g. local:2")
+        workers = int(count)
+        if not 1 <= workers <= MAX_LOCAL_WORKERS:
+            raise ConfigError(
+                f"--cluster {value[:80]!r}: a LocalCluster takes 1 to {MAX_LOCAL_WORKERS} worker processes here "
+                f"(4 per core on {_cores()} core(s): each worker is a Python process of about 200 MB, and more "
+                "only compete for the same cores); use a scheduler address for more"
+            )
+        return ClusterAddress(workers=workers)
+    match = _REMOTE.match(value)
+    if match is None or not 0 < int(match.group(1)) < 65536:
+        raise ConfigError(
+            f"--cluster {value[:80]!r} is not a cluster address: expected local, local:N, env, or a scheduler "
+            f"address PROTOCOL://HOST:PORT ({', '.join(_PROTOCOLS)}), e.g. tcp://10.0.0.5:8786"
+        )
+    return ClusterAddress(address=value)
+
+
+class Cluster:
+    """A Dask client for one run (a context manager): connects on entry, closes on exit.
+
+    Parameters
+    ----------
+    address : str or ClusterAddress
+        See :func:`parse_cluster`.
+    timeout : float
+        Seconds to wait for the scheduler (and for a LocalCluster's workers), :data:`CONNECT_TIMEOUT_S`.
+
+    Examples
+    --------
+    >>> with Cluster("local:2") as cluster:  # doctest: +SKIP
+    ...     squares = list(cluster.map(pow, [(i, 2) for i in range(4)]))
+    """
+
+    def __init__(self, address: str | ClusterAddress, timeout: float = CONNECT_TIMEOUT_S) -> None:
+        self.target = address if isinstance(address, ClusterAddress) else parse_cluster(address)
+        if not timeout > 0:
+            raise ConfigError(f"cluster timeout {timeout!r} must be positive")
+        self.timeout = float(timeout)
+        self._client: Any = None
+        self._local: Any = None
+
+    # ------------------------------------------------------------------ connection
+
+    def __enter__(self) -> Cluster:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def open(self) -> Cluster:
+        """Start the LocalCluster or connect to the scheduler (idempotent)."""
+        if self._client is not None:
+            return self
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise ClusterError("--cluster needs Dask's distributed scheduler: pip install 'stecheck[dask]'") from None
+        try:
+            if self.target.local:
+                self._local = LocalCluster(
+                    n_workers=self.target.workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+                    timeout=self.timeout, silence_logs=50,
+                )
+                self._client = Client(self._local, timeout=self.timeout)
+            else:
+                self._client = Client(self.target.address, timeout=self.timeout)
+        except (OSError, TimeoutError) as exc:
+            self.close()
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            raise ClusterError(f"cannot reach the {self.target.describe()} within {self.timeout:g} s: {reason[:300]}") from None
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def close(self) -> None:
+        """Close the client and a LocalCluster started here (a remote scheduler keeps running)."""
+        client, local, self._client, self._local = self._client, self._local, None, None
+        for thing in (client, local):
+            if thing is not None:
+                try:
+                    thing.close()
+                except Exception:  # noqa: BLE001 - closing a broken connection must not hide the run's own error
+                    pass
+
+    @property
+    def client(self) -> Any:
+        """The connected :class:`distributed.Client`."""
+        if self._client is None:
+            self.open()
+        return self._client
+
+    @property
+    def workers(self) -> int:
+        """Workers the scheduler knows now (at least 1)."""
+        return max(1, len(self.client.scheduler_info().get("workers", {})))
+
+    @property
+    def dashboard_link(self) -> str | None:
+        """The Dask dashboard's URL, when the scheduler serves one."""
+        try:
+            return self.client.dashboard_link or None
+        except Exception:  # noqa: BLE001 - no dashboard (bokeh missing, disabled): nothing to print
+            return None
+
+    def describe(self) -> dict[str, Any]:
+        """Facts for the provenance record: the address kind and the worker count (never the address itself)."""
+        return {"kind": "local" if self.target.local else "scheduler", "workers": self.workers}
+
+    # ------------------------------------------------------------------ work
+
+    def map(self, fn: Callable[..., T], tasks: Iterable[tuple[Any, ...]]) -> Iterator[T]:
+        """``fn(*args)`` for every ``args`` of ``tasks`` on the cluster, yielded in the order of ``tasks``.
+
+        At most :data:`TASKS_PER_WORKER` results per worker are in flight. A worker lost mid-task has its
+        task rerun by Dask (up to ``distributed.scheduler.allowed-failures`` times); an exception raised by
+        ``fn`` is raised here; on any exception or interrupt, the pending futures are cancelled.
+        """
+        client = self.client
+        window = TASKS_PER_WORKER * self.workers
+        pending: deque[Any] = deque()
+        try:
+            for args in tasks:
+                pending.append(client.submit(fn, *args, pure=False))
+                if len(pending) >= window:
+                    yield self._result(pending.popleft())
+            while pending:
+                yield self._result(pending.popleft())
+        finally:
+            if pending:
+                try:
+                    client.cancel(list(pending))
+                except Exception:  # noqa: BLE001 - the connection may be what failed
+                    pass
+
+    @staticmethod
+    def _result(future: Any) -> Any:
+        from distributed.scheduler import KilledWorker
+
+        try:
+            return future.result()
+        except KilledWorker as exc:
+            raise ClusterError(f"a task was lost with every worker that ran it ({' '.join(str(exc).split())[:200]}); "
+                               "the workers may be running out of memory") from None
