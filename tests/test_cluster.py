@@ -242,3 +242,44 @@ def test_an_interrupt_cancels_the_pending_tasks(scheduler: str) -> None:
         assert not any(cluster.client.processing().values())
         tasks = cluster.client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks))
         assert tasks == 0
+
+
+# ------------------------------------------------------------------ no processes or sockets of stecheck's own
+
+#: Modules that start processes or open connections. stecheck distributes work only through Dask.
+_OWN_IO = ("socket", "socketserver", "ssl", "asyncio", "multiprocessing", "subprocess", "concurrent.futures.ProcessPoolExecutor",
+           "http", "urllib.request", "xmlrpc", "distributed", "dask")
+#: The named exceptions, none of them distribution: the git revision for the provenance, the zoo's one pip
+#: download, the figure-drawing processes of ``plot -j``, and the cluster backend's lazy import of Dask.
+_ALLOWED = {
+    "records.py": {"subprocess"},
+    "weights/zoo.py": {"subprocess"},
+    "views/plots/runs.py": {"multiprocessing", "concurrent.futures.ProcessPoolExecutor"},
+    "engine/cluster.py": {"distributed.Client", "distributed.LocalCluster", "distributed.scheduler.KilledWorker"},
+}
+
+
+def _imports(path: Path) -> set[str]:
+    import ast
+
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_stecheck_starts_no_process_and_opens_no_socket_of_its_own() -> None:
+    import stecheck
+
+    root = Path(stecheck.__file__).parent
+    found = {}
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root).as_posix()
+        own = {n for n in _imports(path) if any(n == m or n.startswith(m + ".") for m in _OWN_IO)}
+        if own - _ALLOWED.get(rel, set()):
+            found[rel] = sorted(own - _ALLOWED.get(rel, set()))
+    assert found == {}
+    assert _imports(root / "engine" / "cluster.py") >= {"distributed.Client", "distributed.LocalCluster"}
