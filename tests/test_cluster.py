@@ -283,3 +283,50 @@ def test_stecheck_starts_no_process_and_opens_no_socket_of_its_own() -> None:
             found[rel] = sorted(own - _ALLOWED.get(rel, set()))
     assert found == {}
     assert _imports(root / "engine" / "cluster.py") >= {"distributed.Client", "distributed.LocalCluster"}
+
+
+# ------------------------------------------------------------------ Ctrl-C and --resume with a cluster
+
+_LONG = ("simulate", "--dist", "normal(0.5,0.15)", "--dist", "uniform(0,1)", "--dist", "laplace(0.5,0.2)", "--bits", "1-3",
+         "--h", "1e-3", "--fd", "forward", "--method", "mc", "--samples", "1600000", "--seed", str(SEED), "--quiet")
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_a_cluster_run_keeps_previous_results_and_resume_on_the_cluster_matches(runner, scheduler: str, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from stecheck.engine.runstate import STATE_DIR
+
+    clean = tmp_path / "clean"
+    assert invoke(runner, *_LONG, "--out", str(clean)).exit_code == 0
+    out = tmp_path / "out"
+    assert invoke(runner, "simulate", "-d", "point(0.3)", "-k", "2", "--h", "0.1", "-n", "10", "--seed", "1", "--quiet",
+                  "--out", str(out)).exit_code == 0
+    previous = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    proc = subprocess.Popen([sys.executable, "-m", "stecheck", *_LONG, "--out", str(out), "--cluster", scheduler],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = out / STATE_DIR / "input-0000.json"
+    deadline = time.monotonic() + 120
+    while not first.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert stdout == "" and stderr.count("\n") == 1 and stderr.startswith("error: interrupted, nothing written;")
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == previous
+
+    with distributed.Client(scheduler, timeout=10) as client:  # the interrupted client's tasks are gone
+        deadline = time.monotonic() + 10
+        while client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)) == 0
+
+    resumed = invoke(runner, *_LONG, "--out", str(out), "--resume", "--cluster", scheduler)
+    assert resumed.exit_code == 0, resumed.stderr
+    assert json.loads((out / "meta.json").read_text())["resumed_inputs"] >= 1
+    for name in ("records.csv", "records.md"):
+        assert (out / name).read_bytes() == (clean / name).read_bytes(), name

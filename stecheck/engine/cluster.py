@@ -238,8 +238,7 @@ class Cluster:
                 except Exception:  # noqa: BLE001 - the connection may be what failed
                     pass
 
-    @staticmethod
-    def _result(future: Any) -> Any:
+    def _result(self, future: Any) -> Any:
         from distributed.scheduler import KilledWorker
 
         try:
@@ -247,3 +246,7 @@ class Cluster:
         except KilledWorker as exc:
             raise ClusterError(f"a task was lost with every worker that ran it ({' '.join(str(exc).split())[:200]}); "
                                "the workers may be running out of memory") from None
+        except (OSError, TimeoutError) as exc:
+            if getattr(self._client, "status", "running") == "running":
+                raise  # the task's own error, raised on the worker
+            raise ClusterError(f"lost the connection to the {self.target.describe()}: {' '.join(str(exc).split())[:200]}") from None
