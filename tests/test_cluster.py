@@ -255,7 +255,8 @@ _ALLOWED = {
     "records.py": {"subprocess"},
     "weights/zoo.py": {"subprocess"},
     "views/plots/runs.py": {"multiprocessing", "concurrent.futures.ProcessPoolExecutor"},
-    "engine/cluster.py": {"distributed.Client", "distributed.LocalCluster", "distributed.scheduler.KilledWorker"},
+    "engine/cluster.py": {"dask", "distributed.Client", "distributed.LocalCluster", "distributed.as_completed",
+                          "distributed.scheduler.KilledWorker"},
 }
 
 

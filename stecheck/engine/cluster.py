@@ -46,9 +46,17 @@ T = TypeVar("T")
 CONNECT_TIMEOUT_S: Final = 10.0
 #: Environment variable read by ``--cluster env`` (the name Dask's own configuration uses).
 ENV_ADDRESS: Final = "DASK_SCHEDULER_ADDRESS"
-#: Results in flight per worker: bounds the client's memory (each pending result is one chunk's
-#: accumulators or one tensor's statistics) while keeping every worker busy.
-TASKS_PER_WORKER: Final = 4
+#: Tasks submitted and not yet handed out, per worker: one running and one waiting or on its way back
+#: keep a worker busy, and bound the client's memory (each result is a few chunks' accumulators or one
+#: tensor's statistics).
+TASKS_PER_WORKER: Final = 2
+#: Dask's nannies start workers with ``MALLOC_TRIM_THRESHOLD_=65536``, which turns glibc's dynamic mmap
+#: threshold off: every buffer above 128 KiB (a chunk read, a chunk's draws) is then a fresh ``mmap`` whose
+#: page faults made the bfloat16 scan 3.5x slower per worker here. A LocalCluster started by stecheck
+#: leaves the variable unset; for workers started otherwise, set the Dask configuration
+#: ``distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_`` to None (README, "Running on a cluster").
+LOCAL_ENVIRON_NOTE: Final = "MALLOC_TRIM_THRESHOLD_ left unset for LocalCluster workers"
+_TRIM: Final = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
 _PROTOCOLS: Final = ("tcp", "tls", "ucx", "ws", "wss")
 _REMOTE: Final = re.compile(r"^(?:%s)://(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})/?$" % "|".join(_PROTOCOLS))
 
@@ -162,10 +170,13 @@ class Cluster:
             raise ClusterError("--cluster needs Dask's distributed scheduler: pip install 'stecheck[dask]'") from None
         try:
             if self.target.local:
-                self._local = LocalCluster(
-                    n_workers=self.target.workers, threads_per_worker=1, processes=True, dashboard_address=":0",
-                    timeout=self.timeout, silence_logs=50,
-                )
+                import dask
+
+                with dask.config.set({_TRIM: None}):  # see LOCAL_ENVIRON_NOTE
+                    self._local = LocalCluster(
+                        n_workers=self.target.workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+                        timeout=self.timeout, silence_logs=50,
+                    )
                 self._client = Client(self._local, timeout=self.timeout)
             else:
                 self._client = Client(self.target.address, timeout=self.timeout)
@@ -217,24 +228,47 @@ class Cluster:
     def map(self, fn: Callable[..., T], tasks: Iterable[tuple[Any, ...]]) -> Iterator[T]:
         """``fn(*args)`` for every ``args`` of ``tasks`` on the cluster, yielded in the order of ``tasks``.
 
-        At most :data:`TASKS_PER_WORKER` results per worker are in flight. A worker lost mid-task has its
-        task rerun by Dask (up to ``distributed.scheduler.allowed-failures`` times); an exception raised by
-        ``fn`` is raised here; on any exception or interrupt, the pending futures are cancelled.
+        Results arrive as tasks finish (:func:`distributed.as_completed`) and are handed out in order; at most
+        :data:`TASKS_PER_WORKER` tasks per worker are submitted and not yet handed out. A worker lost
+        mid-task has its task rerun by Dask (up to ``distributed.scheduler.allowed-failures`` times); an
+        exception raised by ``fn`` is raised here; on any exception, an interrupt or ``close()`` of this
+        generator, the tasks not yet handed out are cancelled.
         """
+        from distributed import as_completed
+
         client = self.client
         window = TASKS_PER_WORKER * self.workers
-        pending: deque[Any] = deque()
+        todo = iter(tasks)
+        arriving = as_completed(with_results=True, raise_errors=False)
+        position: dict[str, int] = {}
+        live: dict[str, Any] = {}
+        finished: dict[int, Any] = {}
+        submitted = handed = 0
         try:
-            for args in tasks:
-                pending.append(client.submit(fn, *args, pure=False))
-                if len(pending) >= window:
-                    yield self._result(pending.popleft())
-            while pending:
-                yield self._result(pending.popleft())
+            while True:
+                while submitted - handed < window:
+                    args = next(todo, None)
+                    if args is None:
+                        break
+                    future = client.submit(fn, *args, pure=False)
+                    position[future.key], live[future.key] = submitted, future
+                    arriving.add(future)
+                    submitted += 1
+                if handed == submitted:
+                    return
+                while handed not in finished:
+                    future, result = next(arriving)
+                    if future.status != "finished":
+                        self._result(future)  # raises the task's error
+                    finished[position.pop(future.key)] = result
+                    live.pop(future.key, None)
+                yield finished.pop(handed)
+                handed += 1
         finally:
-            if pending:
+            if live:
                 try:
-                    client.cancel(list(pending))
+                    arriving.clear()
+                    client.cancel(list(live.values()))
                 except Exception:  # noqa: BLE001 - the connection may be what failed
                     pass
 

@@ -12,7 +12,7 @@ from collections import deque
 from contextlib import closing
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Final
 
 import numpy as np
 
@@ -34,6 +34,10 @@ __all__ = ["RunResult", "exact_note", "monte_carlo", "run", "simulate", "total_s
 
 Progress = Callable[[int], None]
 CellKey = tuple[int, str]
+
+#: Most chunks per cluster task: fewer, longer tasks spread Dask's per-task cost; each chunk's result
+#: (about 1 MB per cell) still travels to the client, so this also bounds what one task sends back.
+CHUNKS_PER_TASK: Final = 2
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,14 @@ def _chunk_task(
     return out
 
 
+def _chunk_range_task(
+    config: RunConfig, inp: InputSpec, seed: int, first: int, lengths: tuple[int, ...], fast: bool
+) -> list[dict[CellKey, CellAccumulator]]:
+    """Chunks ``first, first + 1, ...`` of one input (one cluster task), each with its own accumulators, unmerged:
+    the client merges every chunk in chunk order, as one local thread does."""
+    return [_chunk_task(config, inp, seed, first + i, length, fast) for i, length in enumerate(lengths)]
+
+
 def monte_carlo(
     config: RunConfig, inp: InputSpec, seed: int, threads: int = 1, progress: Progress | None = None, fast: bool = True,
     cluster: Cluster | None = None,
@@ -96,10 +108,15 @@ def monte_carlo(
             progress(length)
 
     if cluster is not None:
-        tasks = ((config, inp, seed, index, plan.length(index), fast) for index in range(plan.count))
-        with closing(cluster.map(_chunk_task, tasks)) as parts:  # closed on an interrupt: pending tasks cancelled
-            for index, part in enumerate(parts):
-                absorb(part, plan.length(index))
+        group = max(1, min(CHUNKS_PER_TASK, plan.count // (2 * cluster.workers)))
+        tasks = ((config, inp, seed, first, tuple(plan.length(i) for i in range(first, min(first + group, plan.count))), fast)
+                 for first in range(0, plan.count, group))
+        index = 0
+        with closing(cluster.map(_chunk_range_task, tasks)) as batches:  # closed on an interrupt: pending tasks cancelled
+            for batch in batches:
+                for part in batch:
+                    absorb(part, plan.length(index))
+                    index += 1
     elif threads <= 1:
         for index in range(plan.count):
             absorb(_chunk_task(config, inp, seed, index, plan.length(index), fast), plan.length(index))
