@@ -272,6 +272,51 @@ class Cluster:
                 except Exception:  # noqa: BLE001 - the connection may be what failed
                     pass
 
+    def fold(
+        self, work: Callable[..., Any], combine: Callable[[Any, Any], Any], tasks: Iterable[tuple[tuple[Any, ...], int]],
+        progress: Callable[[int], None] | None = None,
+    ) -> Any:
+        """``combine(... combine(combine(None, work(*a0)), work(*a1)) ..., work(*aN))`` on the cluster.
+
+        ``tasks`` yields ``(args, weight)``. The ``work`` tasks run in parallel; the ``combine`` tasks form
+        one chain in task order, each run by Dask where its ``work`` result lies, so only the running total
+        moves between workers and only the final one comes back. ``combine`` must not modify its
+        arguments (Dask may hold them for a rerun). ``progress(weight)`` is called as each link of the
+        chain finishes, in order; at most :data:`TASKS_PER_WORKER` links per worker are unfinished. A lost
+        worker's results are recomputed by Dask from their inputs (for a running total, from the start
+        of the chain); on any exception or interrupt the unfinished tasks are cancelled.
+        """
+        from distributed import wait
+
+        client = self.client
+        window = TASKS_PER_WORKER * self.workers
+        total: Any = None
+        links: deque[tuple[Any, int]] = deque()
+
+        def finish(link: Any, weight: int) -> None:
+            wait([link])
+            if link.status != "finished":
+                self._result(link)  # raises the task's error
+            if progress is not None:
+                progress(weight)
+
+        try:
+            for args, weight in tasks:
+                part = client.submit(work, *args, pure=False)
+                total = client.submit(combine, total, part, pure=False)
+                links.append((total, weight))
+                if len(links) >= window:
+                    finish(*links.popleft())
+            while links:
+                finish(*links.popleft())
+            return None if total is None else self._result(total)
+        finally:
+            if links:
+                try:
+                    client.cancel([link for link, _ in links])
+                except Exception:  # noqa: BLE001 - the connection may be what failed
+                    pass
+
     def _result(self, future: Any) -> Any:
         from distributed.scheduler import KilledWorker
 

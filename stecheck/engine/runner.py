@@ -7,9 +7,9 @@ order, so records are byte-identical whatever the number of threads.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections import deque
-from contextlib import closing
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Final
@@ -35,9 +35,9 @@ __all__ = ["RunResult", "exact_note", "monte_carlo", "run", "simulate", "total_s
 Progress = Callable[[int], None]
 CellKey = tuple[int, str]
 
-#: Most chunks per cluster task: fewer, longer tasks spread Dask's per-task cost; each chunk's result
-#: (about 1 MB per cell) still travels to the client, so this also bounds what one task sends back.
-CHUNKS_PER_TASK: Final = 2
+#: Most chunks per cluster task: fewer, longer tasks spread Dask's per-task cost and the running total's
+#: trips between workers (one per task); a task's chunks stay on its worker until merged.
+CHUNKS_PER_TASK: Final = 8
 
 
 @dataclass(frozen=True)
@@ -82,16 +82,33 @@ def _chunk_range_task(
     return [_chunk_task(config, inp, seed, first + i, length, fast) for i, length in enumerate(lengths)]
 
 
+def _fold_chunks(
+    total: dict[CellKey, CellAccumulator] | None, parts: list[dict[CellKey, CellAccumulator]]
+) -> dict[CellKey, CellAccumulator]:
+    """``total`` with ``parts`` merged into it one by one, in order, as :func:`monte_carlo` merges chunks (one
+    link of a cluster's chain). Works on copies: Dask may keep both arguments to rerun a task."""
+    out = None if total is None else copy.deepcopy(total)
+    for part in parts:
+        if out is None:
+            out = copy.deepcopy(part)
+        else:
+            for key, acc in part.items():
+                out[key].merge(acc)
+    assert out is not None
+    return out
+
+
 def monte_carlo(
     config: RunConfig, inp: InputSpec, seed: int, threads: int = 1, progress: Progress | None = None, fast: bool = True,
     cluster: Cluster | None = None,
 ) -> dict[CellKey, CellAccumulator]:
     """The merged accumulators ``(k, rounding) -> CellAccumulator`` of one input (``config`` validated).
 
-    Chunk results are merged in chunk order, with at most ``2 * threads`` chunks in flight; with a
-    ``cluster``, each chunk is one task (a pure function of ``(config, input, seed, chunk)``) and the
-    results come back in chunk order (:meth:`stecheck.engine.cluster.Cluster.map`), so the merge is the
-    same sequence of floating-point operations as with one local thread.
+    Chunk results are merged in chunk order, with at most ``2 * threads`` chunks in flight. With a
+    ``cluster``, a few consecutive chunks are one task (a pure function of ``(config, input, seed, chunks)``)
+    and the chunks are merged in chunk order by a chain of merge tasks on the workers
+    (:meth:`stecheck.engine.cluster.Cluster.fold`): the same sequence of floating-point operations as with
+    one local thread, without sending every chunk's tables (about 1 MB per cell) to the client.
     """
     plan = chunk_plan(inp, config.samples)
     merged: dict[CellKey, CellAccumulator] | None = None
@@ -109,14 +126,10 @@ def monte_carlo(
 
     if cluster is not None:
         group = max(1, min(CHUNKS_PER_TASK, plan.count // (2 * cluster.workers)))
-        tasks = ((config, inp, seed, first, tuple(plan.length(i) for i in range(first, min(first + group, plan.count))), fast)
+        tasks = (((config, inp, seed, first, tuple(plan.length(i) for i in range(first, min(first + group, plan.count))), fast),
+                  sum(plan.length(i) for i in range(first, min(first + group, plan.count))))
                  for first in range(0, plan.count, group))
-        index = 0
-        with closing(cluster.map(_chunk_range_task, tasks)) as batches:  # closed on an interrupt: pending tasks cancelled
-            for batch in batches:
-                for part in batch:
-                    absorb(part, plan.length(index))
-                    index += 1
+        merged = cluster.fold(_chunk_range_task, _fold_chunks, tasks, progress)
     elif threads <= 1:
         for index in range(plan.count):
             absorb(_chunk_task(config, inp, seed, index, plan.length(index), fast), plan.length(index))
