@@ -54,7 +54,8 @@ TASKS_PER_WORKER: Final = 2
 #: threshold off: every buffer above 128 KiB (a chunk read, a chunk's draws) is then a fresh ``mmap`` whose
 #: page faults made the bfloat16 scan 3.5x slower per worker here. A LocalCluster started by stecheck
 #: leaves the variable unset; for workers started otherwise, set the Dask configuration
-#: ``distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_`` to None (README, "Running on a cluster").
+#: ``distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_`` to null in a YAML file (README, "Running on
+#: a cluster"; an environment variable cannot, since Dask lower-cases the keys it reads from there).
 LOCAL_ENVIRON_NOTE: Final = "MALLOC_TRIM_THRESHOLD_ left unset for LocalCluster workers"
 _TRIM: Final = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
 _PROTOCOLS: Final = ("tcp", "tls", "ucx", "ws", "wss")
@@ -103,8 +104,9 @@ def parse_cluster(text: str, environ: Mapping[str, str] | None = None) -> Cluste
         found = env.get(ENV_ADDRESS, "").strip()
         if not found:
             raise ConfigError(f"--cluster env reads the scheduler address from ${ENV_ADDRESS}, which is not set")
-        if found == "env" or found.startswith("local"):
-            raise ConfigError(f"${ENV_ADDRESS}={found[:80]!r} is not a scheduler address (expected tcp://HOST:PORT)")
+        if found == "env" or found.startswith("local") or _REMOTE.match(found) is None:
+            raise ConfigError(f"${ENV_ADDRESS}={found[:80]!r} is not a scheduler address (expected PROTOCOL://HOST:PORT, "
+                              "e.g. tcp://10.0.0.5:8786)")
         return parse_cluster(found)
     if value == "local" or value.startswith("local:"):
         count = value[len("local:"):] if value != "local" else str(min(_cores(), MAX_LOCAL_WORKERS))

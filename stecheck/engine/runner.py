@@ -78,7 +78,7 @@ def _chunk_range_task(
     config: RunConfig, inp: InputSpec, seed: int, first: int, lengths: tuple[int, ...], fast: bool
 ) -> list[dict[CellKey, CellAccumulator]]:
     """Chunks ``first, first + 1, ...`` of one input (one cluster task), each with its own accumulators, unmerged:
-    the client merges every chunk in chunk order, as one local thread does."""
+    :func:`_fold_chunks` merges them in chunk order, as one local thread does."""
     return [_chunk_task(config, inp, seed, first + i, length, fast) for i, length in enumerate(lengths)]
 
 
