@@ -116,7 +116,7 @@ def test_jobs_and_cluster_contradict(runner) -> None:
 
 _SIMULATE = ("simulate", "-d", "normal(0.5,0.15)", "-d", "dorefa(normal(0,0.05),size=4096)", "-k", "1-3",
              "--rounding", "half-even", "--rounding", "stochastic", "--h", "1e-3", "--fd", "forward", "--fd", "central",
-             "-n", "700000", "--seed", str(SEED), "--no-save")
+             "-n", "2500000", "--seed", str(SEED), "--no-save")  # 10 chunks per input: tasks of 2, a chain of 5
 
 
 def test_simulate_on_the_cluster_gives_the_same_records(runner, scheduler: str) -> None:
