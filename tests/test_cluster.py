@@ -23,7 +23,7 @@ from stecheck.claims.phase.run import PhaseConfig, run_phase  # noqa: E402
 from stecheck.config import RunConfig  # noqa: E402
 from stecheck.engine.cluster import CONNECT_TIMEOUT_S, MAX_LOCAL_WORKERS, Cluster, parse_cluster  # noqa: E402
 from stecheck.engine.runner import run  # noqa: E402
-from stecheck.errors import ConfigError  # noqa: E402
+from stecheck.errors import ConfigError, StecheckError  # noqa: E402
 from stecheck.records import to_json_text  # noqa: E402
 from tests.conftest import SEED, invoke  # noqa: E402
 from tests.weights_fixtures import weights_like, write_sharded  # noqa: E402
@@ -159,7 +159,32 @@ def test_weights_scan_of_a_sharded_checkpoint_on_the_cluster_gives_the_same_reco
     assert local.count("model.layers.") == 6 * 4 * 2
 
 
-def test_check_on_the_cluster_gives_the_same_verdicts(runner, scheduler: str, tmp_path: Path) -> None:
+def test_a_weights_task_carries_a_path_and_an_index_never_the_tensor(tmp_path: Path) -> None:
+    import pickle
+
+    from stecheck.weights import open_source, scan, select
+    from stecheck.weights.scan import remote_statistics
+
+    source = open_source(str(_checkpoint(tmp_path / "ckpt")))
+    tensors = select(source.tensors, all_tensors=True)
+    sent: list[tuple] = []
+
+    def recording_map(fn, tasks):
+        for args in tasks:
+            sent.append(args)
+            yield fn(*pickle.loads(pickle.dumps(args)))
+
+    assert scan(source.label, tensors, (2, 3), (1e-3,), mapper=recording_map) == scan(source.label, tensors, (2, 3), (1e-3,))
+    assert len(sent) == len(tensors) == 7
+    for args, tensor in zip(sent, tensors):
+        path, index, name = args[:3]
+        assert Path(path) == tmp_path / "ckpt" and Path(path).is_absolute() and name == tensor.name  # the source, opened once per worker
+        assert len(pickle.dumps(args)) < 1000 < tensor.size * tensor.dtype.itemsize
+    with pytest.raises(StecheckError, match="same files at the same path"):
+        remote_statistics(str(tmp_path / "gone.safetensors"), 0, "x", (2,), (1e-3,), "dorefa")
+
+
+def test_check_on_the_cluster_gives_the_same_verdicts(runner, scheduler: str, tmp_path: Path, monkeypatch) -> None:
     source = _checkpoint(tmp_path / "ckpt")
     bounds = tmp_path / "bounds.toml"
     bounds.write_text(
@@ -170,7 +195,8 @@ def test_check_on_the_cluster_gives_the_same_verdicts(runner, scheduler: str, tm
         f'[[bound]]\nname = "weights E[n]"\nweights = "{source}"\nk = "2-3"\nstatistic = "mean_n"\ninterval = [-1, 1]\n'
     )
     local = _stdout(invoke(runner, "check", str(bounds), "--format", "json"))
-    remote = _stdout(invoke(runner, "check", str(bounds), "--format", "json", "--cluster", scheduler))
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", scheduler)
+    remote = _stdout(invoke(runner, "check", str(bounds), "--format", "json", "--cluster", "env"))
     assert _records_text(remote) == _records_text(local)
     assert len(json.loads(local)["records"]) == 3 + 1 + 2
 
