@@ -179,7 +179,7 @@ def test_a_weights_task_carries_a_path_and_an_index_never_the_tensor(tmp_path: P
     for args, tensor in zip(sent, tensors):
         path, index, name = args[:3]
         assert Path(path) == tmp_path / "ckpt" and Path(path).is_absolute() and name == tensor.name  # the source, opened once per worker
-        assert len(pickle.dumps(args)) < 1000 < tensor.size * tensor.dtype.itemsize
+        assert all(type(a) in (str, int, tuple) for a in args) and len(pickle.dumps(args)) < 1000
     with pytest.raises(StecheckError, match="same files at the same path"):
         remote_statistics(str(tmp_path / "gone.safetensors"), 0, "x", (2,), (1e-3,), "dorefa")
 
