@@ -25,7 +25,7 @@ import os
 import re
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable, Final, Iterable, Iterator, Mapping, TypeVar
+from typing import Any, Callable, Final, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 from stecheck.errors import ConfigError, StecheckError
 
@@ -288,34 +288,49 @@ class Cluster:
         worker's results are recomputed by Dask from their inputs (for a running total, from the start
         of the chain); on any exception or interrupt the unfinished tasks are cancelled.
         """
+        return self.folds(work, combine, [tasks], progress)[0]
+
+    def folds(
+        self, work: Callable[..., Any], combine: Callable[[Any, Any], Any],
+        chains: Sequence[Iterable[tuple[tuple[Any, ...], int]]], progress: Callable[[int], None] | None = None,
+    ) -> list[Any]:
+        """:meth:`fold` of each of ``chains``, one result per chain; a chain's tasks are submitted while the
+        previous chain's last links still run, so workers do not wait at the boundaries."""
         from distributed import wait
 
         client = self.client
         window = TASKS_PER_WORKER * self.workers
-        total: Any = None
-        links: deque[tuple[Any, int]] = deque()
+        results: list[Any] = [None] * len(chains)
+        links: deque[tuple[Any, int, int, bool]] = deque()
 
-        def finish(link: Any, weight: int) -> None:
+        def finish(link: Any, weight: int, chain: int, last: bool) -> None:
             wait([link])
             if link.status != "finished":
                 self._result(link)  # raises the task's error
             if progress is not None:
                 progress(weight)
+            if last:
+                results[chain] = self._result(link)
 
         try:
-            for args, weight in tasks:
-                part = client.submit(work, *args, pure=False)
-                total = client.submit(combine, total, part, pure=False)
-                links.append((total, weight))
-                if len(links) >= window:
-                    finish(*links.popleft())
+            for chain, tasks in enumerate(chains):
+                total: Any = None
+                todo = iter(tasks)
+                step = next(todo, None)
+                while step is not None:
+                    (args, weight), step = step, next(todo, None)
+                    part = client.submit(work, *args, pure=False)
+                    total = client.submit(combine, total, part, pure=False)
+                    links.append((total, weight, chain, step is None))
+                    if len(links) >= window:
+                        finish(*links.popleft())
             while links:
                 finish(*links.popleft())
-            return None if total is None else self._result(total)
+            return results
         finally:
             if links:
                 try:
-                    client.cancel([link for link, _ in links])
+                    client.cancel([link[0] for link in links])
                 except Exception:  # noqa: BLE001 - the connection may be what failed
                     pass
 

@@ -98,6 +98,19 @@ def _fold_chunks(
     return out
 
 
+def _cluster_tasks(
+    config: RunConfig, inp: InputSpec, seed: int, fast: bool, workers: int
+) -> list[tuple[tuple[Any, ...], int]]:
+    """``(args of _chunk_range_task, samples)`` per task of one input: up to :data:`CHUNKS_PER_TASK` chunks each."""
+    plan = chunk_plan(inp, config.samples)
+    group = max(1, min(CHUNKS_PER_TASK, plan.count // (2 * workers)))
+    out = []
+    for first in range(0, plan.count, group):
+        lengths = tuple(plan.length(i) for i in range(first, min(first + group, plan.count)))
+        out.append(((config, inp, seed, first, lengths, fast), sum(lengths)))
+    return out
+
+
 def monte_carlo(
     config: RunConfig, inp: InputSpec, seed: int, threads: int = 1, progress: Progress | None = None, fast: bool = True,
     cluster: Cluster | None = None,
@@ -125,11 +138,7 @@ def monte_carlo(
             progress(length)
 
     if cluster is not None:
-        group = max(1, min(CHUNKS_PER_TASK, plan.count // (2 * cluster.workers)))
-        tasks = (((config, inp, seed, first, tuple(plan.length(i) for i in range(first, min(first + group, plan.count))), fast),
-                  sum(plan.length(i) for i in range(first, min(first + group, plan.count))))
-                 for first in range(0, plan.count, group))
-        merged = cluster.fold(_chunk_range_task, _fold_chunks, tasks, progress)
+        merged = cluster.fold(_chunk_range_task, _fold_chunks, _cluster_tasks(config, inp, seed, fast, cluster.workers), progress)
     elif threads <= 1:
         for index in range(plan.count):
             absorb(_chunk_task(config, inp, seed, index, plan.length(index), fast), plan.length(index))
@@ -250,10 +259,16 @@ def run(
     config = RunConfig(**{**config.__dict__, "seed": seed})
     started = time.perf_counter()
     records: list[Record] = []
-    for spec in config.inputs:
-        inp = parse_input(spec)
-        mc = None if config.method == "exact" else monte_carlo(config, inp, seed, threads, progress, fast, cluster)
-        records.extend(_records_for(config, inp, seed, mc))
+    inputs = [parse_input(spec) for spec in config.inputs]
+    if cluster is not None and config.method != "exact":  # every input's chain at once: no wait between inputs
+        workers = cluster.workers
+        chains = [_cluster_tasks(config, inp, seed, fast, workers) for inp in inputs]
+        for inp, mc in zip(inputs, cluster.folds(_chunk_range_task, _fold_chunks, chains, progress)):
+            records.extend(_records_for(config, inp, seed, mc))
+    else:
+        for inp in inputs:
+            mc = None if config.method == "exact" else monte_carlo(config, inp, seed, threads, progress, fast, cluster)
+            records.extend(_records_for(config, inp, seed, mc))
     wall = time.perf_counter() - started
     extra = {} if cluster is None else {"cluster": cluster.describe()}
     meta = provenance("simulate", config.as_dict(), seed=seed, wall_time_s=wall, threads=threads, chunk_size=CHUNK_SIZE,
