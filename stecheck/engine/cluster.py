@@ -1,11 +1,13 @@
 """The cluster backend: pure tasks on a Dask cluster, their results handed back in submission order.
 
 Every distributed computation of stecheck is a list of calls ``fn(*args)`` that depend only on their
-arguments (a chunk of a simulation cell, a tensor read from a file by path, a block of the phase grid).
-:meth:`Cluster.map` submits them to a Dask scheduler (https://distributed.dask.org) and yields the results
-in the order of the list, so the caller merges accumulators in the same fixed order as a local run with one
-thread and the records are byte-identical. Dask recomputes the tasks of a worker that dies; since a task is
-a pure function of its arguments, the recomputed result is the same.
+arguments (a few chunks of one input, a tensor read from a file by path, a family's block of the phase
+grid). :meth:`Cluster.map` submits them to a Dask scheduler (https://distributed.dask.org) and yields the
+results in the order of the list; :meth:`Cluster.fold` and :meth:`Cluster.folds` also merge them, in that
+order, by a chain of merge tasks on the workers. Either way the merges are the same floating-point
+operations in the same order as in a local run with one thread, and the records are byte-identical. Dask
+recomputes the tasks of a worker that dies; since a task is a pure function of its arguments, the
+recomputed result is the same.
 
 Addresses (``--cluster``):
 
