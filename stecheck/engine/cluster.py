@@ -217,7 +217,11 @@ class Cluster:
 
     @property
     def dashboard_link(self) -> str | None:
-        """The Dask dashboard's URL, when the scheduler serves one."""
+        """The Dask dashboard's URL, when the scheduler serves one (a LocalCluster's needs bokeh installed here)."""
+        import importlib.util
+
+        if self.target.local and importlib.util.find_spec("bokeh") is None:
+            return None
         try:
             return self.client.dashboard_link or None
         except Exception:  # noqa: BLE001 - no dashboard (bokeh missing, disabled): nothing to print
