@@ -4,6 +4,7 @@ Public API
 ----------
 simulate : run a grid of inputs x bit widths and return records.
 run, RunConfig : the engine and its configuration.
+Cluster : a Dask cluster to run on (``simulate(..., cluster="local:2")``, ``run(config, cluster=...)``).
 parse_input : distribution spec strings.
 quantize, rounding_error : the quantizer.
 StecheckError : the exception family for user errors.
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _HOMES = {
+    "Cluster": "stecheck.engine.cluster",
     "RunConfig": "stecheck.config",
     "parse_input": "stecheck.core.distributions",
     "RunResult": "stecheck.engine.runner",
@@ -33,6 +35,7 @@ _HOMES = {
 
 if TYPE_CHECKING:
     from stecheck.config import RunConfig
+    from stecheck.engine.cluster import Cluster
     from stecheck.core.distributions import parse_input
     from stecheck.core.quantize import quantize, rounding_error
     from stecheck.engine.runner import RunResult, run, simulate
@@ -54,6 +57,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "__version__",
+    "Cluster",
     "RunConfig",
     "RunResult",
     "StecheckError",

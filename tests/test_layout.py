@@ -63,6 +63,7 @@ def test_a_wrong_import_breaks_a_contract(tmp_path: Path, module: str, line: str
 def test_public_api_is_unchanged() -> None:
     assert stecheck.__all__ == [
         "__version__",
+        "Cluster",
         "RunConfig",
         "RunResult",
         "StecheckError",

@@ -16,7 +16,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from stecheck.cli.support import EXIT_CHECK_FAILED, VersionFlag, check_threads, claimed_output, emit, jobs_option, progress_bar, stdout_console
+from stecheck.cli.support import (
+    EXIT_CHECK_FAILED, VersionFlag, check_threads, claimed_output, cluster_option, cluster_session, emit, jobs_option, progress_bar,
+    stdout_console,
+)
 from stecheck.cli.tables import Column, fitted_table
 from stecheck.errors import OutputError
 from stecheck.records import Record, fmt, provenance, to_json_text, to_markdown_text, write_text_atomic
@@ -141,6 +144,7 @@ def check(
     output_format: Annotated[CheckFormat, typer.Option("--format", "-f", metavar="FORMAT", help="table, json, junit or md.")] = CheckFormat.table,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="FILE", help="Write the --format output to this file (the table still goes to stdout).")] = None,
     threads: Annotated[int, jobs_option("verdicts do not depend on it")] = 1,
+    cluster: Annotated[Optional[str], cluster_option()] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     version: VersionFlag = None,
 ) -> None:
@@ -152,9 +156,9 @@ def check(
     bounds: list[Bound] = []
     for path in bounds_files:
         bounds.extend(load_bounds(path))
-    with claimed_output(out, directory=False) as locked:  # one writer per --out file, for the whole run
+    with cluster_session(cluster, threads, quiet) as dask, claimed_output(out, directory=False) as locked:  # one writer per --out file, for the whole run
         with progress_bar(total_check_samples(bounds), "check", quiet) as advance:
-            result = evaluate(bounds, threads=threads, progress=advance)
+            result = evaluate(bounds, threads=threads, progress=advance, cluster=dask)
         _write_outputs(result, bounds_files, threads, output_format, out, locked)
     if not result.passed:
         raise typer.Exit(EXIT_CHECK_FAILED)

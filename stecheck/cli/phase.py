@@ -9,7 +9,10 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from stecheck.cli.support import EXIT_CHECK_FAILED, OutputFormat, VersionFlag, claimed_output, count, emit, progress_bar, stdout_console
+from stecheck.cli.support import (
+    EXIT_CHECK_FAILED, OutputFormat, VersionFlag, claimed_output, cluster_option, cluster_session, count, emit, progress_bar,
+    stdout_console,
+)
 from stecheck.cli.tables import Column, fitted_table
 from stecheck.errors import ConfigError
 from stecheck.records import RUN_FILES, Record, fmt, to_csv_text, to_json_text, to_markdown_text, write_run_files
@@ -103,6 +106,7 @@ def phase(
     no_save: Annotated[bool, typer.Option("--no-save", help="Write no files (not with --out).")] = False,
     output_format: Annotated[OutputFormat, typer.Option("--format", "-f", metavar="FORMAT", help="What to print on stdout (the rule records): table, csv, json or md.")] = OutputFormat.table,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    cluster: Annotated[Optional[str], cluster_option()] = None,
     version: VersionFlag = None,
 ) -> None:
     """Where E[D_h] is within a tolerance of the STE's 1, for location-scale inputs.
@@ -124,9 +128,9 @@ def phase(
         sigma_points=sigma_points, offset_points=offset_points, samples=samples, seed=seed,  # type: ignore[arg-type]
     ).validated()
     target = None if no_save else (out if out is not None else DEFAULT_OUT)
-    with claimed_output(target) as locked:  # one writer per --out; the rule, map/, spot/ and figures swap in together
+    with cluster_session(cluster, 1, quiet) as dask, claimed_output(target) as locked:  # one writer per --out; the rule, map/, spot/ and figures swap in together
         with progress_bar(len(config.families), "phase", quiet) as advance:
-            result = run_phase(config, progress=advance)
+            result = run_phase(config, progress=advance, cluster=dask)
         if locked is not None:
             replace_set(locked, lambda d: write_phase_files(d, result), PHASE_ENTRIES)
     title = f"stecheck phase: sigma_s* for |E[D] - 1| <= {config.tolerance:g} at every offset"

@@ -8,7 +8,10 @@ from typing import TYPE_CHECKING, Annotated, Final, Optional
 
 import typer
 
-from stecheck.cli.support import INTERRUPTED, click, OutputFormat, VersionFlag, check_threads, claimed_output, count, emit, fail, jobs_option, progress_bar, stdout_console
+from stecheck.cli.support import (
+    INTERRUPTED, OutputFormat, VersionFlag, check_threads, claimed_output, click, cluster_option, cluster_session, count, emit, fail,
+    jobs_option, progress_bar, stdout_console,
+)
 from stecheck.errors import ConfigError
 from stecheck.safety import interrupt_exit_code, is_interrupt
 
@@ -70,6 +73,7 @@ def simulate(
     no_save: Annotated[bool, typer.Option("--no-save", help="Write no files (not with --out).")] = False,
     output_format: Annotated[OutputFormat, typer.Option("--format", "-f", metavar="FORMAT", help="What to print on stdout: table, csv, json or md.")] = OutputFormat.table,
     threads: Annotated[int, jobs_option()] = 1,
+    cluster: Annotated[Optional[str], cluster_option()] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run into the same --out, skipping finished inputs.")] = False,
     wide: Annotated[bool, typer.Option("--wide", help="Table with every column, even wider than the terminal (default: the columns that fit).")] = False,
@@ -101,13 +105,14 @@ def simulate(
         target = None
     if resume and target is None:
         raise ConfigError("--resume needs the output directory of the interrupted run (--out DIR, without --no-save)")
-    with claimed_output(target) as locked:  # one writer per --out, taken before the run
+    with cluster_session(cluster, threads, quiet) as dask, claimed_output(target) as locked:  # one writer per --out, taken before the run
         job = None
         try:
             job = ResumableRun.open(cfg, locked, resume) if locked is not None else None
             total = job.total_samples() if job is not None else total_samples(cfg)
             with progress_bar(total, f"simulate {cfg.name}", quiet) as advance:
-                result = job.run(threads, advance) if job is not None else run(cfg, threads=threads, progress=advance)
+                result = (job.run(threads, advance, cluster=dask) if job is not None
+                          else run(cfg, threads=threads, progress=advance, cluster=dask))
         except BaseException as exc:
             if not is_interrupt(exc) or isinstance(exc, typer.Exit):
                 raise

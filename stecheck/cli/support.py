@@ -36,6 +36,8 @@ __all__ = [
     "emit",
     "claimed_output",
     "check_threads",
+    "cluster_option",
+    "cluster_session",
     "INTERRUPTED",
     "MAX_THREADS",
 ]
@@ -245,6 +247,37 @@ def check_threads(threads: int, what: str = "thread count") -> int:
         raise ConfigError(f"{what} {threads} is above the limit of {MAX_THREADS}: every worker holds its own chunks in "
                           f"memory, and more workers than CPU cores make a run no faster")
     return threads
+
+
+def cluster_option() -> Any:
+    """``--cluster ADDRESS``: run the command's tasks on Dask (:mod:`stecheck.engine.cluster`)."""
+    return typer.Option(
+        "--cluster", metavar="ADDRESS",
+        help="Run on a Dask cluster: local[:N] (N worker processes here), tcp://HOST:PORT (a running scheduler) or env "
+             "($DASK_SCHEDULER_ADDRESS). Results are the same as without it. Needs pip install 'stecheck[dask]'.",
+    )
+
+
+@contextmanager
+def cluster_session(address: Optional[str], threads: int, quiet: bool) -> Iterator[Any]:
+    """The open :class:`stecheck.engine.cluster.Cluster` of ``--cluster`` for the block (None without it).
+
+    The address is checked first; then the cluster starts or the scheduler is reached within
+    :data:`stecheck.engine.cluster.CONNECT_TIMEOUT_S`, and its dashboard link goes to stderr (unless quiet).
+    """
+    if address is None:
+        yield None
+        return
+    from stecheck.engine.cluster import Cluster
+    from stecheck.errors import ConfigError
+
+    if threads != 1:
+        raise ConfigError(f"--jobs {threads} and --cluster contradict each other: with --cluster the workers are the cluster's")
+    with Cluster(address) as cluster:
+        link = cluster.dashboard_link
+        if link and not quiet:
+            click.echo(f"dask dashboard: {link}", err=True)
+        yield cluster
 
 
 def emit(text: str) -> None:

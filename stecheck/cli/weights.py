@@ -14,7 +14,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from stecheck.cli.support import OutputFormat, VersionFlag, claimed_output, emit, progress_bar, shows_progress, stdout_console
+from stecheck.cli.support import (
+    OutputFormat, VersionFlag, claimed_output, cluster_option, cluster_session, emit, progress_bar, shows_progress, stdout_console,
+)
 from stecheck.cli.tables import Column, print_table
 from stecheck.errors import ConfigError
 from stecheck.records import RUN_FILES, Record, fmt, provenance, to_csv_text, to_json_text, to_markdown_text, write_run_files
@@ -105,6 +107,7 @@ def weights_command(
     output_format: Annotated[OutputFormat, typer.Option("--format", "-f", metavar="FORMAT", help="What to print on stdout: table, csv, json or md.")] = OutputFormat.table,
     list_zoo: Annotated[bool, typer.Option("--list-zoo", help="List the built-in zoo of real networks and exit.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    cluster: Annotated[Optional[str], cluster_option()] = None,
     version: VersionFlag = None,
 ) -> None:
     """Exact rounding-error statistics of real weights per tensor and k: is n uniform, is E[D_h] = 1?"""
@@ -136,13 +139,13 @@ def weights_command(
     if no_save:
         target = None
     # one writer per --out; SIGINT/SIGTERM unwind the run (set up by the command group) and leave --out as it was
-    with claimed_output(target) as locked:
+    with cluster_session(cluster, 1, quiet) as dask, claimed_output(target) as locked:
         start = time.perf_counter()
         opened = open_source(source, progress=shows_progress(quiet))
         tensors = select(opened.tensors, include or (), exclude or (), all_tensors, roles)
         summary = left_out(opened.tensors, include or (), exclude or (), all_tensors, roles)
         with progress_bar(sum(t.size for t in tensors), f"weights {visible(label)}", quiet) as advance:
-            records = scan(label, tensors, ks, steps, transform, progress=advance)
+            records = scan(label, tensors, ks, steps, transform, progress=advance, mapper=None if dask is None else dask.map)
         config = {"source": label, "bits": list(ks), "h": list(steps), "transform": transform, "include": list(include or ()),
                   "exclude": list(exclude or ()), "all": all_tensors, "roles": list(ROLES if all_tensors else roles)}
         meta = provenance(

@@ -7,11 +7,12 @@ order, so records are byte-identical whatever the number of threads.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Final
 
 import numpy as np
 
@@ -26,10 +27,17 @@ from stecheck.errors import ConfigError
 from stecheck.records import Record, provenance
 from stecheck.seeds import SIMULATE_SEED
 
+if TYPE_CHECKING:
+    from stecheck.engine.cluster import Cluster
+
 __all__ = ["RunResult", "exact_note", "monte_carlo", "run", "simulate", "total_samples"]
 
 Progress = Callable[[int], None]
 CellKey = tuple[int, str]
+
+#: Most chunks per cluster task: fewer, longer tasks spread Dask's per-task cost and the running total's
+#: trips between workers (one per task); a task's chunks stay on its worker until merged.
+CHUNKS_PER_TASK: Final = 8
 
 
 @dataclass(frozen=True)
@@ -66,12 +74,54 @@ def _chunk_task(
     return out
 
 
+def _chunk_range_task(
+    config: RunConfig, inp: InputSpec, seed: int, first: int, lengths: tuple[int, ...], fast: bool
+) -> list[dict[CellKey, CellAccumulator]]:
+    """Chunks ``first, first + 1, ...`` of one input (one cluster task), each with its own accumulators, unmerged:
+    :func:`_fold_chunks` merges them in chunk order, as one local thread does."""
+    return [_chunk_task(config, inp, seed, first + i, length, fast) for i, length in enumerate(lengths)]
+
+
+def _fold_chunks(
+    total: dict[CellKey, CellAccumulator] | None, parts: list[dict[CellKey, CellAccumulator]]
+) -> dict[CellKey, CellAccumulator]:
+    """``total`` with ``parts`` merged into it one by one, in order, as :func:`monte_carlo` merges chunks (one
+    link of a cluster's chain). Works on copies: Dask may keep both arguments to rerun a task."""
+    out = None if total is None else copy.deepcopy(total)
+    for part in parts:
+        if out is None:
+            out = copy.deepcopy(part)
+        else:
+            for key, acc in part.items():
+                out[key].merge(acc)
+    assert out is not None
+    return out
+
+
+def _cluster_tasks(
+    config: RunConfig, inp: InputSpec, seed: int, fast: bool, workers: int
+) -> list[tuple[tuple[Any, ...], int]]:
+    """``(args of _chunk_range_task, samples)`` per task of one input: up to :data:`CHUNKS_PER_TASK` chunks each."""
+    plan = chunk_plan(inp, config.samples)
+    group = max(1, min(CHUNKS_PER_TASK, plan.count // (2 * workers)))
+    out = []
+    for first in range(0, plan.count, group):
+        lengths = tuple(plan.length(i) for i in range(first, min(first + group, plan.count)))
+        out.append(((config, inp, seed, first, lengths, fast), sum(lengths)))
+    return out
+
+
 def monte_carlo(
-    config: RunConfig, inp: InputSpec, seed: int, threads: int = 1, progress: Progress | None = None, fast: bool = True
+    config: RunConfig, inp: InputSpec, seed: int, threads: int = 1, progress: Progress | None = None, fast: bool = True,
+    cluster: Cluster | None = None,
 ) -> dict[CellKey, CellAccumulator]:
     """The merged accumulators ``(k, rounding) -> CellAccumulator`` of one input (``config`` validated).
 
-    Chunk results are merged in chunk order, with at most ``2 * threads`` chunks in flight.
+    Chunk results are merged in chunk order, with at most ``2 * threads`` chunks in flight. With a
+    ``cluster``, a few consecutive chunks are one task (a pure function of ``(config, input, seed, chunks)``)
+    and the chunks are merged in chunk order by a chain of merge tasks on the workers
+    (:meth:`stecheck.engine.cluster.Cluster.fold`): the same sequence of floating-point operations as with
+    one local thread, without sending every chunk's tables (about 1 MB per cell) to the client.
     """
     plan = chunk_plan(inp, config.samples)
     merged: dict[CellKey, CellAccumulator] | None = None
@@ -87,7 +137,9 @@ def monte_carlo(
         if progress is not None:
             progress(length)
 
-    if threads <= 1:
+    if cluster is not None:
+        merged = cluster.fold(_chunk_range_task, _fold_chunks, _cluster_tasks(config, inp, seed, fast, cluster.workers), progress)
+    elif threads <= 1:
         for index in range(plan.count):
             absorb(_chunk_task(config, inp, seed, index, plan.length(index), fast), plan.length(index))
     else:
@@ -180,7 +232,9 @@ def exact_note(
     return "; ".join(reasons) or None
 
 
-def run(config: RunConfig, threads: int = 1, progress: Progress | None = None, fast: bool = True) -> RunResult:
+def run(
+    config: RunConfig, threads: int = 1, progress: Progress | None = None, fast: bool = True, cluster: Cluster | None = None
+) -> RunResult:
     """Run every cell of ``config``; see the module docstring.
 
     Parameters
@@ -195,6 +249,8 @@ def run(config: RunConfig, threads: int = 1, progress: Progress | None = None, f
         The compiled one-pass scan (default) or the numpy reference path (``False``); see
         :func:`stecheck.core.kernel.accumulate_chunk`. Integer statistics agree exactly, Fourier magnitudes
         within :func:`stecheck.core.fastscan.binned_fourier_bound`.
+    cluster : Cluster, optional
+        Run the chunks as tasks on this Dask cluster instead of local threads (records are identical).
     """
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ConfigError(f"thread count {threads!r} must be a positive integer")
@@ -203,13 +259,20 @@ def run(config: RunConfig, threads: int = 1, progress: Progress | None = None, f
     config = RunConfig(**{**config.__dict__, "seed": seed})
     started = time.perf_counter()
     records: list[Record] = []
-    for spec in config.inputs:
-        inp = parse_input(spec)
-        mc = None if config.method == "exact" else monte_carlo(config, inp, seed, threads, progress, fast)
-        records.extend(_records_for(config, inp, seed, mc))
+    inputs = [parse_input(spec) for spec in config.inputs]
+    if cluster is not None and config.method != "exact":  # every input's chain at once: no wait between inputs
+        workers = cluster.workers
+        chains = [_cluster_tasks(config, inp, seed, fast, workers) for inp in inputs]
+        for inp, mc in zip(inputs, cluster.folds(_chunk_range_task, _fold_chunks, chains, progress)):
+            records.extend(_records_for(config, inp, seed, mc))
+    else:
+        for inp in inputs:
+            mc = None if config.method == "exact" else monte_carlo(config, inp, seed, threads, progress, fast, cluster)
+            records.extend(_records_for(config, inp, seed, mc))
     wall = time.perf_counter() - started
+    extra = {} if cluster is None else {"cluster": cluster.describe()}
     meta = provenance("simulate", config.as_dict(), seed=seed, wall_time_s=wall, threads=threads, chunk_size=CHUNK_SIZE,
-                      kernel="compiled scan" if fast else "numpy reference")
+                      kernel="compiled scan" if fast else "numpy reference", **extra)
     meta["seed"] = str(seed)
     return RunResult(config, records, meta)
 
@@ -224,11 +287,15 @@ def simulate(
     seed: int | str | None = SIMULATE_SEED,
     method: str = "both",
     threads: int = 1,
+    cluster: str | Cluster | None = None,
 ) -> list[Record]:
     """Notebook entry point: run a grid and return its records (see :func:`run`).
 
     The default seed is the default experiment's (:data:`stecheck.seeds.SIMULATE_SEED`), as for
     ``stecheck simulate --dist ...``; ``seed="random"`` draws fresh OS entropy (recorded in the records).
+    ``cluster`` runs the chunks on Dask: an address (``"local:2"``, ``"tcp://HOST:8786"``; see
+    :func:`stecheck.engine.cluster.parse_cluster`), opened and closed here, or an open
+    :class:`~stecheck.engine.cluster.Cluster`; the records are the same as without it.
 
     Examples
     --------
@@ -244,4 +311,9 @@ def simulate(
         inputs=seq(inputs), bits=seq(bits), steps=seq(h), schemes=seq(fd), roundings=seq(rounding),
         samples=samples, seed=seed, method=method,
     )
-    return run(config, threads=threads).records
+    if isinstance(cluster, str):
+        from stecheck.engine.cluster import Cluster
+
+        with Cluster(cluster) as opened:
+            return run(config, threads=threads, cluster=opened).records
+    return run(config, threads=threads, cluster=cluster).records

@@ -16,7 +16,7 @@ import shutil
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Final
+from typing import TYPE_CHECKING, Any, Callable, Final
 
 import numpy as np
 
@@ -25,6 +25,9 @@ from stecheck.engine.runner import RunResult, run, total_samples
 from stecheck.engine.sampling import CHUNK_SIZE
 from stecheck.errors import StecheckError
 from stecheck.records import SIMULATE_FIELDS, Record, check_value_types, provenance, to_json_text, write_text_atomic
+
+if TYPE_CHECKING:
+    from stecheck.engine.cluster import Cluster
 
 __all__ = ["STATE_DIR", "ResumableRun"]
 
@@ -126,13 +129,17 @@ class ResumableRun:
         """Monte Carlo samples still to draw (the progress bar's total)."""
         return total_samples(replace(self.config, inputs=tuple(self.config.inputs[i] for i in self.pending())))
 
-    def run(self, threads: int = 1, progress: Callable[[int], None] | None = None) -> RunResult:
-        """Run the pending inputs one by one, saving each as it finishes; records in input order."""
+    def run(self, threads: int = 1, progress: Callable[[int], None] | None = None, cluster: Cluster | None = None) -> RunResult:
+        """Run the pending inputs one by one, saving each as it finishes; records in input order.
+
+        ``cluster``: run each input's chunks on Dask (:func:`stecheck.engine.runner.run`); the state is saved
+        here, on the client, as each input finishes, so an interrupted cluster run resumes like a local one.
+        """
         started = time.perf_counter()
         resumed = len(self.finished)
         for index in self.pending():
             spec = self.config.inputs[index]
-            part = run(replace(self.config, inputs=(spec,)), threads=threads, progress=progress)
+            part = run(replace(self.config, inputs=(spec,)), threads=threads, progress=progress, cluster=cluster)
             text = to_json_text({"input": spec}, part.records)
             try:
                 write_text_atomic(self.state / _input_file(index), text)
@@ -145,7 +152,8 @@ class ResumableRun:
         records = [rec for index in range(len(self.config.inputs)) for rec in self.finished[index]]
         wall = time.perf_counter() - started
         meta = provenance("simulate", self.config.as_dict(), seed=None, wall_time_s=wall, threads=threads,
-                          chunk_size=CHUNK_SIZE, resumed_inputs=resumed)
+                          chunk_size=CHUNK_SIZE, resumed_inputs=resumed,
+                          **({} if cluster is None else {"cluster": cluster.describe()}))
         meta["seed"] = str(self.config.seed)
         return RunResult(self.config, records, meta)
 

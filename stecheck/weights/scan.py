@@ -8,8 +8,11 @@ which it holds for that tensor and h.
 
 from __future__ import annotations
 
+import functools
+import os
 import re
-from typing import Any, Callable, Final, Sequence
+from pathlib import Path
+from typing import Any, Callable, Final, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -19,7 +22,12 @@ from stecheck.weights.roles import DEFAULT_ROLES, ROLES
 from stecheck.weights.stats import TRANSFORMS, TensorStatistics, tensor_statistics
 from stecheck.weights.tensors import TensorRef, dtype_name
 
-__all__ = ["WEIGHTS_FIELDS", "WEIGHTS_MD_COLUMNS", "TOLERANCE", "AGGREGATE", "select", "left_out", "scan", "claim_holds"]
+__all__ = ["WEIGHTS_FIELDS", "WEIGHTS_MD_COLUMNS", "TOLERANCE", "AGGREGATE", "Mapper", "select", "left_out", "scan", "claim_holds",
+           "remote_statistics"]
+
+#: ``mapper(fn, tasks)`` yields ``fn(*args)`` for each ``args`` of ``tasks``, in order (e.g.
+#: :meth:`stecheck.engine.cluster.Cluster.map`).
+Mapper = Callable[[Callable[..., Any], Iterable[tuple[Any, ...]]], Iterator[Any]]
 
 #: Columns of a ``weights`` record, in order (the machine-readable contract).
 WEIGHTS_FIELDS: Final = (
@@ -208,14 +216,62 @@ def scan(
     steps: Sequence[float],
     transform: str = "dorefa",
     progress: Callable[[int], None] | None = None,
+    mapper: Mapper | None = None,
 ) -> list[Record]:
-    """Records of every tensor (in order), then the aggregate rows per (k, h); every field present (None if n/a)."""
+    """Records of every tensor (in order), then the aggregate rows per (k, h); every field present (None if n/a).
+
+    With a ``mapper`` (a cluster's ordered map), each tensor is one task :func:`remote_statistics` that opens
+    the tensor's file by path where it runs; only the path, the tensor's index and the options travel, and
+    only its statistics come back. The records are the same as without it.
+    """
     if transform not in TRANSFORMS:
         raise ConfigError(f"unknown transform {transform!r}: expected one of {', '.join(TRANSFORMS)}")
     records: list[Record] = []
-    for tensor in tensors:
-        st = tensor_statistics(tensor.chunks, bits, steps, transform)
-        records.extend(_tensor_records(label, tensor, st, bits, steps, transform))
-        if progress is not None:
-            progress(tensor.size)
+    if mapper is None:
+        stats: Iterable[TensorStatistics] = (tensor_statistics(t.chunks, bits, steps, transform) for t in tensors)
+    else:
+        stats = mapper(remote_statistics, [(*_origin(t), t.name, tuple(bits), tuple(steps), transform) for t in tensors])
+    try:
+        for tensor, st in zip(tensors, stats):
+            records.extend(_tensor_records(label, tensor, st, bits, steps, transform))
+            if progress is not None:
+                progress(tensor.size)
+    finally:
+        close = getattr(stats, "close", None)
+        if close is not None:  # a cluster's pending tasks are cancelled on an interrupt
+            close()
     return [{key: rec.get(key) for key in WEIGHTS_FIELDS} for rec in records + _aggregate(label, records, bits, steps, transform)]
+
+
+def _origin(tensor: TensorRef) -> tuple[str, int]:
+    if tensor.origin is None:
+        raise StecheckError(f"tensor {tensor.name!r} was not read from a file: a cluster worker cannot open it by path")
+    return tensor.origin
+
+
+@functools.lru_cache(maxsize=2)
+def _opened(path: str, stamp: tuple[int, int]) -> list[TensorRef]:
+    """The tensors of the source at ``path`` (cached per process while the file is unchanged: ``stamp`` is its
+    modification time and size)."""
+    from stecheck.weights.sources import open_path  # the loaders import onnx and safetensors
+
+    return open_path(Path(path)).tensors
+
+
+def remote_statistics(path: str, index: int, name: str, bits: tuple[int, ...], steps: tuple[float, ...], transform: str) -> TensorStatistics:
+    """:func:`tensor_statistics` of tensor ``index`` (named ``name``) of the source at ``path``, opened where this runs.
+
+    A pure function of the file's contents and the arguments: the task a cluster worker runs per tensor.
+    """
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise StecheckError(f"a cluster worker cannot open {path!r} ({exc.strerror or exc}): the workers need the same files at the same path") from None
+    tensors = _opened(path, (info.st_mtime_ns, info.st_size))
+    if index >= len(tensors) or tensors[index].name != name:
+        raise StecheckError(f"{path!r} changed during the scan: tensor {index} is no longer {name!r}")
+    tensor = tensors[index]
+    try:
+        return tensor_statistics(tensor.chunks, bits, steps, transform)
+    finally:
+        tensor._distinct = None  # the cached source keeps its tensors: drop a 16-bit tensor's value table

@@ -125,8 +125,10 @@ def open_path(path: Path) -> Source:
         raise StecheckError(f"{str(path)!r}: unsupported file type {path.suffix or '(none)'!r}; expected one of {', '.join(LOADERS)}, a directory, hf:ORG/NAME or zoo:NAME")
     if not tensors:
         raise StecheckError(f"{str(path)!r} contains no tensors")
-    for tensor in tensors:  # names from files may hold lone surrogates: escaped once, here, for every output
+    where = str(path.absolute())
+    for index, tensor in enumerate(tensors):  # names from files may hold lone surrogates: escaped once, here
         tensor.name = safe_name(tensor.name)
+        tensor.origin = (where, index)
     assign_name_roles(tensors)
     return Source(safe_name(str(path)), kind, tensors, {"path": safe_name(str(path))})
 

@@ -60,6 +60,9 @@ class TensorRef:
 
     ``role`` is one of :data:`stecheck.weights.roles.ROLES` (None until the source assigns it); ``stored`` names
     the file's storage type when it differs from ``dtype`` (``Q4_K`` for a GGUF tensor read dequantized).
+    ``origin`` is ``(path, index)``: the absolute path the source was opened from and the tensor's index in
+    it, so that a cluster worker can open the same file and read the tensor itself (None for a tensor built
+    in memory).
     """
 
     name: str
@@ -68,6 +71,7 @@ class TensorRef:
     read: Callable[[int, int], NDArray]
     role: str | None = None
     stored: str | None = None
+    origin: tuple[str, int] | None = None
     _distinct: tuple[NDArray, NDArray] | None = field(default=None, repr=False)
 
     @property

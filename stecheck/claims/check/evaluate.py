@@ -16,13 +16,16 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Final, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Final, Sequence
 
 from stecheck.claims.check.bounds import Bound, BoundsError
 from stecheck.config import RunConfig
 from stecheck.engine.runner import run, total_samples
 from stecheck.errors import StecheckError
 from stecheck.records import Record
+
+if TYPE_CHECKING:
+    from stecheck.engine.cluster import Cluster
 
 __all__ = ["CHECK_FIELDS", "RunGroup", "WeightsGroup", "plan_runs", "plan_scans", "condition_holds", "verdict", "evaluate", "total_check_samples", "CheckResult"]
 
@@ -122,7 +125,7 @@ def plan_scans(bounds: Sequence[Bound]) -> list[WeightsGroup]:
     return groups
 
 
-def _scan_records(group: WeightsGroup, first: Bound) -> list[Record]:
+def _scan_records(group: WeightsGroup, first: Bound, cluster: Cluster | None = None) -> list[Record]:
     """The records of one weights scan (tensor rows for a pattern, else the aggregate rows).
 
     A source that cannot be opened, or a pattern that selects no tensor, is a :class:`BoundsError`
@@ -143,7 +146,7 @@ def _scan_records(group: WeightsGroup, first: Bound) -> list[Record]:
     except StecheckError as exc:
         field = "weights" if group.tensor is None else "tensor"
         raise BoundsError(f"{where}, field {field!r}: {exc}") from None
-    records = scan(src.label, tensors, group.bits, group.steps, group.transform)
+    records = scan(src.label, tensors, group.bits, group.steps, group.transform, mapper=None if cluster is None else cluster.map)
     return [r for r in records if r["kind"] == ("aggregate" if group.tensor is None else "tensor")]
 
 
@@ -266,19 +269,25 @@ def total_check_samples(bounds: Sequence[Bound]) -> int:
     return sum(total_samples(group.config) for group in plan_runs(bounds))
 
 
-def evaluate(bounds: Sequence[Bound], threads: int = 1, progress: Progress | None = None) -> CheckResult:
-    """Run the engine once per group of ``bounds`` and return one verdict per bound, in order."""
+def evaluate(
+    bounds: Sequence[Bound], threads: int = 1, progress: Progress | None = None, cluster: Cluster | None = None
+) -> CheckResult:
+    """Run the engine once per group of ``bounds`` and return one verdict per bound, in order.
+
+    With a ``cluster`` (:class:`stecheck.engine.cluster.Cluster`) every engine run's chunks and every weights
+    scan's tensors are tasks on it; the verdicts are the same.
+    """
     started = time.perf_counter()
     verdicts: list[list[Record]] = [[] for _ in bounds]
     runs = []
     for wgroup in plan_scans(bounds):
-        records = _scan_records(wgroup, bounds[wgroup.members[0]])
+        records = _scan_records(wgroup, bounds[wgroup.members[0]], cluster)
         for index in wgroup.members:
             verdicts[index] = [verdict(bounds[index], rec) for rec in _tensor_cells(bounds[index], records)]
         runs.append({"source": wgroup.source, "samples": None, "seed": None, "method": f"weights ({wgroup.transform})",
                      "bits": list(wgroup.bits), "bounds": len(wgroup.members)})
     for group in plan_runs(bounds):
-        result = run(group.config, threads=threads, progress=progress)
+        result = run(group.config, threads=threads, progress=progress, cluster=cluster)
         for index in group.members:
             verdicts[index] = [verdict(bounds[index], _cell_of(bounds[index], result.records))]
         cfg = result.config

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Final
+from typing import TYPE_CHECKING, Any, Callable, Final
 
 import numpy as np
 
@@ -48,6 +49,9 @@ from stecheck.errors import ConfigError
 from stecheck.records import Record, config_as_dict, provenance
 from stecheck.seeds import PHASE_SEED
 
+if TYPE_CHECKING:
+    from stecheck.engine.cluster import Cluster
+
 __all__ = [
     "RULE_FIELDS",
     "MAP_FIELDS",
@@ -58,6 +62,7 @@ __all__ = [
     "SIGMA_DEFINITION",
     "PhaseConfig",
     "PhaseResult",
+    "family_block",
     "run_phase",
     "map_records",
     "rule_records",
@@ -223,12 +228,13 @@ def _nearest(values: np.ndarray, target: float) -> float:
     return float(values[int(np.argmin(np.abs(np.log(values / target))))]) if target > 0 else float(values[0])
 
 
-def spot_checks(pm: PhaseMap, samples: int, seed: int) -> list[Record]:
+def spot_checks(pm: PhaseMap, samples: int, seed: int, cluster: Cluster | None = None) -> list[Record]:
     """Monte Carlo ``E[D_h]`` from the engine at a few grid points, against the CDF sum (z-scores).
 
     Each point is placed at k = 4 (L = 15) with centre ``(7 + offset) / L`` and standard deviation
     ``sigma_s / L``; the step is ``L h = eta`` (``SPOT_ETA_FOR_LIMIT`` when the map is the limit, since
-    Monte Carlo cannot take h = 0; its standard error grows like ``1 / sqrt(eta N)``).
+    Monte Carlo cannot take h = 0; its standard error grows like ``1 / sqrt(eta N)``). With a ``cluster``
+    the engine's chunks run on it (same records).
     """
     eta = pm.eta if pm.eta > 0 else SPOT_ETA_FOR_LIMIT
     scale = (1 << SPOT_BITS) - 1
@@ -238,7 +244,8 @@ def spot_checks(pm: PhaseMap, samples: int, seed: int) -> list[Record]:
         for o in SPOT_OFFSETS
     ][: len(SPOT_OFFSETS) + 1]
     specs = [pm.family.r_spec((SPOT_LEVEL + off) / scale, sd / scale) for sd, off in points]
-    records = simulate(specs, bits=SPOT_BITS, h=eta / scale, fd="forward", samples=samples, seed=seed, method="mc")
+    records = simulate(specs, bits=SPOT_BITS, h=eta / scale, fd="forward", samples=samples, seed=seed, method="mc",
+                       cluster=cluster)
     out = []
     for (sd, off), spec, rec in zip(points, specs, records):
         exact = float(cdf_sums(pm.family, sd, [off], eta)[0][0])
@@ -263,11 +270,27 @@ def spot_checks(pm: PhaseMap, samples: int, seed: int) -> list[Record]:
     return out
 
 
-def run_phase(config: PhaseConfig, progress: Callable[[int], None] | None = None) -> PhaseResult:
+def family_block(name: str, sigmas: np.ndarray, offsets: np.ndarray, eta: float, tolerance: float) -> tuple[PhaseMap, Rule, float, float]:
+    """One family's block of the grid: its map over ``sigmas x offsets``, its rule, and the seconds each took.
+
+    A pure function of its arguments (the task a cluster worker runs per family). The map is one block
+    because the Fourier evaluation sums as many terms as its smallest sigma needs, over the whole block.
+    """
+    family = parse_family(name)
+    t0 = time.perf_counter()
+    pm = phase_map(family, sigmas, offsets, eta)
+    t1 = time.perf_counter()
+    rule = rule_of_thumb(family, eta, tolerance)
+    return pm, rule, t1 - t0, time.perf_counter() - t1
+
+
+def run_phase(config: PhaseConfig, progress: Callable[[int], None] | None = None, cluster: Cluster | None = None) -> PhaseResult:
     """Map, rule and spot checks for every family of ``config`` (validated here).
 
     ``progress`` is called with 1 after each family. The seed (default :data:`stecheck.seeds.PHASE_SEED`;
-    ``"random"`` or None: fresh OS entropy) is recorded; it only affects the spot checks.
+    ``"random"`` or None: fresh OS entropy) is recorded; it only affects the spot checks. With a ``cluster``
+    (:class:`stecheck.engine.cluster.Cluster`) each family's block (:func:`family_block`) is one task and
+    the spot checks' chunks run on it too; the records are the same.
     """
     config = config.validated()
     seed = config.seed if config.seed is not None else int(np.random.SeedSequence().entropy)  # type: ignore[arg-type]
@@ -277,29 +300,27 @@ def run_phase(config: PhaseConfig, progress: Callable[[int], None] | None = None
     timing = {"map_s": 0.0, "rule_s": 0.0, "spot_s": 0.0}
     maps, rules, rule_recs, map_recs, spot_recs = [], [], [], [], []
     started = time.perf_counter()
-    for name in config.families:
-        family = parse_family(name)
-        t0 = time.perf_counter()
-        pm = phase_map(family, sigmas, offsets, config.h)
-        t1 = time.perf_counter()
-        rule = rule_of_thumb(family, config.h, config.tolerance)
-        t2 = time.perf_counter()
-        if config.samples > 0:
-            spot_recs.extend(spot_checks(pm, config.samples, seed))
-        t3 = time.perf_counter()
-        timing["map_s"] += t1 - t0
-        timing["rule_s"] += t2 - t1
-        timing["spot_s"] += t3 - t2
-        maps.append(pm)
-        rules.append(rule)
-        map_recs.extend(map_records(pm, config.tolerance))
-        rule_recs.extend(rule_records(rule, config.sds))
-        if progress is not None:
-            progress(1)
+    tasks = [(name, sigmas, offsets, config.h, config.tolerance) for name in config.families]
+    blocks = (family_block(*task) for task in tasks) if cluster is None else cluster.map(family_block, tasks)
+    with closing(blocks):  # a cluster's pending tasks are cancelled on an interrupt
+        for pm, rule, map_s, rule_s in blocks:
+            t2 = time.perf_counter()
+            if config.samples > 0:
+                spot_recs.extend(spot_checks(pm, config.samples, seed, cluster))
+            timing["map_s"] += map_s
+            timing["rule_s"] += rule_s
+            timing["spot_s"] += time.perf_counter() - t2
+            maps.append(pm)
+            rules.append(rule)
+            map_recs.extend(map_records(pm, config.tolerance))
+            rule_recs.extend(rule_records(rule, config.sds))
+            if progress is not None:
+                progress(1)
     wall = time.perf_counter() - started
+    extra = {} if cluster is None else {"cluster": cluster.describe()}
     meta = provenance(
         "phase", config.as_dict(), seed=seed, wall_time_s=wall, sigma_definition=SIGMA_DEFINITION,
-        h_units="quantization steps (L h); 0 is the limit h -> 0", timing_s={k: round(v, 3) for k, v in timing.items()},
+        h_units="quantization steps (L h); 0 is the limit h -> 0", timing_s={k: round(v, 3) for k, v in timing.items()}, **extra,
     )
     meta["seed"] = str(seed)
     return PhaseResult(config, maps, rules, rule_recs, map_recs, spot_recs, meta)

@@ -1,0 +1,156 @@
+"""A LocalCluster of 2 worker processes against 1 local thread: a Monte Carlo sweep and a sharded checkpoint scan.
+
+Both sides compute the same records (checked here, byte for byte): the sweep with
+``stecheck.engine.runner.run`` (threads=1, then ``cluster=``), the scan with ``stecheck.weights.scan``
+(in-process, then ``mapper=cluster.map``, each tensor one task that reads its shard by path). Timings are
+medians of interleaved runs after one warm-up on each side (numba compiles in every worker process once;
+the checkpoint is then in the page cache for both sides). After the scan, each worker reports its peak
+resident set size (``ru_maxrss``); a fresh cluster serves the scan, so the peak is the scan's.
+
+    python bench/cluster.py [--gib G] [--repeats R] [--target 1.7] [--max-mb 400] [--keep DIR] [--no-write]
+
+Targets: a ratio of at least 1.7x for both on two idle cores, and under 400 MB per worker. Writes
+results/bench/cluster.json (``--no-write``: print only); exits 1 on a missed target. The throughput per
+core it records feeds the scale-out projection in the README (experiments/readme_sections/bench_cluster.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import struct
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import ml_dtypes
+import numpy as np
+
+from _common import interleaved_times, machine, write_result
+
+from stecheck.config import RunConfig
+from stecheck.engine.cluster import Cluster
+from stecheck.engine.runner import run
+from stecheck.records import to_json_text
+from stecheck.weights import open_source, scan, select
+
+#: Tensors of the generated checkpoint: ROWS x COLS bfloat16 (128 MiB each), TENSORS_PER_SHARD per file.
+ROWS, COLS, TENSORS_PER_SHARD = 8192, 8192, 2
+SWEEP = RunConfig(
+    inputs=("normal(0.5,0.15)", "laplace(0.5,0.1)"), bits=(1, 2, 3, 4, 5, 6, 7, 8), steps=(1e-3, 1e-4), schemes=("forward", "central"),
+    roundings=("half-even",), samples=48 * (1 << 18), seed=0x5E1EC7ED0C0FFEE0DDBA11FAB1E5EED5, method="mc",
+)
+
+
+def write_checkpoint(directory: Path, gib: float, seed: int = 20240601) -> tuple[int, int]:
+    """A sharded bfloat16 safetensors checkpoint of about ``gib`` GiB; returns (bytes, tensors)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    index = directory / "model.safetensors.index.json"
+    tensors = max(2, round(gib * 2**30 / (ROWS * COLS * 2)))
+    if index.exists():
+        weight_map = json.loads(index.read_text())["weight_map"]
+        if len(weight_map) == tensors:
+            return sum(p.stat().st_size for p in directory.glob("*.safetensors")), tensors
+    rng = np.random.default_rng(seed)
+    nbytes = ROWS * COLS * 2
+    shards = math.ceil(tensors / TENSORS_PER_SHARD)
+    weight_map = {}
+    for s in range(shards):
+        names = [f"model.layers.{i}.mlp.up_proj.weight" for i in range(s * TENSORS_PER_SHARD, min(tensors, (s + 1) * TENSORS_PER_SHARD))]
+        header = {n: {"dtype": "BF16", "shape": [ROWS, COLS], "data_offsets": [j * nbytes, (j + 1) * nbytes]} for j, n in enumerate(names)}
+        text = json.dumps(header).encode()
+        text += b" " * (-len(text) % 8)
+        file = f"model-{s + 1:05d}-of-{shards:05d}.safetensors"
+        with (directory / file).open("wb") as handle:
+            handle.write(struct.pack("<Q", len(text)) + text)
+            for _ in names:
+                for _ in range(0, ROWS, 1024):
+                    block = (0.02 * rng.standard_t(5, size=(1024, COLS))).astype(np.float32).astype(ml_dtypes.bfloat16)
+                    handle.write(block.tobytes())
+        weight_map.update({n: file for n in names})
+    index.write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    return sum(p.stat().st_size for p in directory.glob("*.safetensors")), tensors
+
+
+def _peak_rss() -> int:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+
+
+def bench_sweep(repeats: int) -> dict:
+    with Cluster("local:2") as cluster:
+        local = run(SWEEP)
+        remote = run(SWEEP, cluster=cluster)  # warm-up: numba compiles in each worker
+        identical = to_json_text({}, local.records) == to_json_text({}, remote.records)
+        times = interleaved_times({"local": lambda: run(SWEEP), "cluster": lambda: run(SWEEP, cluster=cluster)}, repeats)
+    cells = len(SWEEP.inputs) * len(SWEEP.bits) * len(SWEEP.roundings)
+    return {"inputs": list(SWEEP.inputs), "bits": "1-8", "samples": SWEEP.samples, "cells": cells, "records": len(local.records),
+            "local_s": times["local"][0], "cluster_s": times["cluster"][0], "ratio": times["local"][0] / times["cluster"][0],
+            "identical": identical}
+
+
+def bench_scan(directory: Path, repeats: int) -> dict:
+    source = open_source(str(directory))
+    tensors = select(source.tensors)
+    bits, steps = tuple(range(1, 9)), (1e-3,)
+
+    def local() -> list:
+        fresh = select(open_source(str(directory)).tensors)  # a TensorRef keeps a 16-bit tensor's value table
+        return scan(source.label, fresh, bits, steps)
+
+    with Cluster("local:2") as cluster:
+        first = local()
+        identical = to_json_text({}, first) == to_json_text({}, scan(source.label, tensors, bits, steps, mapper=cluster.map))
+        times = interleaved_times({"local": local, "cluster": lambda: scan(source.label, tensors, bits, steps, mapper=cluster.map)}, repeats)
+        rss = sorted(cluster.client.run(_peak_rss).values())
+    nbytes = sum(t.size * t.dtype.itemsize for t in tensors)
+    return {"tensors": len(tensors), "shards": len(list(directory.glob("*.safetensors"))), "bytes": nbytes, "dtype": "bfloat16",
+            "bits": "1-8", "local_s": times["local"][0], "cluster_s": times["cluster"][0],
+            "ratio": times["local"][0] / times["cluster"][0], "identical": identical,
+            "bytes_per_s_one_core": nbytes / times["local"][0], "worker_peak_rss_mb": [r / 1e6 for r in rss]}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gib", type=float, default=2.0, help="checkpoint size in GiB (multiples of 0.125)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--target", type=float, default=1.7)
+    parser.add_argument("--max-mb", type=float, default=400.0)
+    parser.add_argument("--keep", type=Path, default=None, help="write (or reuse) the checkpoint in this directory")
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    before = machine()
+    sweep = bench_sweep(args.repeats)
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = args.keep or Path(tmp) / "checkpoint"
+        write_checkpoint(directory, args.gib)
+        scan_result = bench_scan(directory, args.repeats)
+    result = {**before, "load_average_after": machine()["load_average"], "workers": 2, "threads_per_worker": 1,
+              "repeats": args.repeats, "target_ratio": args.target, "target_mb": args.max_mb, "sweep": sweep, "scan": scan_result,
+              "wall_s": time.perf_counter() - started}
+    met = {
+        "sweep ratio": sweep["ratio"] >= args.target,
+        "scan ratio": scan_result["ratio"] >= args.target,
+        "records identical": sweep["identical"] and scan_result["identical"],
+        "worker peak RSS": max(scan_result["worker_peak_rss_mb"]) < args.max_mb,
+    }
+    result["met"] = met
+    print(f"sweep ({sweep['cells']} cells, {sweep['samples']:,} samples per input): 1 thread {sweep['local_s']:.2f} s, "
+          f"LocalCluster 2 workers {sweep['cluster_s']:.2f} s: {sweep['ratio']:.2f}x (target {args.target:g}x), "
+          f"records identical: {sweep['identical']}")
+    print(f"scan ({scan_result['tensors']} bf16 tensors in {scan_result['shards']} shards, {scan_result['bytes'] / 2**30:.2f} GiB, k = 1-8): "
+          f"1 thread {scan_result['local_s']:.2f} s, LocalCluster 2 workers {scan_result['cluster_s']:.2f} s: "
+          f"{scan_result['ratio']:.2f}x (target {args.target:g}x), records identical: {scan_result['identical']}; "
+          f"worker peak RSS {', '.join(f'{m:.0f}' for m in scan_result['worker_peak_rss_mb'])} MB (target < {args.max_mb:g} MB)")
+    print(f"load average {before['load_average']} before, {result['load_average_after']} after; "
+          + ", ".join(f"{name}: {'met' if ok else 'MISSED'}" for name, ok in met.items()))
+    write_result("cluster", result, not args.no_write)
+    return 0 if all(met.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+"""README section: `bench/cluster.py` (LocalCluster of 2 workers vs 1 thread) and the scale-out projection."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import json  # noqa: E402
+
+from _common import RESULTS  # noqa: E402
+from cluster_projection import table  # noqa: E402
+
+
+def render() -> str:
+    """From results/bench/cluster.json; a note naming the command while it has not been run."""
+    path = RESULTS / "bench" / "cluster.json"
+    if not path.exists():
+        return "`python bench/cluster.py` has not been run on this checkout yet: it writes `results/bench/cluster.json`, from which this section and the projection are generated."
+    b = json.loads(path.read_text())
+    sweep, scan = b["sweep"], b["scan"]
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "not met"
+
+    rss = max(scan["worker_peak_rss_mb"])
+    return (
+        f"`python bench/cluster.py` ({b['cpu_count']} cores, load average {b['load_average'][0]:g} before; median of {b['repeats']} "
+        f"interleaved runs): a LocalCluster of {b['workers']} worker processes against 1 local thread, records identical: "
+        f"{'yes' if sweep['identical'] and scan['identical'] else 'NO'}.\n\n"
+        f"- Sweep ({sweep['cells']} cells, {sweep['samples']:,} samples per input, Monte Carlo): {sweep['local_s']:.2f} s on 1 thread, "
+        f"{sweep['cluster_s']:.2f} s on the cluster: **{sweep['ratio']:.2f}x** (target {b['target_ratio']:g}x: "
+        f"{verdict(sweep['ratio'] >= b['target_ratio'])}).\n"
+        f"- Sharded scan ({scan['tensors']} bfloat16 tensors in {scan['shards']} safetensors shards, {scan['bytes'] / 2**30:.2f} GiB, "
+        f"k = {scan['bits']}): {scan['local_s']:.2f} s on 1 thread, {scan['cluster_s']:.2f} s on the cluster: **{scan['ratio']:.2f}x** "
+        f"(target {b['target_ratio']:g}x: {verdict(scan['ratio'] >= b['target_ratio'])}); peak resident memory per worker "
+        f"**{rss:.0f} MB** (target < {b['target_mb']:g} MB: {verdict(rss < b['target_mb'])}).\n\n"
+        f"Projected from the measured {scan['bytes_per_s_one_core'] / 1e6:.0f} MB/s per core and the 2-worker efficiency "
+        f"(`python experiments/cluster_projection.py`, whose docstring states the assumptions: storage that keeps up, "
+        f"the same efficiency at W workers):\n\n" + table(b)
+    )
