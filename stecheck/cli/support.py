@@ -6,10 +6,9 @@ import sys
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Callable, Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Iterator, Optional, Sequence
 
 import typer
-from rich.console import Console
 from typer.core import TyperArgument, TyperGroup
 
 from stecheck.errors import StecheckError
@@ -21,6 +20,9 @@ try:  # typer >= 0.22 vendors click; older versions use the click package
 except ImportError:  # pragma: no cover
     import click  # type: ignore[no-redef]
     from click import exceptions as click_exceptions  # type: ignore[no-redef]
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = [
     "EXIT_CHECK_FAILED",
@@ -175,6 +177,8 @@ class OutputFormat(str, Enum):
 
 def stdout_console() -> Console:
     """Console for results on stdout; wide when stdout is not a terminal, so tables stay whole."""
+    from rich.console import Console
+
     return Console(width=None if sys.stdout.isatty() else 320, soft_wrap=False)
 
 
@@ -189,6 +193,7 @@ def progress_bar(total: int, description: str, quiet: bool) -> Iterator[Callable
     if total <= 0 or not shows_progress(quiet):
         yield lambda _n: None
         return
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
