@@ -114,7 +114,7 @@ def audit_command(
     weights: Annotated[Optional[str], typer.Option("--weights", metavar="SOURCE", help="Also audit real weights: a file, directory, hf:ORG/NAME or zoo:NAME (DoReFa transform).")] = None,
     threads: Annotated[int, jobs_option()] = 1,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
-    version: VersionFlag = None,
+    version: VersionFlag = False,
 ) -> None:
     """Check the 'derivative 1 in expectation' argument step by step; verdicts computed from the numbers.
 

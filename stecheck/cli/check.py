@@ -156,7 +156,7 @@ def check(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="FILE", help="Write the --format output to this file (the table still goes to stdout).")] = None,
     threads: Annotated[int, jobs_option("verdicts do not depend on it")] = 1,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
-    version: VersionFlag = None,
+    version: VersionFlag = False,
 ) -> None:
     """Evaluate every bound of the bounds files; exit 0 if all hold, 1 if any fails, 2 on a file error."""
     from stecheck.claims.check.bounds import load_bounds

@@ -113,7 +113,7 @@ def phase(
     no_save: Annotated[bool, typer.Option("--no-save", help="Write no files (not with --out).")] = False,
     output_format: Annotated[OutputFormat, typer.Option("--format", "-f", metavar="FORMAT", help="What to print on stdout (the rule records): table, csv, json or md.")] = OutputFormat.table,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
-    version: VersionFlag = None,
+    version: VersionFlag = False,
 ) -> None:
     """Where E[D_h] is within a tolerance of the STE's 1, for location-scale inputs.
 

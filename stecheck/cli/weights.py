@@ -115,7 +115,7 @@ def weights_command(
     output_format: Annotated[OutputFormat, typer.Option("--format", "-f", metavar="FORMAT", help="What to print on stdout: table, csv, json or md.")] = OutputFormat.table,
     list_zoo: Annotated[bool, typer.Option("--list-zoo", help="List the built-in zoo of real networks and exit.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
-    version: VersionFlag = None,
+    version: VersionFlag = False,
 ) -> None:
     """Exact rounding-error statistics of real weights per tensor and k: is n uniform, is E[D_h] = 1?"""
     from stecheck.config import _check_step, parse_bits
