@@ -25,14 +25,14 @@ class LazyCommands(MutableMapping[str, Any]):
         The command functions by name, in the order the group's help lists them.
     build : Callable[[str, Callable], click.Command]
         Makes the Click command of one function (called at most once per name).
-    built : Mapping[str, click.Command]
+    built : Mapping[str, click.Command], optional
         Commands that already exist (listed after ``functions``).
     """
 
-    def __init__(self, functions: Mapping[str, Callable[..., Any]], build: Builder, built: Mapping[str, Any] = {}) -> None:
+    def __init__(self, functions: Mapping[str, Callable[..., Any]], build: Builder, built: Mapping[str, Any] | None = None) -> None:
         self._functions = dict(functions)
         self._build = build
-        self._built = dict(built)
+        self._built = dict(built or {})
         self._order = list(dict.fromkeys([*self._functions, *self._built]))
 
     def __getitem__(self, name: str) -> Any:
