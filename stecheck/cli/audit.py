@@ -10,17 +10,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Final, Optional, Sequence
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from stecheck.cli.support import (OutputFormat, VersionFlag, check_threads, claimed_output, count, emit, jobs_option, progress_bar,
                                   shows_progress, stdout_console)
 from stecheck.errors import ConfigError
-from stecheck.records import RUN_FILES, Record, fmt, to_csv_text, to_json_text, to_markdown_text, write_run_files
 from stecheck.seeds import AUDIT_SEED
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from stecheck.claims.audit.run import AuditConfig
+    from stecheck.records import Record
 
 __all__ = ["AUDIT_MD_COLUMNS", "DEFAULT_OUT", "audit_command", "audit_table", "audit_markdown"]
 
@@ -46,6 +46,8 @@ _STYLE: Final = {"holds": "green", "fails": "bold red", "holds-only-if": "yellow
 
 
 def _numbers(rec: Record) -> str:
+    from stecheck.records import fmt
+
     text = fmt(rec["value"]) if rec["se"] is None else f"{fmt(rec['value'])} ± {fmt(rec['se'], 2)}"
     if rec["exact"] is not None:
         text += f" (exact {fmt(rec['exact'])})"
@@ -61,6 +63,9 @@ SPLIT_WIDTH: Final = 100
 def audit_table(records: Sequence[Record], title: str, width: int | None = None) -> Table:
     """One row per step: step, verdict, claim, condition, the decisive numbers, and (from ``EVIDENCE_WIDTH``
     columns on, or when ``width`` is None) the evidence. Numbers wrap only between words, never inside one."""
+    from rich.markup import escape
+    from rich.table import Table
+
     table = Table(title=title, title_justify="left", header_style="bold", show_lines=True)
     longest = max((len(word) for rec in records for word in _numbers(rec).split()), default=8)
     evidence = width is None or width >= EVIDENCE_WIDTH
@@ -84,6 +89,8 @@ def audit_table(records: Sequence[Record], title: str, width: int | None = None)
 
 def audit_markdown(records: Sequence[Record], title: str = TITLE) -> str:
     """records.md: one row per step."""
+    from stecheck.records import to_markdown_text
+
     return to_markdown_text(records, AUDIT_MD_COLUMNS, title)
 
 
@@ -107,7 +114,7 @@ def audit_command(
     weights: Annotated[Optional[str], typer.Option("--weights", metavar="SOURCE", help="Also audit real weights: a file, directory, hf:ORG/NAME or zoo:NAME (DoReFa transform).")] = None,
     threads: Annotated[int, jobs_option()] = 1,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
-    version: VersionFlag = None,
+    version: VersionFlag = False,
 ) -> None:
     """Check the 'derivative 1 in expectation' argument step by step; verdicts computed from the numbers.
 
@@ -117,6 +124,7 @@ def audit_command(
     """
     from stecheck.claims.audit.run import AUDIT_FIELDS, AuditConfig, audit, audit_samples
     from stecheck.config import parse_seed
+    from stecheck.records import RUN_FILES, to_csv_text, to_json_text, write_run_files
     from stecheck.resultset import replace_set
 
     check_threads(threads)

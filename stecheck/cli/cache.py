@@ -38,7 +38,7 @@ def cache_parts() -> dict[str, Path]:
 
 def cache_command(
     action: Annotated[CacheAction, typer.Argument(metavar="ACTION", help="list (folders, files, sizes) or clear (delete them).")] = CacheAction.list,
-    version: VersionFlag = None,
+    version: VersionFlag = False,
 ) -> None:
     """Show or empty the per-user cache: the zoo's model files and numba's compiled functions.
 

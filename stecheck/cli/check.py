@@ -6,27 +6,24 @@ stderr, no output file written).
 
 from __future__ import annotations
 
-import io
-import xml.etree.ElementTree as ET
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional, Sequence
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from stecheck.cli.support import (
     EXIT_CHECK_FAILED, VersionFlag, check_threads, claimed_output, cluster_option, cluster_session, emit, jobs_option, progress_bar,
     stdout_console,
 )
-from stecheck.cli.tables import Column, fitted_table
 from stecheck.errors import OutputError
-from stecheck.records import Record, fmt, provenance, to_json_text, to_markdown_text, write_text_atomic
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from stecheck.claims.check.bounds import Bound
     from stecheck.claims.check.evaluate import CheckResult
+    from stecheck.records import Record
 
 __all__ = ["check", "CheckFormat", "verdict_table", "junit_xml", "CHECK_MD_COLUMNS"]
 
@@ -65,6 +62,9 @@ def _summary(verdicts: Sequence[Record]) -> str:
 def verdict_table(verdicts: Sequence[Record], title: str, width: int | None = None) -> Table:
     """A rich table: bound, source, k, statistic, value, SE, condition, verdict, fitted to ``width`` columns
     (:mod:`stecheck.cli.tables`: numbers are never cut; text wraps; None shows every column)."""
+    from stecheck.cli.tables import Column, fitted_table
+    from stecheck.records import fmt
+
     columns = [
         Column("bound", [rec["bound"] for rec in verdicts], "left", 0, text=True),
         Column("source", [rec["source"] for rec in verdicts], "left", 3, text=True),
@@ -82,6 +82,8 @@ def verdict_table(verdicts: Sequence[Record], title: str, width: int | None = No
 
 def _condition_cell(rec: Record) -> str:
     """The condition, with the exact target's value when the bound targets ``exact``."""
+    from stecheck.records import fmt
+
     if rec["condition"].endswith(" of exact") and rec["target"] is not None:
         return f"{rec['condition']} ({fmt(rec['target'])})"
     return rec["condition"]
@@ -89,6 +91,8 @@ def _condition_cell(rec: Record) -> str:
 
 def markdown_text(verdicts: Sequence[Record], title: str) -> str:
     """The verdicts as a Markdown table, with the summary line under it."""
+    from stecheck.records import to_markdown_text
+
     rows = [{**rec, "condition": _condition_cell(rec), "verdict": _verdict_word(rec)} for rec in verdicts]
     return to_markdown_text(rows, CHECK_MD_COLUMNS, title) + "\n" + _summary(verdicts) + "\n"
 
@@ -99,6 +103,10 @@ def junit_xml(result: CheckResult, suite_name: str) -> str:
     A failed bound is a ``<failure>`` whose message gives the value, its standard error and the condition;
     the seeds of the engine runs are ``<property>`` elements, so a CI failure can be reproduced.
     """
+    import xml.etree.ElementTree as ET
+
+    from stecheck.records import fmt
+
     failures = sum(not v["passed"] for v in result.verdicts)
     root = ET.Element("testsuites", name=suite_name, tests=str(len(result.verdicts)), failures=str(failures),
                       errors="0", time=f"{result.wall_time_s:.3f}")
@@ -126,12 +134,18 @@ def junit_xml(result: CheckResult, suite_name: str) -> str:
 
 
 def _plain(table: Table) -> str:
+    import io
+
+    from rich.console import Console
+
     console = Console(file=io.StringIO(), width=320, color_system=None, soft_wrap=False)
     console.print(table)
     return console.file.getvalue()  # type: ignore[attr-defined]
 
 
 def _meta(result: CheckResult, files: Sequence[Path], threads: int) -> dict[str, Any]:
+    from stecheck.records import provenance
+
     meta = provenance("check", {"bounds_files": [str(f) for f in files]}, seed=None, wall_time_s=result.wall_time_s,
                       threads=threads, runs=result.runs)
     meta["passed"] = result.passed
@@ -146,7 +160,7 @@ def check(
     threads: Annotated[int, jobs_option("verdicts do not depend on it")] = 1,
     cluster: Annotated[Optional[str], cluster_option()] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
-    version: VersionFlag = None,
+    version: VersionFlag = False,
 ) -> None:
     """Evaluate every bound of the bounds files; exit 0 if all hold, 1 if any fails, 2 on a file error."""
     from stecheck.claims.check.bounds import load_bounds
@@ -168,6 +182,7 @@ def _write_outputs(result: CheckResult, bounds_files: Sequence[Path], threads: i
                    out: Optional[Path], locked: Optional[Path]) -> None:
     """The --format text to ``--out`` (one atomic rename) or stdout; the table on stdout."""
     from stecheck.claims.check.evaluate import CHECK_FIELDS
+    from stecheck.records import to_json_text, write_text_atomic
 
     title = "stecheck check: " + ", ".join(str(p) for p in bounds_files)
     table = verdict_table(result.verdicts, title)  # every column: for a file

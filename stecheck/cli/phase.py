@@ -6,22 +6,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Final, Optional, Sequence
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from stecheck.cli.support import (
     EXIT_CHECK_FAILED, OutputFormat, VersionFlag, claimed_output, cluster_option, cluster_session, count, emit, progress_bar,
     stdout_console,
 )
-from stecheck.cli.tables import Column, fitted_table
 from stecheck.errors import ConfigError
-from stecheck.records import RUN_FILES, Record, fmt, to_csv_text, to_json_text, to_markdown_text, write_run_files
 from stecheck.seeds import PHASE_SEED
 
 if TYPE_CHECKING:
-    from stecheck.claims.phase.run import PhaseResult
+    from rich.table import Table
 
-__all__ = ["PHASE_ENTRIES", "phase", "write_phase", "write_phase_files", "rule_table"]
+    from stecheck.claims.phase.run import PhaseResult
+    from stecheck.records import Record
+
+__all__ = ["phase_entries", "phase", "write_phase", "write_phase_files", "rule_table"]
 
 DEFAULT_OUT = Path("results") / "phase"
 #: The family kinds and default families of :mod:`stecheck.claims.phase.map`, for the help text (a test keeps them equal).
@@ -31,6 +30,11 @@ DEFAULT_FAMILY_HELP: Final = ("normal", "laplace", "logistic", "uniform")
 
 def rule_table(records: Sequence[Record], title: str | None) -> Table:
     """One row per family: sigma_s* and k_min for each input standard deviation."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from stecheck.records import fmt
+
     sds = list(dict.fromkeys(rec["sd"] for rec in records))
     table = Table(title=title, title_justify="left", header_style="bold")
     table.add_column("family")
@@ -47,6 +51,8 @@ def rule_table(records: Sequence[Record], title: str | None) -> Table:
 def spot_table(records: Sequence[Record], width: int | None = None) -> Table:
     """Monte Carlo spot checks against the exact CDF sum, fitted to ``width`` columns (numbers never cut)."""
     from stecheck.claims.phase.run import SPOT_Z
+    from stecheck.cli.tables import Column, fitted_table
+    from stecheck.records import fmt
 
     columns = [
         Column("family", [rec["family"] for rec in records], "left", 0, text=True),
@@ -63,13 +69,17 @@ def spot_table(records: Sequence[Record], width: int | None = None) -> Table:
                         hint="a wider terminal or spot/records.md")
 
 
-#: Entries of a phase results directory: the rule set, map/, spot/ and the two figures (replaced together).
-PHASE_ENTRIES = (*RUN_FILES, "map", "spot", *(f"{stem}.{ext}" for stem in ("phase_map", "worst_case") for ext in ("png", "svg", "pdf")))
+def phase_entries() -> tuple[str, ...]:
+    """Entries of a phase results directory: the rule set, map/, spot/ and the two figures (replaced together)."""
+    from stecheck.records import RUN_FILES
+
+    return (*RUN_FILES, "map", "spot", *(f"{stem}.{ext}" for stem in ("phase_map", "worst_case") for ext in ("png", "svg", "pdf")))
 
 
 def write_phase_files(directory: Path, result: "PhaseResult") -> list[Path]:
     """Rule records in ``directory``, the map in ``directory/map``, spot checks in ``directory/spot``, and figures."""
     from stecheck.claims.phase.run import MAP_FIELDS, MAP_MD_COLUMNS, RULE_FIELDS, RULE_MD_COLUMNS, SPOT_FIELDS, SPOT_MD_COLUMNS
+    from stecheck.records import write_run_files
     from stecheck.views.plots.phase import plot_phase_map, plot_worst_case
 
     tol = result.config.tolerance
@@ -87,7 +97,7 @@ def write_phase(target: Path, result: "PhaseResult") -> list[Path]:
     """Replace the phase results in ``target`` (rule, map/, spot/, figures) as one set, all at once."""
     from stecheck.resultset import replace_set, target_path
 
-    relative = replace_set(target_path(target), lambda d: [p.relative_to(d) for p in write_phase_files(d, result)], PHASE_ENTRIES)
+    relative = replace_set(target_path(target), lambda d: [p.relative_to(d) for p in write_phase_files(d, result)], phase_entries())
     return [Path(target) / path for path in relative]
 
 
@@ -107,7 +117,7 @@ def phase(
     output_format: Annotated[OutputFormat, typer.Option("--format", "-f", metavar="FORMAT", help="What to print on stdout (the rule records): table, csv, json or md.")] = OutputFormat.table,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     cluster: Annotated[Optional[str], cluster_option()] = None,
-    version: VersionFlag = None,
+    version: VersionFlag = False,
 ) -> None:
     """Where E[D_h] is within a tolerance of the STE's 1, for location-scale inputs.
 
@@ -118,6 +128,9 @@ def phase(
     """
     from stecheck.claims.phase.map import DEFAULT_FAMILIES
     from stecheck.claims.phase.run import RULE_FIELDS, RULE_MD_COLUMNS, PhaseConfig, run_phase
+    from rich.markup import escape
+
+    from stecheck.records import to_csv_text, to_json_text, to_markdown_text
     from stecheck.resultset import replace_set
 
     if no_save and out is not None:
@@ -132,7 +145,7 @@ def phase(
         with progress_bar(len(config.families), "phase", quiet) as advance:
             result = run_phase(config, progress=advance, cluster=dask)
         if locked is not None:
-            replace_set(locked, lambda d: write_phase_files(d, result), PHASE_ENTRIES)
+            replace_set(locked, lambda d: write_phase_files(d, result), phase_entries())
     title = f"stecheck phase: sigma_s* for |E[D] - 1| <= {config.tolerance:g} at every offset"
     if output_format is OutputFormat.json:
         emit(to_json_text(result.meta, result.rule_records))

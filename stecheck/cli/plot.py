@@ -35,7 +35,7 @@ def plot(
     dpi: Annotated[Optional[int], typer.Option("--dpi", metavar="N", help="Raster resolution (default 150).")] = None,
     jobs: Annotated[int, jobs_option("the figures do not depend on it")] = 1,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
-    version: VersionFlag = None,
+    version: VersionFlag = False,
 ) -> None:
     """Figures from the records of simulate and weights runs (read, never recomputed); prints the paths."""
     from stecheck.views.plots.runs import find_runs, load_run, plot_run

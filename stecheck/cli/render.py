@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Final, Sequence
-
-from rich.table import Table
+from typing import TYPE_CHECKING, Final, Sequence
 
 from stecheck.cli.tables import Column, fitted_table
 from stecheck.records import Record, fmt, to_markdown_text
 from stecheck.safe_io import visible
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 __all__ = ["SIMULATE_CAPTION", "SIMULATE_MD_COLUMNS", "simulate_columns", "simulate_table", "simulate_markdown"]
 

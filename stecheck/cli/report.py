@@ -17,7 +17,7 @@ __all__ = ["report"]
 def report(
     results: RunDirs = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="FILE", help="Write the report to FILE.md or FILE.html (default: Markdown on stdout).")] = None,
-    version: VersionFlag = None,
+    version: VersionFlag = False,
 ) -> None:
     """One page per set of runs: verdicts, key tables, the figures of `stecheck plot`, provenance."""
     from stecheck.records import write_text_atomic

@@ -77,7 +77,7 @@ def simulate(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run into the same --out, skipping finished inputs.")] = False,
     wide: Annotated[bool, typer.Option("--wide", help="Table with every column, even wider than the terminal (default: the columns that fit).")] = False,
-    version: VersionFlag = None,
+    version: VersionFlag = False,
     samples_cap: Annotated[int, typer.Option("--samples-cap", metavar="N", parser=count, help=f"Refuse --samples above this (default {SAMPLES_CAP:.0e}); raise it for longer runs.")] = SAMPLES_CAP,
 ) -> None:
     """Monte Carlo and exact E[n], uniformity of n and E[D_h] of quantize_k, against the STE value 1.

@@ -6,12 +6,13 @@ import sys
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Callable, Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Annotated, Any, Callable, ClassVar, Iterator, Mapping, Optional, Sequence
 
 import typer
-from rich.console import Console
-from typer.core import TyperArgument, TyperGroup
+from typer.core import TyperArgument, TyperCommand, TyperGroup
+from typer.main import get_command as typer_command
 
+from stecheck.cli.lazy import LazyCommands
 from stecheck.errors import StecheckError
 from stecheck.safety import interrupt_exit_code, interruptible, is_interrupt
 
@@ -21,6 +22,9 @@ try:  # typer >= 0.22 vendors click; older versions use the click package
 except ImportError:  # pragma: no cover
     import click  # type: ignore[no-redef]
     from click import exceptions as click_exceptions  # type: ignore[no-redef]
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = [
     "EXIT_CHECK_FAILED",
@@ -67,7 +71,7 @@ def _refuse_empty_out(args: Sequence[str]) -> None:
             return
 
 
-def _print_version(value: Optional[bool]) -> None:
+def _print_version(value: bool) -> None:
     if value:
         from stecheck import __version__
 
@@ -76,8 +80,10 @@ def _print_version(value: Optional[bool]) -> None:
 
 
 #: ``--version`` on every command: prints ``stecheck VERSION`` and exits 0 (eager: before any other check).
-VersionFlag = Annotated[Optional[bool], typer.Option("--version", callback=_print_version, is_eager=True,
-                                                     help="Print the stecheck version and exit.")]
+#: A plain ``bool`` defaulting to False: Typer then passes the flag's value through without its value
+#: coercion, which imports pydantic (about 0.15 s), so ``stecheck COMMAND --version`` stays fast.
+VersionFlag = Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                           help="Print the stecheck version and exit.")]
 
 
 class _PlainArgument(TyperArgument):
@@ -85,6 +91,21 @@ class _PlainArgument(TyperArgument):
 
     def display_type_rich(self, ctx: Any) -> str | None:
         return None
+
+
+def _plain_arguments(command: Any) -> Any:
+    """``command`` with its Typer arguments shown by their placeholders only (:class:`_PlainArgument`)."""
+    for param in command.params:
+        if type(param) is TyperArgument:
+            param.__class__ = _PlainArgument
+    return command
+
+
+def _committed() -> list[Path]:
+    """:data:`stecheck.resultset.COMMITTED`, the result sets this run has completed; an empty list while that
+    module is not loaded (nothing can have been written; ``--version`` and ``--help`` do not load it)."""
+    resultset = sys.modules.get("stecheck.resultset")
+    return [] if resultset is None else resultset.COMMITTED
 
 
 class OneLineErrorGroup(TyperGroup):
@@ -95,30 +116,63 @@ class OneLineErrorGroup(TyperGroup):
     show plain placeholders (``SOURCE``, ``BOUNDS.toml...``), as options do. SIGINT and SIGTERM stop
     every command the same way: the writers' clean-up runs, then one ``error: interrupted ...`` line and
     exit code 130 (SIGINT) or 143 (SIGTERM).
+
+    The commands of :attr:`command_functions` are built by Typer when first used
+    (:class:`stecheck.cli.lazy.LazyCommands`): ``stecheck COMMAND ...`` builds one command, ``stecheck
+    --help`` none (it lists them from their docstrings).
     """
+
+    #: The command functions by name, in --help order (set by the application's subclass).
+    command_functions: ClassVar[Mapping[str, Callable[..., Any]]] = {}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for command in self.commands.values():
-            for param in command.params:
-                if type(param) is TyperArgument:
-                    param.__class__ = _PlainArgument
+            _plain_arguments(command)
+        self.commands = LazyCommands(self.command_functions, self._build_command, self.commands)
 
+    def _build_command(self, name: str, function: Callable[..., Any]) -> Any:
+        """The Click command Typer makes of ``function``, as ``app.command(name)`` on this group's app would."""
+        single = typer.Typer(add_completion=False, rich_markup_mode=self.rich_markup_mode)
+        single.command(name)(function)
+        return _plain_arguments(typer_command(single))
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(self.commands)
+
+    def _listed(self, name: str) -> Any:
+        """The command of ``name`` if built, else a bare command with its help text (for the command list)."""
+        built = self.commands.built(name)
+        return built if built is not None else TyperCommand(name, help=self.commands.docstring(name))
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """The "Commands" section of the group's help, as Typer writes it, without building the commands."""
+        commands = [(name, command) for name in self.list_commands(ctx) if not (command := self._listed(name)).hidden]
+        if commands:
+            limit = formatter.width - 6 - max(len(name) for name, _ in commands)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, command.get_short_help_str(limit)) for name, command in commands])
 
     def invoke(self, ctx: Any) -> Any:
-        from stecheck.resultset import COMMITTED
-
-        COMMITTED.clear()
+        _committed().clear()
         with interruptible():
             try:
                 return super().invoke(ctx)
             except BaseException as exc:
                 if not is_interrupt(exc) or isinstance(exc, typer.Exit):
                     raise
-                done = ", ".join(str(path) for path in COMMITTED)
+                done = ", ".join(str(path) for path in _committed())
                 click.echo(f"error: {INTERRUPTED}" if not done else f"error: interrupted after writing {done} (complete); nothing else written",
                            err=True)
                 raise typer.Exit(interrupt_exit_code()) from None
+
+    def get_help_option(self, ctx: Any) -> Any:
+        """Click's help option, absent from the command line as False rather than None: Typer coerces a None
+        flag value with pydantic (about 0.15 s to import), which ``stecheck COMMAND --version`` does not need."""
+        option = super().get_help_option(ctx)
+        if option is not None and option.default is None:
+            option.default = False
+        return option
 
     def _command_help(self, args: Sequence[str], prog_name: str | None) -> str | None:
         """The help page of ``stecheck COMMAND -h|--help`` (exactly those two words), else None.
@@ -177,6 +231,8 @@ class OutputFormat(str, Enum):
 
 def stdout_console() -> Console:
     """Console for results on stdout; wide when stdout is not a terminal, so tables stay whole."""
+    from rich.console import Console
+
     return Console(width=None if sys.stdout.isatty() else 320, soft_wrap=False)
 
 
@@ -191,6 +247,7 @@ def progress_bar(total: int, description: str, quiet: bool) -> Iterator[Callable
     if total <= 0 or not shows_progress(quiet):
         yield lambda _n: None
         return
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())

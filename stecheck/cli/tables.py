@@ -9,11 +9,11 @@ wide as the table needs (the terminal then wraps whole lines; no cell is ever sh
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final, Sequence
+from typing import TYPE_CHECKING, Final, Sequence
 
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
 __all__ = ["Column", "fit", "fitted_table", "table_width", "print_table"]
 
@@ -77,6 +77,9 @@ def fit(columns: Sequence[Column], width: int | None, wide: bool = False) -> tup
 def fitted_table(title: str | None, columns: Sequence[Column], width: int | None, wide: bool = False,
                  caption: str | None = None, hint: str = "--wide") -> Table:
     """A rich Table of the columns of ``columns`` that fit ``width`` (see :func:`fit`); cells are plain text."""
+    from rich.markup import escape
+    from rich.table import Table
+
     shown, hidden = fit(columns, width, wide)
     table = Table(title=None if title is None else escape(title), title_justify="left", header_style="bold")
     for col in shown:

@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Final, Optional, Sequence
+from typing import TYPE_CHECKING, Annotated, Final, Optional, Sequence
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from stecheck.cli.support import (
     OutputFormat, VersionFlag, claimed_output, cluster_option, cluster_session, emit, progress_bar, shows_progress, stdout_console,
 )
-from stecheck.cli.tables import Column, print_table
 from stecheck.errors import ConfigError
-from stecheck.records import RUN_FILES, Record, fmt, provenance, to_csv_text, to_json_text, to_markdown_text, write_run_files
-from stecheck.safe_io import safe_name, visible
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from stecheck.cli.tables import Column
+    from stecheck.records import Record
 
 __all__ = ["DEFAULT_OUT", "EXACT_NOTE", "print_summary", "summary_columns", "weights_command", "zoo_table"]
 
@@ -37,6 +39,8 @@ EXACT_NOTE: Final = (
 
 def zoo_table() -> Table:
     """The zoo entries."""
+    from rich.table import Table
+
     from stecheck.weights.zoo import ZOO
 
     table = Table(title="stecheck weights zoo (stecheck weights zoo:NAME)", title_justify="left", header_style="bold")
@@ -50,6 +54,10 @@ def zoo_table() -> Table:
 
 def summary_columns(records: Sequence[Record]) -> tuple[list[Column], list[Column]]:
     """Columns of the whole-model table (one row per k, h) and of the per-tensor table (one row per tensor, h)."""
+    from stecheck.cli.tables import Column
+    from stecheck.records import fmt
+    from stecheck.safe_io import visible
+
     agg = [r for r in records if r["kind"] == "aggregate"]
     aggregate = [
         Column("k", [str(r["k"]) for r in agg]),
@@ -88,6 +96,8 @@ def summary_columns(records: Sequence[Record]) -> tuple[list[Column], list[Colum
 
 def print_summary(console: Console, records: Sequence[Record], title: str, wide: bool = False) -> None:
     """The whole-model and per-tensor tables, fitted to the console's width (all columns when ``wide``)."""
+    from stecheck.cli.tables import print_table
+
     aggregate, per_tensor = summary_columns(records)
     print_table(console, f"{title}: whole model, size-weighted", aggregate, wide)
     print_table(console, f"{title}: per tensor", per_tensor, wide, caption="k:value pairs, one per bit width k.")
@@ -108,11 +118,13 @@ def weights_command(
     list_zoo: Annotated[bool, typer.Option("--list-zoo", help="List the built-in zoo of real networks and exit.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     cluster: Annotated[Optional[str], cluster_option()] = None,
-    version: VersionFlag = None,
+    version: VersionFlag = False,
 ) -> None:
     """Exact rounding-error statistics of real weights per tensor and k: is n uniform, is E[D_h] = 1?"""
     from stecheck.config import _check_step, parse_bits
+    from stecheck.records import RUN_FILES, provenance, to_csv_text, to_json_text, to_markdown_text, write_run_files
     from stecheck.resultset import replace_set
+    from stecheck.safe_io import safe_name, visible
     from stecheck.weights import TRANSFORMS, WEIGHTS_FIELDS, WEIGHTS_MD_COLUMNS, open_source, scan, select
     from stecheck.weights.roles import DEFAULT_ROLES, ROLES, parse_roles
     from stecheck.weights.scan import left_out
