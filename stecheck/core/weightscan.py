@@ -11,9 +11,10 @@ it is tested against (tests/test_weights_fast.py). The kernels reproduce the ref
   ``numpy.bincount`` forms them;
 - ``n = rint(L r) - L r`` and ``r = (f - shift) / denom + offset`` are the same IEEE operations.
 
-So a statistic computed here equals the reference's to the last bit wherever the C library's ``cos`` and
-``sin`` equal numpy's (they are the same functions on x86-64 Linux without AVX-512), and in any case to
-float64 rounding. The loops release the GIL (``nogil``).
+- the phasors ``exp(2 pi i n)`` of the direct Fourier sums come from one polynomial
+  (:func:`unit_phasor`), evaluated by the same operations here and in numpy.
+
+So a statistic computed here equals the reference's to the last bit. The loops release the GIL (``nogil``).
 """
 
 from __future__ import annotations
@@ -38,8 +39,13 @@ __all__ = [
     "bit_sums",
     "taylor_moments",
     "ks_sorted",
+    "errors_all",
+    "ks_rows",
     "candidates",
     "pairwise_sum",
+    "unit_phasor",
+    "COS_COEFFS",
+    "SIN_COEFFS",
     "pairwise_plan",
 ]
 
@@ -47,7 +53,31 @@ __all__ = [
 _BLOCK: Final = 128
 #: Rows of the recursion scratch: the pairwise tree of 2^62 values is at most 57 levels deep.
 LEVELS: Final = 64
-_TWO_PI: Final = 2.0 * math.pi
+#: Terms of the Taylor series of cos a and sin a / a used for |a| <= pi/2 (the first omitted term is below
+#: 1e-19), as exactly rounded float64: ``(-1)^j / (2j)!`` and ``(-1)^j / (2j + 1)!``.
+PHASOR_TERMS: Final = 12
+COS_COEFFS: Final = np.array([(-1) ** j / math.factorial(2 * j) for j in range(PHASOR_TERMS)])
+SIN_COEFFS: Final = np.array([(-1) ** j / math.factorial(2 * j + 1) for j in range(PHASOR_TERMS)])
+
+
+def unit_phasor(n: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """``(cos 2 pi n, sin 2 pi n)`` for ``|n| <= 1/2``, by numpy: the reference of the compiled loop's phasor.
+
+    With ``a = pi n`` (``|a| <= pi/2``), ``c = cos a`` and ``s = sin a`` by Horner's rule on
+    :data:`COS_COEFFS` and :data:`SIN_COEFFS` (in ``a^2``), then the double angle ``(c^2 - s^2, 2 c s)``:
+    the same IEEE operations, in the same order, as :func:`bit_sums`, within a few ulps of libm's
+    ``cos``/``sin`` (6.7e-16 at most over 10^6 random n) and vectorisable, where a libm call per value
+    costs several times more.
+    """
+    a = np.pi * n
+    a2 = a * a
+    c = np.full_like(a, COS_COEFFS[-1])
+    s = np.full_like(a, SIN_COEFFS[-1])
+    for j in range(PHASOR_TERMS - 2, -1, -1):
+        c = c * a2 + COS_COEFFS[j]
+        s = s * a2 + SIN_COEFFS[j]
+    s = s * a
+    return c * c - s * s, (c * s) * 2.0
 
 
 @njit(nogil=True, cache=True)
@@ -274,10 +304,17 @@ def _bits_leaf(r, w, weighted, lo, n, scale, a_half, fourier, hist, counts, use_
         out[level, 2 + j] = _leaf(qbuf, n)
     if fourier:
         # powers of exp(2 pi i n) in real arithmetic: (pr, pi) <- (pr c - pi s, pr s + pi c)
-        for i in range(n):
-            y = _TWO_PI * nbuf[i]
-            cbuf[i] = math.cos(y)
-            sbuf[i] = math.sin(y)
+        for i in range(n):  # unit_phasor, value by value
+            a = math.pi * nbuf[i]
+            a2 = a * a
+            c = COS_COEFFS[PHASOR_TERMS - 1]
+            t = SIN_COEFFS[PHASOR_TERMS - 1]
+            for j in range(PHASOR_TERMS - 2, -1, -1):
+                c = c * a2 + COS_COEFFS[j]
+                t = t * a2 + SIN_COEFFS[j]
+            t = t * a
+            cbuf[i] = c * c - t * t
+            sbuf[i] = (c * t) * 2.0
         col = 2 + nh
         for l in range(8):
             if l == 0:
@@ -396,26 +433,61 @@ def ks_sorted(r, w, weighted: bool, scale: float, total: float) -> float:  # pra
     """Exact two-sided KS distance of ``n = rint(L r) - L r`` to Uniform[-1/2, 1/2] by sorting (Massey 1951).
 
     ``max_i max(F(x_i) - G(x_i), G(x_i) - F(x_i-))`` with ``G(x) = x + 1/2``, the terms formed as in
-    :func:`stecheck.weights.stats.ks_from_sorted` from exact integer partial counts.
+    :func:`stecheck.weights.stats.ks_from_sorted` from exact integer partial counts (so any order of ties
+    gives the same maximum).
     """
     m = r.size
     n = np.empty(m)
     for i in range(m):
         s = r[i] * scale
         n[i] = np.rint(s) - s
-    order = np.argsort(n)
-    upto = 0.0
     best = 0.0
+    upto = 0.0
+    if not weighted:
+        n.sort()
+        for j in range(m):
+            cdf = n[j] + 0.5
+            lower = upto
+            upto += 1.0
+            best = max(best, upto / total - cdf, cdf - lower / total)
+        return best
+    order = np.argsort(n)
     for j in range(m):
         i = order[j]
-        c = 1.0
-        if weighted:
-            c = np.float64(w[i])
         cdf = n[i] + 0.5
         lower = upto
-        upto += c
+        upto += np.float64(w[i])
         best = max(best, upto / total - cdf, cdf - lower / total)
     return best
+
+
+@njit(nogil=True, cache=True)
+def errors_all(r, scales, out) -> None:  # pragma: no cover - compiled
+    """``out[i] = rint(L r) - L r`` for ``L = scales[i]`` (rows to be sorted for :func:`ks_rows`)."""
+    for k in range(scales.size):
+        scale = np.float64(scales[k])
+        row = out[k]
+        for i in range(r.size):
+            s = r[i] * scale
+            row[i] = np.rint(s) - s
+
+
+@njit(nogil=True, cache=True)
+def ks_rows(n, w, weighted: bool, total: float, out) -> None:  # pragma: no cover - compiled
+    """The exact KS distance of every row of sorted errors ``n`` (``w`` their weights in the same order when
+    ``weighted``), formed as :func:`ks_sorted` forms it."""
+    for k in range(n.shape[0]):
+        best = 0.0
+        upto = 0.0
+        for j in range(n.shape[1]):
+            cdf = n[k, j] + 0.5
+            lower = upto
+            if weighted:
+                upto += np.float64(w[k, j])
+            else:
+                upto += 1.0
+            best = max(best, upto / total - cdf, cdf - lower / total)
+        out[k] = best
 
 
 @njit(nogil=True, cache=True)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import threading
 from types import SimpleNamespace
+from functools import lru_cache
 from typing import Final, Iterator, Sequence
 
 import numpy as np
@@ -126,6 +127,17 @@ def _chunks_of_r(chunks: ref.ChunkSource, tr: ref.Transform, keep: bool) -> Iter
         yield r, w, weighted
 
 
+@lru_cache(maxsize=64)
+def _setup(bits: tuple[int, ...], steps: tuple[float, ...]) -> tuple[NDArray[np.int64], list[list[FDPlan]], NDArray[np.float64]]:
+    """Per-(bits, steps) constants: ``L`` per bit width, the forward plans and ``L h + 1/2`` (shared, read-only)."""
+    scales = np.array([levels(k) for k in bits], dtype=np.int64)
+    plans = [[FDPlan("forward", float(h), int(L)) for h in steps] for L in scales]
+    a_half = np.array([[plan.lh + 0.5 for plan in row] for row in plans], dtype=np.float64).reshape(len(bits), len(steps))
+    scales.flags.writeable = False
+    a_half.flags.writeable = False
+    return scales, plans, a_half
+
+
 def fast_tensor_statistics(
     chunks: ref.ChunkSource, bits: Sequence[int], steps: Sequence[float], transform: str = "dorefa"
 ) -> ref.TensorStatistics:
@@ -135,9 +147,7 @@ def fast_tensor_statistics(
     if tr is None:
         return ref.TensorStatistics(extent.count, extent.nonfinite, True)
     total = float(extent.count)
-    scales = np.array([levels(k) for k in bits], dtype=np.int64)
-    plans = [[FDPlan("forward", float(h), int(L)) for h in steps] for L in scales]
-    a_half = np.array([[plan.lh + 0.5 for plan in row] for row in plans], dtype=np.float64).reshape(len(bits), len(steps))
+    scales, plans, a_half = _setup(tuple(int(k) for k in bits), tuple(float(h) for h in steps))
     taylor = np.array([ref.uses_taylor(int(L), extent.count) for L in scales], dtype=bool)
     direct = ~taylor
     small = entries <= SORT_MAX
@@ -166,7 +176,7 @@ def fast_tensor_statistics(
         r_all = np.concatenate([k[0] for k in kept]) if len(kept) != 1 else kept[0][0]
         weighted = bool(kept and kept[0][2])
         w_all = (np.concatenate([k[1] for k in kept]) if len(kept) != 1 else kept[0][1]) if weighted else _NO_WEIGHTS
-        ks = [weightscan.ks_sorted(r_all, w_all, weighted, float(L), total) for L in scales]
+        ks = _ks_by_sorting(r_all, w_all, weighted, scales, total)
     else:
         source = (lambda: iter(kept)) if kept is not None else (lambda: _chunks_of_r(chunks, tr, keep=False))
         ks = _ks_refined(source, scales, hist, total)
@@ -178,6 +188,22 @@ def fast_tensor_statistics(
             fourier = sums[i, 2 + nh::2][:FOURIER_ORDERS] + 1j * sums[i, 3 + nh::2][:FOURIER_ORDERS]
         out.append((k, int(L), plans[i], float(sums[i, 0]), float(sums[i, 1]), sums[i, 2:2 + nh].tolist(), fourier))
     return ref.finish_statistics(extent, out, ks, moments, r1, r2)
+
+
+def _ks_by_sorting(r: NDArray[np.float64], w: NDArray[np.int64], weighted: bool, scales: NDArray[np.int64], total: float) -> list[float]:
+    """Exact KS statistics of every bit width by sorting its errors (numpy's sort, one call for all)."""
+    n = np.empty((scales.size, r.size))
+    weightscan.errors_all(r, scales, n)
+    if weighted:
+        order = np.argsort(n, axis=1)
+        n = np.take_along_axis(n, order, axis=1)
+        ws = w[order]
+    else:
+        n.sort(axis=1)
+        ws = _NO_WEIGHTS.reshape(1, 1)
+    out = np.empty(scales.size)
+    weightscan.ks_rows(n, ws, weighted, total, out)
+    return out.tolist()
 
 
 def _ks_refined(source, scales: NDArray[np.int64], hist: NDArray[np.float64], total: float) -> list[float]:

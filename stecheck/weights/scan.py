@@ -145,15 +145,21 @@ def claim_holds(mean_fd: float | None, var_n: float | None) -> bool | None:
 
 
 def _tensor_records(label: str, tensor: TensorRef, st: TensorStatistics, bits: Sequence[int], steps: Sequence[float], transform: str) -> list[Record]:
+    """One record per (k, h), every field of :data:`WEIGHTS_FIELDS` present and in order (None if n/a)."""
+    base: Record = dict.fromkeys(WEIGHTS_FIELDS)
+    base.update(
+        source=label, kind="tensor", tensor=tensor.name, role=tensor.role or "other", shape=list(tensor.shape),
+        dtype=tensor.stored or dtype_name(tensor.dtype), size=tensor.size, nonfinite=st.nonfinite, degenerate=st.degenerate,
+        transform=transform, ste=1.0,
+    )
     records = []
     for k in bits:
         b = st.per_bits.get(k)
         for j, h in enumerate(steps):
-            rec: Record = {
-                "source": label, "kind": "tensor", "tensor": tensor.name, "role": tensor.role or "other",
-                "shape": list(tensor.shape), "dtype": tensor.stored or dtype_name(tensor.dtype), "size": tensor.size, "nonfinite": st.nonfinite,
-                "degenerate": st.degenerate, "transform": transform, "k": k, "h": h, "ste": 1.0,
-            }
+            rec = base.copy()
+            rec["k"] = k
+            rec["h"] = h
+            rec["shape"] = list(tensor.shape)
             if b is not None:
                 rec.update(
                     mean_n=b.mean_n, var_n=b.var_n, var12_n=12 * b.var_n, ks_stat=b.ks_stat, ks_pvalue=b.ks_pvalue,
@@ -161,8 +167,8 @@ def _tensor_records(label: str, tensor: TensorRef, st: TensorStatistics, bits: S
                 )
             rec["claim_holds"] = claim_holds(rec.get("mean_fd"), rec.get("var_n"))
             records.append(rec)
-    for h in steps:
-        same = [r for r in records if r["h"] == h]
+    for j, h in enumerate(steps):
+        same = records[j::len(steps)]
         first = next((r["k"] for r in same if r["claim_holds"]), None)
         for r in same:
             r["smallest_k_holds"] = first
@@ -218,4 +224,5 @@ def scan(
         records.extend(_tensor_records(label, tensor, st, bits, steps, transform))
         if progress is not None:
             progress(tensor.size)
-    return [{key: rec.get(key) for key in WEIGHTS_FIELDS} for rec in records + _aggregate(label, records, bits, steps, transform)]
+    # tensor records already hold every field in order; the aggregate rows are completed here
+    return records + [{key: rec.get(key) for key in WEIGHTS_FIELDS} for rec in _aggregate(label, records, bits, steps, transform)]

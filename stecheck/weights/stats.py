@@ -28,10 +28,12 @@ from typing import Callable, Final, Iterable, Iterator, Sequence
 import numpy as np
 from numpy.typing import NDArray
 from scipy.special import kolmogorov as kstwobign_sf  # kstwobign.sf without the distribution wrapper
+from scipy.stats import kstwo
 
 from stecheck.core.estimators import KS_EXACT_MAX_N, FDPlan, ks_pvalue
 from stecheck.core.exact import FOURIER_ORDERS
 from stecheck.core.quantize import levels
+from stecheck.core.weightscan import unit_phasor
 from stecheck.errors import ConfigError
 
 __all__ = [
@@ -247,10 +249,10 @@ def taylor_fourier_sums(spectra: NDArray[np.complex128], freqs: Sequence[int]) -
 
 
 def _direct_fourier(n: NDArray[np.float64], weights: NDArray | None) -> NDArray[np.complex128]:
-    """``sum c exp(2 pi i l n)``, l = 1..8, by powers of ``exp(2 pi i n) = cos y + i sin y`` (``y = 2 pi n``)
-    in real arithmetic: ``(p_re, p_im) <- (p_re cos y - p_im sin y, p_re sin y + p_im cos y)``."""
-    y = (2.0 * np.pi) * n
-    c, s = np.cos(y), np.sin(y)
+    """``sum c exp(2 pi i l n)``, l = 1..8, by powers of ``exp(2 pi i n) = cos y + i sin y`` (``y = 2 pi n``,
+    :func:`stecheck.core.weightscan.unit_phasor`) in real arithmetic:
+    ``(p_re, p_im) <- (p_re cos y - p_im sin y, p_re sin y + p_im cos y)``."""
+    c, s = unit_phasor(n)
     re, im = c, s
     out = np.empty(FOURIER_ORDERS, dtype=np.complex128)
     for idx in range(FOURIER_ORDERS):
@@ -443,13 +445,16 @@ def finish_statistics(
     var_r = max(r2 / total - (r1 / total) ** 2, 0.0)
     spectra = np.fft.fft(moments, axis=1) if moments is not None else None
     pvalues = ks_pvalues(ks, extent.count)
-    per_bits = {}
-    for (k, scale, plans, s1, s2, crossings, direct), d, p in zip(sums, ks, pvalues):
+    fourier = np.empty((len(sums), FOURIER_ORDERS), dtype=np.complex128)
+    for i, (k, scale, plans, s1, s2, crossings, direct) in enumerate(sums):
         if direct is None:
             assert spectra is not None
-            fourier = taylor_fourier_sums(spectra, [l * scale for l in range(1, FOURIER_ORDERS + 1)])
+            fourier[i] = taylor_fourier_sums(spectra, [l * scale for l in range(1, FOURIER_ORDERS + 1)])
         else:
-            fourier = direct
+            fourier[i] = direct
+    fourier_abs = (np.abs(fourier) / total).tolist()
+    per_bits = {}
+    for i, (k, scale, plans, s1, s2, crossings, direct) in enumerate(sums):
         mean = s1 / total
         mean_sq = s2 / total
         noise = mean_sq / scale**2
@@ -457,9 +462,9 @@ def finish_statistics(
             k=k,
             mean_n=mean,
             var_n=max(mean_sq - mean * mean, 0.0),
-            ks_stat=d,
-            ks_pvalue=p,
-            fourier_abs=tuple(float(v) for v in np.abs(fourier) / total),
+            ks_stat=ks[i],
+            ks_pvalue=pvalues[i],
+            fourier_abs=tuple(fourier_abs[i]),
             mean_fd=tuple(float(c / (total * plan.lh)) for c, plan in zip(crossings, plans)),
             sqnr_db=10 * math.log10(var_r / noise) if noise > 0 and var_r > 0 else math.inf,
             sqnr_uniform_db=10 * math.log10(12 * scale**2 * var_r) if var_r > 0 else -math.inf,
@@ -468,10 +473,13 @@ def finish_statistics(
 
 
 def ks_pvalues(ks: Sequence[float], count: int) -> list[float]:
-    """:func:`ks_pvalue` of every statistic in ``ks`` (one vectorised scipy call above the exact range)."""
-    if count <= KS_EXACT_MAX_N or not ks:
-        return [ks_pvalue(d, count) for d in ks]
-    return [float(v) for v in kstwobign_sf(np.asarray(ks, dtype=np.float64) * math.sqrt(count))]
+    """:func:`ks_pvalue` of every statistic in ``ks``, in one vectorised scipy call (the same values)."""
+    if not len(ks):
+        return []
+    d = np.asarray(ks, dtype=np.float64)
+    if count <= KS_EXACT_MAX_N:
+        return [float(v) for v in kstwo.sf(d, count)]
+    return [float(v) for v in kstwobign_sf(d * math.sqrt(count))]
 
 
 def _float_keys(n: NDArray[np.float64]) -> NDArray[np.uint64]:
