@@ -405,24 +405,32 @@ def taylor_moments(r, w, weighted: bool, bins: int, order: int, scratch, into) -
     powers as repeated products ``((c d) d) ...``.
     """
     scratch[:] = 0.0
-    for i in range(r.size):
-        x = r[i]
-        g = min(int(x * bins), bins - 1)
-        d = x - (g + 0.5) / bins
-        row = scratch[g]
+    gs = np.empty(_BLOCK, dtype=np.int64)
+    ds = np.empty(_BLOCK)
+    ps = np.empty(_BLOCK)
+    for start in range(0, r.size, _BLOCK):  # blocks: the products vectorise, the adds stay in element order
+        m = min(_BLOCK, r.size - start)
+        for i in range(m):
+            x = r[start + i]
+            g = min(int(x * bins), bins - 1)
+            gs[i] = g
+            ds[i] = x - (g + 0.5) / bins
         if weighted:
-            p = np.float64(w[i])
-            row[0] += p
-            for k in range(1, order + 1):
-                p = p * d
-                row[k] += p
+            for i in range(m):
+                ps[i] = np.float64(w[start + i])
+                scratch[gs[i], 0] += ps[i]
+            first = 1
         else:
-            row[0] += 1.0
-            p = d
-            row[1] += p
-            for k in range(2, order + 1):
-                p = p * d
-                row[k] += p
+            for i in range(m):
+                scratch[gs[i], 0] += 1.0
+                ps[i] = ds[i]
+                scratch[gs[i], 1] += ps[i]
+            first = 2
+        for k in range(first, order + 1):
+            for i in range(m):
+                ps[i] = ps[i] * ds[i]
+            for i in range(m):
+                scratch[gs[i], k] += ps[i]
     for g in range(bins):
         for k in range(order + 1):
             into[k, g] += scratch[g, k]

@@ -36,7 +36,7 @@ from stecheck.weights import stats as ref
 __all__ = ["SORT_MAX", "fast_tensor_statistics"]
 
 #: Tensors of at most this many values get their KS statistic by sorting n (per bit width) instead of
-#: a 2^16-bin histogram and its refinement; memory: 3 arrays of this many float64 per thread.
+#: the KS histogram and its refinement; memory: the errors of every bit width, 8 bytes each.
 SORT_MAX: Final = 1 << 16
 _NO_WEIGHTS: Final = np.ones(1, dtype=np.int64)
 _KERNEL_TYPES: Final = (np.dtype(np.float32), np.dtype(np.float64))
