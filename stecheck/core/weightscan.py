@@ -265,43 +265,44 @@ def centred_sums(r, w, weighted: bool) -> tuple[float, float]:  # pragma: no cov
 
 
 @njit(nogil=True, cache=True)
-def _bits_leaf(r, w, weighted, lo, n, scale, a_half, fourier, hist, counts, use_hist, ks_scale, out, level, nbuf, cbuf, sbuf, qbuf, tbuf):  # pragma: no cover
+def _bits_leaf(r, w, weighted, lo, n, scale, a_half, fourier, hist, counts, use_hist, ks_scale, out, level, nbuf, cbuf, sbuf, qbuf, tbuf, xbuf):  # pragma: no cover
     nh = a_half.size
-    for i in range(n):
-        s = r[lo + i] * scale
-        e = np.rint(s) - s
-        nbuf[i] = e
-    if use_hist:
-        if weighted:
+    if not weighted:
+        # one loop: n, n^2, the crossing counts floor((L h + 1/2) - n) of every h, the KS counts
+        for i in range(n):
+            s = r[lo + i] * scale
+            e = np.rint(s) - s
+            nbuf[i] = e
+            qbuf[i] = e * e
+            for j in range(nh):
+                xbuf[j, i] = math.floor(a_half[j] - e)
+        if use_hist:
+            for i in range(n):
+                counts[int((nbuf[i] + 0.5) * ks_scale)] += 1
+        out[level, 0] = _leaf(nbuf, n)
+        out[level, 1] = _leaf(qbuf, n)
+        for j in range(nh):
+            out[level, 2 + j] = _leaf(xbuf[j], n)
+    else:
+        for i in range(n):
+            s = r[lo + i] * scale
+            nbuf[i] = np.rint(s) - s
+        if use_hist:
             for i in range(n):
                 hist[int((nbuf[i] + 0.5) * ks_scale)] += np.float64(w[lo + i])
-        else:
-            for i in range(n):
-                hist[int((nbuf[i] + 0.5) * ks_scale)] += 1.0
-    # sum n, sum n^2
-    if weighted:
         for i in range(n):
             qbuf[i] = nbuf[i] * np.float64(w[lo + i])
         out[level, 0] = _leaf(qbuf, n)
         for i in range(n):
             e = nbuf[i]
             qbuf[i] = (e * e) * np.float64(w[lo + i])
-    else:
-        out[level, 0] = _leaf(nbuf, n)
-        for i in range(n):
-            e = nbuf[i]
-            qbuf[i] = e * e
-    out[level, 1] = _leaf(qbuf, n)
-    # identity A crossing counts floor((L h + 1/2) - n), one sum per h
-    for j in range(nh):
-        a = a_half[j]
-        if weighted:
+        out[level, 1] = _leaf(qbuf, n)
+        # identity A crossing counts floor((L h + 1/2) - n), one sum per h
+        for j in range(nh):
+            a = a_half[j]
             for i in range(n):
                 qbuf[i] = math.floor(a - nbuf[i]) * np.float64(w[lo + i])
-        else:
-            for i in range(n):
-                qbuf[i] = math.floor(a - nbuf[i])
-        out[level, 2 + j] = _leaf(qbuf, n)
+            out[level, 2 + j] = _leaf(qbuf, n)
     if fourier:
         # powers of exp(2 pi i n) in real arithmetic: (pr, pi) <- (pr c - pi s, pr s + pi c)
         for i in range(n):  # unit_phasor, value by value
@@ -373,9 +374,10 @@ def bit_sums(
     sbuf = np.empty(_BLOCK)
     qbuf = np.empty(_BLOCK)
     tbuf = np.empty(_BLOCK)
+    xbuf = np.empty((a_half.shape[1], _BLOCK))
     ops = pairwise_plan(r.size)
-    # unweighted KS counts of one bit width at a time in int32 (256 KiB, stays in L2), then added to hist
-    counts = np.zeros(hist.shape[1] if use_hist and not weighted else 1, dtype=np.int32)
+    # unweighted KS counts of one bit width at a time as integers (128 KiB, stays in cache), then added to hist
+    counts = np.zeros(hist.shape[1] if use_hist and not weighted else 1, dtype=np.int64)
     for kk in range(scales.size):
         nf = 2 + a_half.shape[1] + (16 if fourier[kk] else 0)
         view = out[:, :nf]
@@ -385,7 +387,7 @@ def bit_sums(
                 _combine(view, ops[t, 0], ops[t, 1], nf)
             else:
                 _bits_leaf(r, w, weighted, ops[t, 2], ops[t, 3], scale, a_half[kk], fourier[kk], hist[kk], counts, use_hist, ks_scale,
-                           view, ops[t, 1], nbuf, cbuf, sbuf, qbuf, tbuf)
+                           view, ops[t, 1], nbuf, cbuf, sbuf, qbuf, tbuf, xbuf)
         for q in range(nf):
             sums[kk, q] += 0.0 + view[0, q]
         if use_hist and not weighted:
