@@ -90,23 +90,34 @@ def _weights(weights: NDArray | None) -> tuple[NDArray[np.int64], bool]:
     return np.ascontiguousarray(weights, dtype=np.int64), True
 
 
-def _extent(chunks: ref.ChunkSource) -> tuple[ref.Extent, int]:
-    """Pass 0 (equal to :func:`stecheck.weights.stats.scan_extent`) and the number of finite entries."""
-    acc = np.array([0.0, 0.0, math.inf, -math.inf])
-    entries = 0
+def _kernel_chunks(chunks: ref.ChunkSource) -> Iterator[tuple[NDArray, NDArray[np.int64], bool]]:
+    """``(values, weights, weighted)`` of each chunk, in the forms the kernels take."""
     for values, weights in chunks():
-        v = _kernel_values(values)
-        w, weighted = _weights(weights)
+        yield (_kernel_values(values), *_weights(weights))
+
+
+def _extent(chunks: ref.ChunkSource) -> tuple[ref.Extent, int, list | None]:
+    """Pass 0 (equal to :func:`stecheck.weights.stats.scan_extent`), the number of finite entries, and the
+    chunks themselves when they hold at most :data:`SORT_MAX` entries (a small tensor is read once)."""
+    acc = np.array([0.0, 0.0, math.inf, -math.inf])
+    entries = held = 0
+    kept: list | None = []
+    for v, w, weighted in _kernel_chunks(chunks):
         bad = weightscan.chunk_extent(v, w, weighted, acc)
         entries += v.size - bad
-    return ref.Extent(int(acc[0]), int(acc[1]), float(acc[2]), float(acc[3])), entries
+        if kept is not None:
+            held += v.size
+            if held <= SORT_MAX:
+                kept.append((v, w, weighted))
+            else:
+                kept = None
+    return ref.Extent(int(acc[0]), int(acc[1]), float(acc[2]), float(acc[3])), entries, kept
 
 
-def _chunks_of_r(chunks: ref.ChunkSource, tr: ref.Transform, keep: bool) -> Iterator[tuple[NDArray[np.float64], NDArray[np.int64], bool]]:
-    """Transformed finite values of each chunk (in a reused buffer unless ``keep``) with their weights."""
-    for values, weights in chunks():
-        v = _kernel_values(values)
-        w, weighted = _weights(weights)
+def _chunks_of_r(source, tr: ref.Transform, keep: bool) -> Iterator[tuple[NDArray[np.float64], NDArray[np.int64], bool]]:
+    """Transformed finite values of each ``(values, weights, weighted)`` chunk (in a reused buffer unless
+    ``keep``) with their weights."""
+    for v, w, weighted in source:
         ok = None
         if not (np.isfinite(v.min(initial=0.0)) and np.isfinite(v.max(initial=0.0))):
             ok = np.isfinite(v)
@@ -142,7 +153,7 @@ def fast_tensor_statistics(
     chunks: ref.ChunkSource, bits: Sequence[int], steps: Sequence[float], transform: str = "dorefa"
 ) -> ref.TensorStatistics:
     """:func:`stecheck.weights.stats.tensor_statistics` by the compiled kernels (same arguments, same result)."""
-    extent, entries = _extent(chunks)
+    extent, entries, read = _extent(chunks)
     tr = ref.make_transform(transform, extent)
     if tr is None:
         return ref.TensorStatistics(extent.count, extent.nonfinite, True)
@@ -158,7 +169,7 @@ def fast_tensor_statistics(
     kept: list[tuple[NDArray[np.float64], NDArray[np.int64], bool]] | None = []
     kept_size = 0
     keep_limit = SORT_MAX if small else ref.KEEP_LIMIT
-    for r, w, weighted in _chunks_of_r(chunks, tr, keep=True):
+    for r, w, weighted in _chunks_of_r(read if read is not None else _kernel_chunks(chunks), tr, keep=True):
         c1, c2 = weightscan.centred_sums(r, w, weighted)
         r1 += c1
         r2 += c2
@@ -178,7 +189,7 @@ def fast_tensor_statistics(
         w_all = (np.concatenate([k[1] for k in kept]) if len(kept) != 1 else kept[0][1]) if weighted else _NO_WEIGHTS
         ks = _ks_by_sorting(r_all, w_all, weighted, scales, total)
     else:
-        source = (lambda: iter(kept)) if kept is not None else (lambda: _chunks_of_r(chunks, tr, keep=False))
+        source = (lambda: iter(kept)) if kept is not None else (lambda: _chunks_of_r(_kernel_chunks(chunks), tr, keep=False))
         ks = _ks_refined(source, scales, hist, total)
     nh = len(steps)
     out = []
