@@ -180,13 +180,17 @@ _AVERAGED: Final = ("mean_n", "var_n", "var12_n", "ks_stat", "mean_fd", "sqnr_db
 
 def _aggregate(label: str, records: Sequence[Record], bits: Sequence[int], steps: Sequence[float], transform: str) -> list[Record]:
     out = []
+    groups: dict[tuple[Any, Any], list[Record]] = {}
+    for r in records:
+        groups.setdefault((r["k"], r["h"]), []).append(r)
     for k in bits:
         for h in steps:
-            rows = [r for r in records if r["k"] == k and r["h"] == h and not r["degenerate"]]
+            same = groups.get((k, h), [])
+            rows = [r for r in same if not r["degenerate"]]
             weight = np.array([r["size"] - r["nonfinite"] for r in rows], dtype=np.float64)
             rec: Record = {
-                "source": label, "kind": "aggregate", "tensor": AGGREGATE, "size": int(sum(r["size"] for r in records if r["k"] == k and r["h"] == h)),
-                "nonfinite": int(sum(r["nonfinite"] for r in records if r["k"] == k and r["h"] == h)),
+                "source": label, "kind": "aggregate", "tensor": AGGREGATE, "size": int(sum(r["size"] for r in same)),
+                "nonfinite": int(sum(r["nonfinite"] for r in same)),
                 "degenerate": False, "transform": transform, "k": k, "h": h, "ste": 1.0,
             }
             if rows and weight.sum() > 0:
