@@ -367,6 +367,8 @@ def bit_sums(
     """
     if r.size == 0:
         return
+    if use_hist and hist.shape[1] != int(ks_scale) + 1:
+        raise ValueError("the KS histogram must have ks_scale + 1 bins")
     nq = sums.shape[1]
     out = np.zeros((LEVELS, nq))
     nbuf = np.empty(_BLOCK)
@@ -376,7 +378,7 @@ def bit_sums(
     tbuf = np.empty(_BLOCK)
     xbuf = np.empty((a_half.shape[1], _BLOCK))
     ops = pairwise_plan(r.size)
-    # unweighted KS counts of one bit width at a time as integers (128 KiB, stays in cache), then added to hist
+    # unweighted KS counts of one bit width at a time as integers (stays in L2), then added to hist
     counts = np.zeros(hist.shape[1] if use_hist and not weighted else 1, dtype=np.int64)
     for kk in range(scales.size):
         nf = 2 + a_half.shape[1] + (16 if fourier[kk] else 0)

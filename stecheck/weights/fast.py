@@ -60,8 +60,8 @@ class _Scratch(threading.local):
         return self.f[:size], self.r[:size]
 
     def histogram(self, rows: int) -> NDArray[np.float64]:
-        if self.hist.shape[0] < rows:
-            self.hist = np.empty((rows, ref.KS_BINS))
+        if self.hist.shape[0] < rows or self.hist.shape[1] != ref.KS_BINS:
+            self.hist = np.empty((max(rows, self.hist.shape[0]), ref.KS_BINS))
         out = self.hist[:rows]
         out.fill(0.0)
         return out

@@ -6,7 +6,7 @@ computed here from chunks of the tensor, in constant memory, by at most three pa
 
 0. count, non-finite count, minimum, maximum and max|w| (the transform's per-tensor constants);
 1. per chunk, ``r = T(w)`` once, then for every k: ``n = round(L r) - L r`` (as stecheck.core.quantize),
-   the sums of n and n^2, a 2^14-bin histogram of n (for the KS statistic), and the identity-A crossing
+   the sums of n and n^2, a 2^16-bin histogram of n (for the KS statistic), and the identity-A crossing
    counts ``floor(L h + 1/2 - n)`` (stecheck.core.estimators.crossing_counts) for every h; for all k <= 8
    together, Taylor moments of r on a fine grid from which one FFT per order gives every Fourier
    coefficient exp(-2 pi i l L r) (Anderson and Dahleh 1996; a type-1 non-uniform DFT);
@@ -61,7 +61,7 @@ __all__ = [
 TRANSFORMS: Final = ("dorefa", "absmax", "minmax")
 #: Bins of the histogram of n that locates the KS supremum (pass 2 then evaluates it exactly): bin b
 #: holds ``G(n) = n + 1/2`` in ``[b/S, (b+1)/S)`` with ``S = KS_BINS - 1``; the last bin holds only n = 1/2.
-KS_BINS: Final = 1 << 14
+KS_BINS: Final = 1 << 16
 _KS_SCALE: Final = KS_BINS - 1
 #: Grid of r in [0, 1] for the Taylor moments of the Fourier sums, and the expansion order.
 TAYLOR_BINS: Final = 1 << 14
