@@ -369,6 +369,8 @@ def bit_sums(
         return
     if use_hist and hist.shape[1] != int(ks_scale) + 1:
         raise ValueError("the KS histogram must have ks_scale + 1 bins")
+    if r.size >= 1 << 31:
+        raise ValueError("a chunk holds fewer than 2^31 values (the per-chunk KS counts are 32-bit)")
     nq = sums.shape[1]
     out = np.zeros((LEVELS, nq))
     nbuf = np.empty(_BLOCK)
@@ -378,8 +380,8 @@ def bit_sums(
     tbuf = np.empty(_BLOCK)
     xbuf = np.empty((a_half.shape[1], _BLOCK))
     ops = pairwise_plan(r.size)
-    # unweighted KS counts of one bit width at a time as integers (stays in L2), then added to hist
-    counts = np.zeros(hist.shape[1] if use_hist and not weighted else 1, dtype=np.int64)
+    # unweighted KS counts of one bit width at a time in int32 (256 KiB: stays in L2), then added to hist
+    counts = np.zeros(hist.shape[1] if use_hist and not weighted else 1, dtype=np.int32)
     for kk in range(scales.size):
         nf = 2 + a_half.shape[1] + (16 if fourier[kk] else 0)
         view = out[:, :nf]
@@ -504,7 +506,7 @@ def ks_rows(n, w, weighted: bool, total: float, out) -> None:  # pragma: no cove
 
 @njit(nogil=True, cache=True)
 def candidates(r, scale: float, ks_scale: float, lut, lo, hi, by_bin: bool, n_out, binned_out, idx_out) -> int:  # pragma: no cover
-    """The entries of a chunk whose ``n`` may hold the KS supremum: in a listed histogram bin (``lut >= 0``,
+    """The entries of a chunk whose ``n`` may hold the KS supremum: in a listed histogram bin (``lut`` non-zero,
     ``by_bin``) or inside one of the sorted value intervals ``[lo, hi]``; writes ``n``, ``(n + 1/2) S`` and
     the index of each, in order, and returns how many."""
     m = 0
@@ -513,7 +515,7 @@ def candidates(r, scale: float, ks_scale: float, lut, lo, hi, by_bin: bool, n_ou
         e = np.rint(s) - s
         t = (e + 0.5) * ks_scale
         if by_bin:
-            keep = lut[int(t)] >= 0
+            keep = lut[int(t)] != 0
         else:
             j = np.searchsorted(lo, e, side="right") - 1
             keep = j >= 0 and e <= hi[j]

@@ -220,7 +220,7 @@ def _ks_by_sorting(r: NDArray[np.float64], w: NDArray[np.int64], weighted: bool,
 def _ks_refined(source, scales: NDArray[np.int64], hist: NDArray[np.float64], total: float) -> list[float]:
     """:func:`stecheck.weights.stats._ks_exact` with a compiled filter in front of each state's ``add``."""
     states = [ref._KSRefinement(SimpleNamespace(scale=int(L), hist=hist[i].copy()), total) for i, L in enumerate(scales)]
-    no_lut = np.zeros(1, dtype=np.int64)
+    no_lut = np.zeros(1, dtype=np.uint8)
     no_edges = np.zeros(1)
     while True:
         active = [st for st in states if not st.done]
@@ -232,6 +232,7 @@ def _ks_refined(source, scales: NDArray[np.int64], hist: NDArray[np.float64], to
             if takes_part:
                 st.start_pass()
                 taking.append(st)
+        masks = {id(st): (st.lut >= 0).view(np.uint8) for st in taking if st.open.bins is not None}  # 64 KiB, in cache
         for r, w, weighted in source():
             n_out = np.empty(r.size)
             binned = np.empty(r.size)
@@ -239,7 +240,7 @@ def _ks_refined(source, scales: NDArray[np.int64], hist: NDArray[np.float64], to
             for st in taking:
                 by_bin = st.open.bins is not None
                 m = weightscan.candidates(
-                    r, float(st.scale), float(ref._KS_SCALE), st.lut if by_bin else no_lut,
+                    r, float(st.scale), float(ref._KS_SCALE), masks[id(st)] if by_bin else no_lut,
                     no_edges if by_bin else st.open.lo, no_edges if by_bin else st.open.hi, by_bin, n_out, binned, idx,
                 )
                 if m:
