@@ -153,15 +153,21 @@ def claim_holds(mean_fd: float | None, var_n: float | None) -> bool | None:
 
 
 def _tensor_records(label: str, tensor: TensorRef, st: TensorStatistics, bits: Sequence[int], steps: Sequence[float], transform: str) -> list[Record]:
+    """One record per (k, h), every field of :data:`WEIGHTS_FIELDS` present and in order (None if n/a)."""
+    base: Record = dict.fromkeys(WEIGHTS_FIELDS)
+    base.update(
+        source=label, kind="tensor", tensor=tensor.name, role=tensor.role or "other", shape=list(tensor.shape),
+        dtype=tensor.stored or dtype_name(tensor.dtype), size=tensor.size, nonfinite=st.nonfinite, degenerate=st.degenerate,
+        transform=transform, ste=1.0,
+    )
     records = []
     for k in bits:
         b = st.per_bits.get(k)
         for j, h in enumerate(steps):
-            rec: Record = {
-                "source": label, "kind": "tensor", "tensor": tensor.name, "role": tensor.role or "other",
-                "shape": list(tensor.shape), "dtype": tensor.stored or dtype_name(tensor.dtype), "size": tensor.size, "nonfinite": st.nonfinite,
-                "degenerate": st.degenerate, "transform": transform, "k": k, "h": h, "ste": 1.0,
-            }
+            rec = base.copy()
+            rec["k"] = k
+            rec["h"] = h
+            rec["shape"] = list(tensor.shape)
             if b is not None:
                 rec.update(
                     mean_n=b.mean_n, var_n=b.var_n, var12_n=12 * b.var_n, ks_stat=b.ks_stat, ks_pvalue=b.ks_pvalue,
@@ -169,8 +175,8 @@ def _tensor_records(label: str, tensor: TensorRef, st: TensorStatistics, bits: S
                 )
             rec["claim_holds"] = claim_holds(rec.get("mean_fd"), rec.get("var_n"))
             records.append(rec)
-    for h in steps:
-        same = [r for r in records if r["h"] == h]
+    for j, h in enumerate(steps):
+        same = records[j::len(steps)]
         first = next((r["k"] for r in same if r["claim_holds"]), None)
         for r in same:
             r["smallest_k_holds"] = first
@@ -182,13 +188,17 @@ _AVERAGED: Final = ("mean_n", "var_n", "var12_n", "ks_stat", "mean_fd", "sqnr_db
 
 def _aggregate(label: str, records: Sequence[Record], bits: Sequence[int], steps: Sequence[float], transform: str) -> list[Record]:
     out = []
+    groups: dict[tuple[Any, Any], list[Record]] = {}
+    for r in records:
+        groups.setdefault((r["k"], r["h"]), []).append(r)
     for k in bits:
         for h in steps:
-            rows = [r for r in records if r["k"] == k and r["h"] == h and not r["degenerate"]]
+            same = groups.get((k, h), [])
+            rows = [r for r in same if not r["degenerate"]]
             weight = np.array([r["size"] - r["nonfinite"] for r in rows], dtype=np.float64)
             rec: Record = {
-                "source": label, "kind": "aggregate", "tensor": AGGREGATE, "size": int(sum(r["size"] for r in records if r["k"] == k and r["h"] == h)),
-                "nonfinite": int(sum(r["nonfinite"] for r in records if r["k"] == k and r["h"] == h)),
+                "source": label, "kind": "aggregate", "tensor": AGGREGATE, "size": int(sum(r["size"] for r in same)),
+                "nonfinite": int(sum(r["nonfinite"] for r in same)),
                 "degenerate": False, "transform": transform, "k": k, "h": h, "ste": 1.0,
             }
             if rows and weight.sum() > 0:
@@ -240,7 +250,8 @@ def scan(
         close = getattr(stats, "close", None)
         if close is not None:  # a cluster's pending tasks are cancelled on an interrupt
             close()
-    return [{key: rec.get(key) for key in WEIGHTS_FIELDS} for rec in records + _aggregate(label, records, bits, steps, transform)]
+    # tensor records already hold every field in order; the aggregate rows are completed here
+    return records + [{key: rec.get(key) for key in WEIGHTS_FIELDS} for rec in _aggregate(label, records, bits, steps, transform)]
 
 
 def _origin(tensor: TensorRef) -> tuple[str, int]:

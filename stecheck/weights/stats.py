@@ -27,10 +27,13 @@ from typing import Callable, Final, Iterable, Iterator, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.special import kolmogorov as kstwobign_sf  # kstwobign.sf without the distribution wrapper
+from scipy.stats import kstwo
 
-from stecheck.core.estimators import FDPlan, ks_pvalue
+from stecheck.core.estimators import KS_EXACT_MAX_N, FDPlan, ks_pvalue
 from stecheck.core.exact import FOURIER_ORDERS
 from stecheck.core.quantize import levels
+from stecheck.core.weightscan import unit_phasor
 from stecheck.errors import ConfigError
 
 __all__ = [
@@ -66,6 +69,9 @@ TAYLOR_ORDER: Final = 12
 #: Largest frequency m = l L the Taylor grid serves (8 x 255 for k = 8): |2 pi m (r - centre)| <=
 #: pi m / TAYLOR_BINS <= 0.393, so the first omitted term is below 0.393^13 / 13! < 1e-15 (relative to the count).
 TAYLOR_MAX_FREQ: Final = TAYLOR_BINS // 8
+#: Tensors of at most this many values take their Fourier sums directly (8 products per value and bit
+#: width) rather than from the Taylor grid, whose FFTs cost as much as ~20,000 values.
+DIRECT_FOURIER_MAX: Final = 1 << 14
 #: Pass 1 keeps the transformed chunks for pass 2 while they total at most this many values (128 MiB).
 KEEP_LIMIT: Final = 1 << 24
 #: The KS refinement keeps at most this many values of n per pass (all k together, 48 MiB with their
@@ -163,7 +169,8 @@ def scan_extent(chunks: Iterable[Chunk]) -> Extent:
 
 
 def _wsum(x: NDArray, weights: NDArray | None) -> float:
-    return float(x.sum()) if weights is None else float(np.dot(x, weights))
+    """``sum x`` or ``sum x w`` by numpy's pairwise summation (the order the compiled path reproduces)."""
+    return float(x.sum()) if weights is None else float((x * weights).sum())
 
 
 # ---------------------------------------------------------------- Kolmogorov-Smirnov, exactly
@@ -242,14 +249,16 @@ def taylor_fourier_sums(spectra: NDArray[np.complex128], freqs: Sequence[int]) -
 
 
 def _direct_fourier(n: NDArray[np.float64], weights: NDArray | None) -> NDArray[np.complex128]:
-    """``sum c exp(2 pi i l n)``, l = 1..8, by powers of ``exp(2 pi i n)``."""
-    z = np.exp(2j * np.pi * n)
-    power = z.copy()
+    """``sum c exp(2 pi i l n)``, l = 1..8, by powers of ``exp(2 pi i n) = cos y + i sin y`` (``y = 2 pi n``,
+    :func:`stecheck.core.weightscan.unit_phasor`) in real arithmetic:
+    ``(p_re, p_im) <- (p_re cos y - p_im sin y, p_re sin y + p_im cos y)``."""
+    c, s = unit_phasor(n)
+    re, im = c, s
     out = np.empty(FOURIER_ORDERS, dtype=np.complex128)
     for idx in range(FOURIER_ORDERS):
         if idx:
-            power *= z
-        out[idx] = power.sum() if weights is None else np.dot(power, weights)
+            re, im = re * c - im * s, re * s + im * c
+        out[idx] = complex(_wsum(re, weights), _wsum(im, weights))
     return out
 
 
@@ -304,7 +313,7 @@ class _BitsAccumulator:
         np.rint(s, out=n)
         n -= s
         self.s1 += _wsum(n, weights)
-        self.s2 += float(np.dot(n, n)) if weights is None else float(np.dot(n * n, weights))
+        self.s2 += _wsum(n * n, weights)
         np.add(n, 0.5, out=tmp)  # the bins of _ks_bin
         tmp *= _KS_SCALE
         np.copyto(idx, tmp, casting="unsafe")
@@ -347,7 +356,7 @@ def _chunks_of_r(chunks: ChunkSource, transform: Transform) -> Iterator[tuple[ND
 
 
 def tensor_statistics(
-    chunks: ChunkSource, bits: Sequence[int], steps: Sequence[float], transform: str = "dorefa"
+    chunks: ChunkSource, bits: Sequence[int], steps: Sequence[float], transform: str = "dorefa", fast: bool = True
 ) -> TensorStatistics:
     """Exact E[n], Var(n), KS, |E exp(2 pi i l n)|, E[D_h] (forward) and SQNR of one tensor for every k.
 
@@ -360,6 +369,9 @@ def tensor_statistics(
         Bit widths k and finite-difference steps h.
     transform : {"dorefa", "absmax", "minmax"}
         The map from w to r in [0, 1].
+    fast : bool
+        The compiled path (:mod:`stecheck.weights.fast`, equal to this one bit for bit); False selects
+        the numpy reference below.
 
     Notes
     -----
@@ -368,6 +380,10 @@ def tensor_statistics(
     ``10 log10(12 L^2 Var(r))``. The KS p-value (:func:`ks_pvalue`) answers a sampling question (could
     the tensor be a sample of an input with uniform n?); it is not a property of the tensor.
     """
+    if fast:
+        from stecheck.weights.fast import fast_tensor_statistics
+
+        return fast_tensor_statistics(chunks, bits, steps, transform)
     extent = scan_extent(chunks())
     tr = make_transform(transform, extent)
     if tr is None:
@@ -377,7 +393,7 @@ def tensor_statistics(
     for k in bits:
         scale = levels(k)
         plans = [FDPlan("forward", float(h), scale) for h in steps]
-        accs.append(_BitsAccumulator(k, scale, plans, taylor=FOURIER_ORDERS * scale <= TAYLOR_MAX_FREQ))
+        accs.append(_BitsAccumulator(k, scale, plans, taylor=uses_taylor(scale, extent.count)))
     moments = np.zeros((TAYLOR_ORDER + 1, TAYLOR_BINS)) if any(a.taylor for a in accs) else None
     r1 = r2 = 0.0
     work = _Work()
@@ -397,30 +413,73 @@ def tensor_statistics(
                 kept.append((r, weights))
             else:
                 kept = None
-    var_r = max(r2 / total - (r1 / total) ** 2, 0.0)
     ks = _ks_exact((lambda: kept) if kept is not None else (lambda: _chunks_of_r(chunks, tr)), accs, total)
+    sums = [(acc.k, acc.scale, acc.plans, acc.s1, acc.s2, acc.crossings, None if acc.taylor else acc.fourier) for acc in accs]
+    return finish_statistics(extent, sums, ks, moments, r1, r2)
+
+
+def uses_taylor(scale: int, count: int) -> bool:
+    """Fourier sums from the Taylor grid (one FFT per order, a fixed cost) or directly (a cost per value)?
+
+    The grid serves frequencies up to :data:`TAYLOR_MAX_FREQ` (``8 L``: k <= 8) and pays off above
+    :data:`DIRECT_FOURIER_MAX` values; both are exact to float64 rounding (the grid within 1e-15 of the count).
+    """
+    return FOURIER_ORDERS * scale <= TAYLOR_MAX_FREQ and count > DIRECT_FOURIER_MAX
+
+
+def finish_statistics(
+    extent: Extent,
+    sums: Sequence[tuple[int, int, Sequence[FDPlan], float, float, Sequence[float], NDArray[np.complex128] | None]],
+    ks: Sequence[float],
+    moments: NDArray[np.float64] | None,
+    r1: float,
+    r2: float,
+) -> TensorStatistics:
+    """The statistics of every bit width from the accumulated sums (shared by the numpy and compiled paths).
+
+    ``sums`` holds per bit width ``(k, L, plans, sum n, sum n^2, crossing sums, direct Fourier sums or None)``;
+    ``moments`` the Taylor moments for the bit widths without direct sums; ``r1, r2`` the sums of ``r - 1/2``
+    and its square; ``ks`` the exact KS statistics.
+    """
+    total = float(extent.count)
+    var_r = max(r2 / total - (r1 / total) ** 2, 0.0)
     spectra = np.fft.fft(moments, axis=1) if moments is not None else None
-    per_bits = {}
-    for acc, d in zip(accs, ks):
-        if acc.taylor:
-            sums = taylor_fourier_sums(spectra, [l * acc.scale for l in range(1, FOURIER_ORDERS + 1)])
+    pvalues = ks_pvalues(ks, extent.count)
+    fourier = np.empty((len(sums), FOURIER_ORDERS), dtype=np.complex128)
+    for i, (k, scale, plans, s1, s2, crossings, direct) in enumerate(sums):
+        if direct is None:
+            assert spectra is not None
+            fourier[i] = taylor_fourier_sums(spectra, [l * scale for l in range(1, FOURIER_ORDERS + 1)])
         else:
-            sums = acc.fourier
-        mean = acc.s1 / total
-        mean_sq = acc.s2 / total
-        noise = mean_sq / acc.scale**2
-        per_bits[acc.k] = BitStatistics(
-            k=acc.k,
+            fourier[i] = direct
+    fourier_abs = (np.abs(fourier) / total).tolist()
+    per_bits = {}
+    for i, (k, scale, plans, s1, s2, crossings, direct) in enumerate(sums):
+        mean = s1 / total
+        mean_sq = s2 / total
+        noise = mean_sq / scale**2
+        per_bits[k] = BitStatistics(
+            k=k,
             mean_n=mean,
             var_n=max(mean_sq - mean * mean, 0.0),
-            ks_stat=d,
-            ks_pvalue=ks_pvalue(d, extent.count),
-            fourier_abs=tuple(float(v) for v in np.abs(sums) / total),
-            mean_fd=tuple(float(c / (total * plan.lh)) for c, plan in zip(acc.crossings, acc.plans)),
+            ks_stat=ks[i],
+            ks_pvalue=pvalues[i],
+            fourier_abs=tuple(fourier_abs[i]),
+            mean_fd=tuple(float(c / (total * plan.lh)) for c, plan in zip(crossings, plans)),
             sqnr_db=10 * math.log10(var_r / noise) if noise > 0 and var_r > 0 else math.inf,
-            sqnr_uniform_db=10 * math.log10(12 * acc.scale**2 * var_r) if var_r > 0 else -math.inf,
+            sqnr_uniform_db=10 * math.log10(12 * scale**2 * var_r) if var_r > 0 else -math.inf,
         )
     return TensorStatistics(extent.count, extent.nonfinite, False, per_bits)
+
+
+def ks_pvalues(ks: Sequence[float], count: int) -> list[float]:
+    """:func:`ks_pvalue` of every statistic in ``ks``, in one vectorised scipy call (the same values)."""
+    if not len(ks):
+        return []
+    d = np.asarray(ks, dtype=np.float64)
+    if count <= KS_EXACT_MAX_N:
+        return [float(v) for v in kstwo.sf(d, count)]
+    return [float(v) for v in kstwobign_sf(d * math.sqrt(count))]
 
 
 def _float_keys(n: NDArray[np.float64]) -> NDArray[np.uint64]:
