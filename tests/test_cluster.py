@@ -34,7 +34,7 @@ import ml_dtypes  # noqa: E402
 @pytest.fixture(scope="module")
 def scheduler() -> str:
     """The address of a LocalCluster with 2 worker processes of 1 thread, shared by the tests of this module."""
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                                        silence_logs=50)
     try:
         yield cluster.scheduler_address
