@@ -59,9 +59,10 @@ _KEYWORDS: Final = {
 }
 
 
-def _fail(text: str, message: str) -> SpecError:
+def _fail(text: str, message: str, known: bool = True) -> SpecError:
+    """The error for spec ``text``; ``known`` appends the list of quantizers (for errors of form, not of value)."""
     shown = text if len(text) <= 120 else f"{text[:100]}... ({len(text)} characters)"
-    return SpecError(f"quantizer {shown!r}: {message}; known quantizers: {_KNOWN}")
+    return SpecError(f"quantizer {shown!r}: {message}" + (f"; known quantizers: {_KNOWN}" if known else ""))
 
 
 def _parse_tree(text: str) -> tuple[str, list[tuple[str | None, float | str]]]:
@@ -120,17 +121,17 @@ def _parse_tree(text: str) -> tuple[str, list[tuple[str | None, float | str]]]:
 def _integer(text: str, key: str, value: float | str, lo: int, hi: int, why: str) -> int:
     if isinstance(value, str) or not value.is_integer() or not lo <= value <= hi:
         shown = value if isinstance(value, str) else format_number(value)
-        raise _fail(text, f"{key}={shown} must be an integer in {lo}..{hi} ({why})")
+        raise _fail(text, f"{key}={shown} must be an integer in {lo}..{hi} ({why})", known=False)
     return int(value)
 
 
 def _positive(text: str, key: str, value: float | str) -> float:
     if isinstance(value, str) or not value > 0:
         shown = value if isinstance(value, str) else format_number(value)
-        raise _fail(text, f"{key}={shown} must be a number > 0")
+        raise _fail(text, f"{key}={shown} must be a number > 0", known=False)
     if not MIN_STEP <= value <= MAX_STEP:
         raise _fail(text, f"{key}={format_number(value)} is outside [2^-24, {MAX_STEP:g}]: a finer step is below float64's "
-                          f"resolution of n at |x| ~ 1 (as DoReFa at k = 24), a coarser one wider than any input")
+                          f"resolution of n at |x| ~ 1 (as DoReFa at k = 24), a coarser one wider than any input", known=False)
     return float(value)
 
 
@@ -161,7 +162,7 @@ def parse_quantizer(text: str) -> Quantizer:
         given[key] = value
     ragged = given.pop("ragged", None)
     if ragged not in (None, "last"):
-        raise _fail(text, f"ragged={ragged} is not a policy: the one policy is ragged=last (a shorter last group)")
+        raise _fail(text, f"ragged={ragged} is not a policy: the one policy is ragged=last (a shorter last group)", known=False)
     axis_value = given.pop("axis", -1.0)
     axis = None if axis_value == "none" else _integer(text, "axis", axis_value, -32, 31, "an axis of the tensor, or none")
     if name == "dorefa":
@@ -186,7 +187,7 @@ def parse_quantizer(text: str) -> Quantizer:
         scale = None if "scale" not in given else _positive(text, "scale", given["scale"])
         zero = _zero(text, given.get("zero", 0.0), bits) if name == "affine" else 0
         if "zero" in given and scale is None:
-            raise _fail(text, "zero= is stated together with scale= (without a scale both come from the data)")
+            raise _fail(text, "zero= is stated together with scale= (without a scale both come from the data)", known=False)
         group = _group(text, given.get("group", "none"), "group")
         words = [str(bits)]
         if scale is not None:
@@ -205,7 +206,7 @@ def parse_quantizer(text: str) -> Quantizer:
         raise _fail(text, f"{name} needs an element format, e.g. {name}({'e4m3' if name == 'fp' else 'fp4'})")
     table = FP_FORMATS if name == "fp" else _MX_ELEMENTS
     if fmt not in table:
-        raise _fail(text, f"unknown format {fmt!r} for {name}: expected one of {', '.join(table)}")
+        raise _fail(text, f"unknown format {fmt!r} for {name}: expected one of {', '.join(table)}", known=False)
     element = str(fmt) if name == "fp" else _MX_ELEMENTS[str(fmt)]
     base = FloatBase(element)
     if name == "mx":
