@@ -147,25 +147,41 @@ class Quantizer:
 
     # ------------------------------------------------------------ scaling
 
-    def scaling(self, x: NDArray[np.float64]) -> Scaling:
-        """The scale, zero point and code map of every element of the tensor ``x``."""
+    @property
+    def per_tensor(self) -> bool:
+        """True when one scale serves the whole tensor (``axis=none`` without groups)."""
+        return self.axis is None and self.group is None
+
+    def scaling(self, x: NDArray[np.float64], whole: tuple[float, float] | None = None) -> Scaling:
+        """The scale, zero point and code map of every element of the tensor ``x``.
+
+        ``whole`` is ``(min, max)`` of the whole tensor when ``x`` is a part of it: a per-tensor scale and
+        NVFP4's per-tensor scale then come from it (groups inside ``x`` are still reduced over ``x``).
+        """
         assert self.base is not None and self.kind != "dorefa"
         if self.scale is not None:
             return Scaling(self.scale, 1.0, float(self.zero), self.scale)
+        extent = whole if whole is not None and self.per_tensor else None
         if self.kind in ("absmax", "fp"):
-            amax = group_reduce(np.abs(x), self.axis, self.group, self.ragged, np.maximum, self.spec)
+            if extent is not None:
+                amax = np.full(x.shape, max(abs(extent[0]), abs(extent[1])))
+            else:
+                amax = group_reduce(np.abs(x), self.axis, self.group, self.ragged, np.maximum, self.spec)
             return _amax_scaling(amax, self.base.hi)
         if self.kind == "affine":
-            return self._affine(x)
+            return self._affine(x, extent)
         if self.kind == "mx":
             return self._mx(x)
-        return self._nvfp4(x)
+        return self._nvfp4(x, None if whole is None else max(abs(whole[0]), abs(whole[1])))
 
-    def _affine(self, x: NDArray[np.float64]) -> Scaling:
+    def _affine(self, x: NDArray[np.float64], extent: tuple[float, float] | None) -> Scaling:
         assert isinstance(self.base, IntegerBase)
         top = float(self.base.code_hi)
-        hi = np.maximum(group_reduce(x, self.axis, self.group, self.ragged, np.maximum, self.spec), 0.0)
-        lo = np.minimum(group_reduce(x, self.axis, self.group, self.ragged, np.minimum, self.spec), 0.0)
+        if extent is not None:
+            hi, lo = np.full(x.shape, max(extent[1], 0.0)), np.full(x.shape, min(extent[0], 0.0))
+        else:
+            hi = np.maximum(group_reduce(x, self.axis, self.group, self.ragged, np.maximum, self.spec), 0.0)
+            lo = np.minimum(group_reduce(x, self.axis, self.group, self.ragged, np.minimum, self.spec), 0.0)
         span = hi - lo
         live = span > 0
         sigma = np.where(live, span / top, 0.0)
@@ -184,10 +200,11 @@ class Quantizer:
         scale = np.ldexp(1.0, shared).astype(ml_dtypes.float8_e8m0fnu).astype(np.float64)  # exact: a power of two
         return Scaling(scale, 1.0, 0.0, scale)
 
-    def _nvfp4(self, x: NDArray[np.float64]) -> Scaling:
+    def _nvfp4(self, x: NDArray[np.float64], tensor_max: float | None) -> Scaling:
         assert isinstance(self.base, FloatBase)
         ax = np.abs(x)
-        tensor_max = float(ax.max()) if ax.size else 0.0
+        if tensor_max is None:
+            tensor_max = float(ax.max()) if ax.size else 0.0
         s_t = float(np.float32(tensor_max / _NVFP4_RANGE))
         amax = group_reduce(ax, self.axis, self.group, self.ragged, np.maximum, self.spec)
         block = amax / self.base.hi / s_t if s_t > 0 else np.zeros_like(amax)
