@@ -202,6 +202,9 @@ def test_fp_with_scale_is_a_saturating_ml_dtypes_cast(name: str, scale: float) -
     gap = values[j + 1] - values[j]
     np.testing.assert_allclose(q.rounding_error(x[:-1]), (cast[:-1] - xc) / gap, atol=1e-12)
     assert np.abs(q.rounding_error(x[:-1])).max() <= 0.5
+    off = cast[:-1] != xc  # the local step off the levels (on a level n = 0 whichever side's gap is taken), and at 0
+    np.testing.assert_array_equal(FloatBase(name).local_step(xc[off]), gap[off])
+    assert FloatBase(name).local_step(np.zeros(1))[0] == values[values > 0].min()
     np.testing.assert_array_equal(q.ste(x[:-1]), np.abs(x[:-1] / scale) <= fmax)
 
 

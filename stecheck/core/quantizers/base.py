@@ -169,8 +169,9 @@ class FloatBase:
     def local_step(self, y: NDArray[np.float64]) -> NDArray[np.float64]:
         """``2^(e - p)`` for ``|y|`` in ``[2^e, 2^(e+1))`` above the smallest normal, the subnormal spacing below."""
         mag = np.minimum(np.abs(np.asarray(y, dtype=np.float64)), self.hi)
-        _, exp = np.frexp(mag)  # mag = f 2^exp, 1/2 <= f < 1: the binade's e is exp - 1
-        e = np.maximum(exp - 1, math.frexp(self.smallest_normal)[1] - 1)
+        _, exp = np.frexp(mag)  # mag = f 2^exp, 1/2 <= f < 1: the binade's e is exp - 1 (frexp(0) = (0, 0))
+        emin = math.frexp(self.smallest_normal)[1] - 1
+        e = np.where(mag < self.smallest_normal, emin, np.maximum(exp - 1, emin))
         return np.ldexp(1.0, e - self.mantissa_bits)
 
     def levels_between(self, a: float, b: float) -> NDArray[np.float64]:
