@@ -200,6 +200,10 @@ def _onnx_negative_offset(tmp: Path) -> None:
     (path.parent / "data.bin").write_bytes(bytes(16))
 
 
+def _npz_rows_of_100(tmp: Path) -> None:
+    np.savez(tmp / "m.npz", w=np.ones((4, 100), np.float32))
+
+
 def _results(records_text: str) -> Callable[[Path], None]:
     def setup(tmp: Path) -> None:
         (tmp / "run").mkdir()
@@ -229,6 +233,9 @@ CASES += [
     Case(".npy file", "object array (pickle)", (*WEIGHTS, "{tmp}/m.npy"), "not a valid NumPy file", _npy_object),
     Case(".npy file", "truncated data", (*WEIGHTS, "{tmp}/m.npy"), "not a valid NumPy file", _npy_truncated),
     Case(".npz file", "object member (pickle)", (*WEIGHTS, "{tmp}/m.npz"), "object array", _npz_object),
+    Case("quantizer", "group not dividing a tensor's rows, no ragged policy", (*WEIGHTS, "{tmp}/m.npz", "--quantizer", "absmax(4,group=32)"),
+         "ragged=last", _npz_rows_of_100, subprocess=True),
+    Case("quantizer", "unknown quantizer", (*WEIGHTS, "{tmp}/m.npz", "--quantizer", "int4"), "unknown quantizer", _npz_rows_of_100),
     Case(".npz file", "not a zip archive", (*WEIGHTS, "{tmp}/m.npz"), "not a valid NumPy file", _bytes("m.npz", b"PK\x03\x04junk")),
     Case(".onnx file", "random bytes", (*WEIGHTS, "{tmp}/m.onnx"), "not a valid ONNX model", _bytes("m.onnx", bytes(range(256)) * 4)),
     Case(".onnx file", "external data outside the model directory", (*WEIGHTS, "{tmp}/model/model.onnx"), "outside the model", _onnx_escape),

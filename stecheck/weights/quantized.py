@@ -76,15 +76,14 @@ def _blocks(tensor: TensorRef, q: Quantizer) -> tuple[Quantizer, Iterator[NDArra
         whole = np.concatenate([np.asarray(c, dtype=np.float64).ravel() for c in tensor.raw_chunks()]) if size else np.zeros(0)
         return q, iter([whole.reshape(shape)])
     group = q.group if q.group is not None else length
-    unit = group if length % group == 0 else length  # a ragged last group: whole rows (or SpecError below)
     if length % group and not q.ragged:
-        unit = group  # group_reduce names the problem on the first block
+        raise SpecError(f"tensor {tensor.name!r} of shape {list(tensor.shape)}: {q.spec}: the axis has {length} elements, not a "
+                        f"multiple of group {group}; pass ragged=last to give the last group {length % group} element(s)")
+    unit = group if length % group == 0 else length  # a ragged last group: whole rows
     if unit > MAX_UNIT:
         raise StecheckError(f"tensor {tensor.name!r}: {q.spec} needs {unit:,} elements together for one scale, more than "
                             f"{MAX_UNIT:,} (memory); use groups or --exclude it")
     per_block = max(1, CHUNK_ELEMENTS // unit) * unit
-    if length % group and not q.ragged:
-        per_block = size  # one block: the refusal comes with the tensor's own shape
     q_block = q if last else replace(q, axis=None)
 
     def blocks() -> Iterator[NDArray]:
@@ -106,12 +105,14 @@ def quantized_statistics(tensor: TensorRef, q: Quantizer, steps: Sequence[float]
         nonfinite += int(values.size - ok.sum())
         if ok.any():
             lo, hi = min(lo, float(values[ok].min())), max(hi, float(values[ok].max()))
+    if tensor.size == 0:
+        return QuantizedStatistics(0, 0, True)
+    block_q, blocks = _blocks(tensor, q)  # refuses a layout the tensor does not fit, degenerate or not
     if count == 0 or not hi > lo:
         return QuantizedStatistics(count, nonfinite, True)
     if count > MAX_GATHER:
         raise StecheckError(f"tensor {tensor.name!r} has {count:,} values: the exact KS statistic of a quantizer gathers n, at "
                             f"most {MAX_GATHER:,} values (memory); --exclude it")
-    block_q, blocks = _blocks(tensor, q)
     try:
         return _statistics(blocks, block_q, steps, (lo, hi), count, nonfinite)
     except SpecError as exc:
