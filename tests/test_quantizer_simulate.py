@@ -92,3 +92,16 @@ def test_simulate_refuses_what_a_parametric_input_cannot_run(runner: CliRunner, 
     result = invoke(runner, *args)
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ") and needle in result.stderr
+
+
+def test_experiment_file_takes_a_quantizer_list(runner: CliRunner, tmp_path) -> None:
+    (tmp_path / "q.toml").write_text("inputs = ['uniform(-0.5,0.5)']\nquantizer = ['fixed(3,0.125,zero=4)']\nbits = '2'\n"
+                                     "h = [0.01]\nfd = ['forward']\nsamples = 20000\nseed = 5\n", encoding="utf-8")
+    result = invoke(runner, "simulate", "--config", str(tmp_path / "q.toml"), "--no-save", "--quiet", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    (rec,) = json.loads(result.stdout)["records"]
+    assert rec["quantizer"] == "fixed(3,0.125,zero=4)" and rec["k"] == 3
+    # levels 0.125 (m - 4), m = 0..7: thresholds -0.4375 + 0.125 j, j = 0..6, all inside (-0.5, 0.5) with density 1,
+    # and the grid clips above 0.375: E[D_h] = 7 * 0.125 = 0.875 for h = 0.01
+    assert rec["exact_mean_fd"] == pytest.approx(0.875, abs=1e-12)
+    assert abs(rec["mean_fd"] - 0.875) <= Z * rec["mean_fd_se"]

@@ -162,6 +162,10 @@ def weights_command(
             tensors_scanned=len(tensors), tensors_skipped=len(opened.tensors) - len(tensors), left_out=summary, exact=EXACT_NOTE,
             claim="claim_holds: |E[D_h] - 1| <= 0.05 and |12 Var(n) - 1| <= 0.05",
         )
+        if any(not spec.startswith("dorefa") for spec in quantizers):
+            from stecheck.weights.quantized import QUANTIZER_NOTE
+
+            meta["quantizer_note"] = QUANTIZER_NOTE
         title = f"stecheck weights: {label} ({transform})"
         if locked is not None:
             replace_set(locked, lambda d: write_run_files(d, meta, records, WEIGHTS_FIELDS, WEIGHTS_MD_COLUMNS, title), RUN_FILES)

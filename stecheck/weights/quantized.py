@@ -32,7 +32,14 @@ from stecheck.errors import SpecError, StecheckError
 from stecheck.weights.stats import ks_from_sorted
 from stecheck.weights.tensors import CHUNK_ELEMENTS, TensorRef
 
-__all__ = ["MAX_GATHER", "MAX_UNIT", "QuantizedStatistics", "quantized_statistics", "array_statistics"]
+__all__ = ["MAX_GATHER", "MAX_UNIT", "QUANTIZER_NOTE", "QuantizedStatistics", "quantized_statistics", "array_statistics"]
+
+#: What the records of a quantizer other than DoReFa mean (meta.json of ``weights --quantizer``).
+QUANTIZER_NOTE: Final = (
+    "n = (q(w) - clamp(w)) / u(w) in units of the local step u (0 where the quantizer clips); D_h = (q(w + h) - q(w)) / h "
+    "with each tensor's data-dependent scales and zero points held fixed, as STE implementations do in the backward pass; "
+    "STE = share of weights inside the representable range; p_n_zero = share of weights exactly on a level."
+)
 
 #: Largest tensor whose n is gathered for the exact KS statistic (256 MiB of float64).
 MAX_GATHER: Final = 1 << 25
