@@ -324,7 +324,9 @@ def build_report(runs: Sequence[Path], relative_to: Path, generated: datetime | 
                 report.add("p", f"{len(records) - len(dorefa)} records of quantizers other than DoReFa are in the run's "
                                 "records.md and records.json (not summarised here).")
             records = dorefa
-        if kind == "simulate" and is_variants_run(records):
+        if kind in ("simulate", "weights") and not records:
+            pass
+        elif kind == "simulate" and is_variants_run(records):
             _variants_section(report, records)
         elif kind == "simulate":
             _simulate_section(report, records)
