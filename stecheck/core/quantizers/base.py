@@ -3,9 +3,9 @@
 A quantizer with scale ``sigma`` maps ``x`` to ``sigma * B(x / sigma)``, where ``B`` rounds to the nearest
 level of a base grid (ties to even) and saturates at the extreme levels:
 
-- :class:`IntegerBase`: the levels ``m - z`` for integer codes ``m`` in ``[code_lo, code_hi]`` and an integer
-  zero point ``z`` (absmax: ``[-(2^(b-1) - 1), 2^(b-1) - 1]``, ``z = 0``; affine and fixed: ``[0, 2^b - 1]``).
-  ``B(y) = clamp(rint(y) + z, code_lo, code_hi) - z`` (numpy's ``rint`` rounds half to even).
+- :class:`IntegerBase`: the integer codes ``m`` in ``[code_lo, code_hi]`` (absmax: ``[-(2^(b-1) - 1), 2^(b-1) - 1]``;
+  affine and fixed: ``[0, 2^b - 1]``, the zero point being added to the scaled input by the quantizer).
+  ``B(y) = clamp(rint(y), code_lo, code_hi)`` (numpy's ``rint`` rounds half to even).
 - :class:`FloatBase`: the finite values of a small floating-point format, taken from ml_dtypes
   (``float8_e4m3fn``, ``float8_e5m2``, ``float6_e2m3fn``, ``float6_e3m2fn``, ``float4_e2m1fn``).
   ``B(y) = cast(clip(y, -max, max))``: ml_dtypes' round-to-nearest-even cast after clipping to the largest
@@ -54,21 +54,20 @@ def fp_dtype(name: str) -> np.dtype:
 
 @dataclass(frozen=True)
 class IntegerBase:
-    """Levels ``m - zero``, ``m`` an integer code in ``[code_lo, code_hi]``."""
+    """The integer codes ``m`` in ``[code_lo, code_hi]``."""
 
     code_lo: int
     code_hi: int
-    zero: int = 0
 
     @property
     def lo(self) -> float:
         """Lowest level."""
-        return float(self.code_lo - self.zero)
+        return float(self.code_lo)
 
     @property
     def hi(self) -> float:
         """Highest level."""
-        return float(self.code_hi - self.zero)
+        return float(self.code_hi)
 
     @property
     def unit(self) -> float:
@@ -81,7 +80,7 @@ class IntegerBase:
         return 1.0
 
     def round(self, y: NDArray[np.float64]) -> NDArray[np.float64]:
-        """``clamp(rint(y), lo, hi)`` (the zero point is an integer, so this is ``clamp(rint(y) + z) - z``)."""
+        """``clamp(rint(y), lo, hi)``."""
         return np.clip(np.rint(y), self.lo, self.hi)
 
     def local_step(self, y: NDArray[np.float64]) -> NDArray[np.float64]:

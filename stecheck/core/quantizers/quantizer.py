@@ -38,7 +38,6 @@ from typing import Final, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from stecheck.core.quantize import levels as dorefa_levels
 from stecheck.core.quantize import quantize as dorefa_quantize
 from stecheck.core.quantize import rounding_error as dorefa_rounding_error
 from stecheck.core.quantizers.base import Base, FloatBase, IntegerBase, fp_dtype
@@ -75,10 +74,6 @@ class FixedGrid:
     base: Base
     sigma: float
     zero: int = 0
-
-    @property
-    def scaling(self) -> Scaling:
-        return Scaling(self.sigma, 1.0, float(self.zero), self.sigma)
 
     @property
     def lo(self) -> float:
@@ -252,14 +247,6 @@ class Quantizer:
         up = self.base.round(sc.codes(x + hi))
         down = self.base.round(sc.codes(x + lo))
         return sc.sigma * (up - down) / h
-
-    def step(self) -> float | None:
-        """The step of a uniform fixed grid (DoReFa: ``1 / (2^k - 1)``), None otherwise."""
-        if self.kind == "dorefa":
-            return 1.0 / dorefa_levels(self.bits)
-        if self.scale is not None and isinstance(self.base, IntegerBase):
-            return self.scale
-        return None
 
 
 def code_error(base: Base, y: NDArray[np.float64]) -> NDArray[np.float64]:
