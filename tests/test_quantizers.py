@@ -283,3 +283,27 @@ def test_nvfp4_blocks_by_hand() -> None:
 def test_specs_are_canonical(text: str, canonical: str) -> None:
     assert parse_quantizer(text).spec == canonical
     assert parse_quantizer(canonical).spec == canonical
+
+
+# ---------------------------------------------------------------- properties
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+SPECS = ["fixed(4,0.1,zero=8)", "absmax(3,scale=0.25)", "fp(e4m3,scale=0.01)", "fp(e2m1,scale=1)", "fp(e5m2,scale=0.001)",
+         "absmax(4,group=8)", "affine(5,group=8)", "mx(fp6,block=8)", "nvfp4", "fp(e3m2,axis=none)"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(spec=st.sampled_from(SPECS),
+       x=st.lists(st.floats(-50, 50, allow_nan=False, allow_subnormal=False), min_size=16, max_size=16))
+def test_error_is_within_half_a_step_and_grids_are_idempotent(spec: str, x: list[float]) -> None:
+    q = parse_quantizer(spec)
+    w = np.array(x).reshape(1, 16)
+    n = q.rounding_error(w)
+    assert np.all(np.abs(n) <= 0.5)
+    grid = q.grid()
+    if grid is not None:  # a fixed grid maps its levels to themselves
+        once = q.quantize(w)
+        np.testing.assert_array_equal(q.quantize(once), once)
+        assert np.all(q.rounding_error(once) == 0)
