@@ -50,8 +50,8 @@ def _groups(records: Sequence[Record]) -> dict[tuple, list[Record]]:
 def simulate_columns(records: Sequence[Record]) -> list[Column]:
     """One row per (input, quantizer, k, rounding, scheme); one ``E[D_h]`` column per step h, "MC ± SE (exact)".
 
-    Priorities (see :func:`stecheck.cli.tables.fit`): input and k always; the quantizer when it is not
-    DoReFa throughout; then E[n], the steps h in order, 12 Var(n), the exact E[n], the STE value, the KS
+    Priorities (see :func:`stecheck.cli.tables.fit`): input and k always, and the quantizer unless every
+    row is DoReFa's (then it is not shown); then E[n], the steps h in order, 12 Var(n), the exact E[n], the STE value, the KS
     statistic, the rounding and the scheme when they do not vary.
     """
     steps = list(dict.fromkeys(rec["h"] for rec in records))
@@ -62,7 +62,6 @@ def simulate_columns(records: Sequence[Record]) -> list[Column]:
     dorefa_only = all(str(key[4] or "dorefa").startswith("dorefa") for key in keys)
     cols = [
         Column("input", [visible(str(key[0])) for key in keys], "left", 0, text=True),
-        Column("quantizer", [visible(str(key[4] or "-")) for key in keys], "left", 42 if dorefa_only else 0, text=True),
         Column("k", [str(key[1]) for key in keys], "right", 0),
         Column("rounding", [str(key[2]) for key in keys], "left", 1 if varies["rounding"] else 40),
         Column("fd", [str(key[3]) for key in keys], "left", 1 if varies["fd"] else 41),
@@ -73,6 +72,8 @@ def simulate_columns(records: Sequence[Record]) -> list[Column]:
         Column("KS D", [fmt(f["ks_stat"]) for f in firsts], "right", 30),
         Column("STE", [fmt(f["ste"]) for f in firsts], "right", 22),
     ]
+    if not dorefa_only:  # DoReFa throughout: k says it all, as before quantizers were pluggable
+        cols.insert(1, Column("quantizer", [visible(str(key[4] or "-")) for key in keys], "left", 0, text=True))
     for j, h in enumerate(steps):
         cells = []
         for recs in groups.values():

@@ -51,7 +51,6 @@ def summary_columns(records: Sequence[Record]) -> tuple[list[Column], list[Colum
     agg = [r for r in records if r["kind"] == "aggregate"]
     dorefa_only = all(str(r.get("quantizer") or "dorefa").startswith("dorefa") for r in records)
     aggregate = [
-        Column("quantizer", [visible(str(r.get("quantizer") or "-")) for r in agg], "left", 11 if dorefa_only else 0),
         Column("k", [str(r["k"]) for r in agg]),
         Column("h", [fmt(r["h"]) for r in agg], priority=10),
         Column("E[n]", [fmt(r.get("mean_n")) for r in agg], priority=1),
@@ -64,6 +63,8 @@ def summary_columns(records: Sequence[Record]) -> tuple[list[Column], list[Colum
         Column("uniform dB", [fmt(r.get("sqnr_uniform_db")) for r in agg], priority=9),
         Column("share holding", [fmt(r.get("share_holds")) for r in agg], priority=3),
     ]
+    if not dorefa_only:  # DoReFa throughout: k says it all
+        aggregate.insert(0, Column("quantizer", [visible(str(r.get("quantizer") or "-")) for r in agg], "left", 0))
     rows: list[list[str]] = []
     seen = set()
     tensors = [r for r in records if r["kind"] == "tensor"]
