@@ -11,6 +11,7 @@ from typing import Any, Final, Iterable, Sequence
 
 from stecheck.core.distributions import MAX_MAGNITUDE, MIN_SCALE, parse_input
 from stecheck.core.quantize import check_bits, check_rounding
+from stecheck.core.quantizers import DEFAULT_QUANTIZER, parse_quantizer
 from stecheck.errors import ConfigError
 from stecheck.records import config_as_dict
 from stecheck.seeds import RANDOM, fresh_seed
@@ -121,6 +122,8 @@ class RunConfig:
     seed: int | None = None
     method: str = "both"
     description: str = ""
+    #: Quantizer specs (:mod:`stecheck.core.quantizers`); ``dorefa`` runs DoReFa at every width of ``bits``.
+    quantizers: tuple[str, ...] = (DEFAULT_QUANTIZER,)
 
     def validated(self) -> RunConfig:
         """This config with canonical input specs, or :class:`ConfigError` / :class:`SpecError`."""
@@ -144,8 +147,10 @@ class RunConfig:
             raise ConfigError(f"sample count {self.samples!r} must be a positive integer")
         if not self.steps or not self.schemes or not self.roundings:
             raise ConfigError("need at least one step size h, one scheme and one rounding")
+        quantizers = _check_quantizers(self.quantizers, inputs, self.roundings)
         return replace(
             self,
+            quantizers=quantizers,
             inputs=tuple(dict.fromkeys(inputs)),
             bits=parse_bits(self.bits),
             steps=tuple(dict.fromkeys(_check_step(h) for h in self.steps)),
@@ -159,6 +164,33 @@ class RunConfig:
         return config_as_dict(self)
 
 
+def _check_quantizers(specs: Sequence[str], inputs: Sequence[str], roundings: Sequence[str]) -> tuple[str, ...]:
+    """Canonical quantizer specs, refusing what a parametric input cannot run.
+
+    Quantizers other than DoReFa need a fixed grid (a parametric input has no tensor to take a scale
+    from), an input without DoReFa's input paths or grid-relative counterexamples, and half-even
+    rounding among the roundings (they round to nearest, ties to even).
+    """
+    if isinstance(specs, str) or not specs:
+        raise ConfigError("no quantizer given (use --quantizer SPEC, e.g. dorefa or 'absmax(4,scale=0.1)')")
+    parsed = [parse_quantizer(spec) for spec in specs]
+    others = [q for q in parsed if q.kind != "dorefa"]
+    for q in others:
+        if not q.fixed:
+            raise ConfigError(f"quantizer {q.spec} takes its scale from the data, and a parametric input has no tensor to take "
+                              f"it from: state a scale (absmax/affine with scale=S, fp with scale=S, or fixed(bits,step))")
+    if others:
+        if "half-even" not in roundings:
+            raise ConfigError(f"quantizer {others[0].spec} rounds to nearest with ties to even: add half-even to --rounding "
+                              f"(the other roundings apply to dorefa)")
+        for spec in inputs:
+            inp = parse_input(spec)
+            if inp.path != "none" or inp.dist.depends_on_bits:
+                raise ConfigError(f"input {spec} is defined for DoReFa's grid (an input path or a grid-relative "
+                                  f"counterexample): use a plain distribution with quantizer {others[0].spec}")
+    return tuple(dict.fromkeys(q.spec for q in parsed))
+
+
 _KEYS: Final = {
     "name": "name",
     "description": "description",
@@ -170,6 +202,7 @@ _KEYS: Final = {
     "samples": "samples",
     "seed": "seed",
     "method": "method",
+    "quantizer": "quantizers",
 }
 
 
@@ -185,8 +218,9 @@ _TYPES: Final = {
     "samples": (int,),
     "seed": (int, str),
     "method": (str,),
+    "quantizer": (str,),
 }
-_LIST_KEYS: Final = ("inputs", "bits", "h", "fd", "rounding")
+_LIST_KEYS: Final = ("inputs", "bits", "h", "fd", "rounding", "quantizer")
 _TYPE_NAMES: Final = {str: "a string", int: "an integer", float: "a number"}
 
 

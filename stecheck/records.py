@@ -47,6 +47,7 @@ Record = dict[str, Any]
 SIMULATE_FIELDS: Final = (
     "dist",
     "path",
+    "quantizer",
     "k",
     "rounding",
     "fd",
@@ -321,7 +322,7 @@ def _is_number_list(value: Any) -> bool:
 
 #: What the values of the ``simulate`` and ``weights`` record fields must be (checked by :func:`check_value_types`).
 VALUE_TYPES: Final = {
-    "text": (lambda v: isinstance(v, str), ("dist", "path", "rounding", "fd", "transform", "kind")),
+    "text": (lambda v: isinstance(v, str), ("dist", "path", "quantizer", "rounding", "fd", "transform", "kind")),
     "text or null": (lambda v: v is None or isinstance(v, str), ("tensor", "dtype", "source")),
     "an integer": (lambda v: isinstance(v, int) and not isinstance(v, bool), ("k", "samples")),
     "an integer or null": (lambda v: v is None or isinstance(v, int) and not isinstance(v, bool), ("size", "nonfinite")),

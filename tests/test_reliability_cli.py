@@ -112,6 +112,30 @@ CASES: list[Case] = [
     Case("option", "zero threads", _sim("--threads", "0"), "thread"),
     Case("option", "unknown format", _sim("--format", "xml"), "xml"),
     Case("option", "unknown option", _sim("--frobnicate"), "no such option"),
+    # quantizer specs
+    Case("quantizer", "unknown quantizer", _sim("--quantizer", "lsq(4)"), "unknown quantizer", subprocess=True),
+    Case("quantizer", "unknown FP format", _sim("--quantizer", "fp(e4m4,scale=1)"), "unknown format"),
+    Case("quantizer", "unknown MX element", _sim("--quantizer", "mx(fp5)"), "unknown format"),
+    Case("quantizer", "bits = 0", _sim("--quantizer", "absmax(0,scale=0.1)"), "bits=0"),
+    Case("quantizer", "bits = 33", _sim("--quantizer", "fixed(33,0.1)"), "bits=33"),
+    Case("quantizer", "bits not an integer", _sim("--quantizer", "affine(4.5,scale=0.1)"), "bits=4.5"),
+    Case("quantizer", "group = 0", _sim("--quantizer", "absmax(4,group=0)"), "group=0"),
+    Case("quantizer", "MX block = 0", _sim("--quantizer", "mx(fp4,block=0)"), "block=0"),
+    Case("quantizer", "unknown ragged policy", _sim("--quantizer", "absmax(4,group=32,ragged=pad)"), "not a policy"),
+    Case("quantizer", "step = 0", _sim("--quantizer", "fixed(4,0)"), "step=0"),
+    Case("quantizer", "negative step", _sim("--quantizer", "fixed(4,-0.1)"), "step=-0.1"),
+    Case("quantizer", "step below float64 resolution", _sim("--quantizer", "fixed(4,1e-9)"), "outside"),
+    Case("quantizer", "NaN scale", _sim("--quantizer", "fp(e4m3,scale=nan)"), "not finite"),
+    Case("quantizer", "negative scale", _sim("--quantizer", "absmax(8,scale=-1)"), "scale=-1"),
+    Case("quantizer", "unknown keyword", _sim("--quantizer", "absmax(4,groups=32)"), "takes no argument"),
+    Case("quantizer", "zero point out of range", _sim("--quantizer", "fixed(4,0.1,zero=100)"), "zero=100"),
+    Case("quantizer", "unbalanced parenthesis", _sim("--quantizer", "fixed(4,0.1"), "expected"),
+    Case("quantizer", "data-dependent scale on a parametric input", _sim("--quantizer", "absmax(4,group=32)"),
+         "takes its scale from the data"),
+    Case("quantizer", "rounding other than half-even for an FP grid", _sim("--quantizer", "fp(e4m3,scale=1)", "--rounding", "half-up"),
+         "half-even"),
+    Case("quantizer", "FP grid on DoReFa's input path", _sim("--quantizer", "fp(e4m3,scale=1)", spec=("--dist", "clip(normal(0,1))")),
+         "DoReFa's grid"),
     # experiment TOML files
     Case("TOML config", "missing file", _sim("--config", "{tmp}/none.toml"), "cannot read config", subprocess=True),
     Case("TOML config", "not TOML", _sim("--config", "{tmp}/bad.toml"), "not valid TOML", _write("bad.toml", "inputs = [\n")),
@@ -176,6 +200,10 @@ def _onnx_negative_offset(tmp: Path) -> None:
     (path.parent / "data.bin").write_bytes(bytes(16))
 
 
+def _npz_rows_of_100(tmp: Path) -> None:
+    np.savez(tmp / "m.npz", w=np.ones((4, 100), np.float32))
+
+
 def _results(records_text: str) -> Callable[[Path], None]:
     def setup(tmp: Path) -> None:
         (tmp / "run").mkdir()
@@ -205,6 +233,9 @@ CASES += [
     Case(".npy file", "object array (pickle)", (*WEIGHTS, "{tmp}/m.npy"), "not a valid NumPy file", _npy_object),
     Case(".npy file", "truncated data", (*WEIGHTS, "{tmp}/m.npy"), "not a valid NumPy file", _npy_truncated),
     Case(".npz file", "object member (pickle)", (*WEIGHTS, "{tmp}/m.npz"), "object array", _npz_object),
+    Case("quantizer", "group not dividing a tensor's rows, no ragged policy", (*WEIGHTS, "{tmp}/m.npz", "--quantizer", "absmax(4,group=32)"),
+         "ragged=last", _npz_rows_of_100, subprocess=True),
+    Case("quantizer", "unknown quantizer", (*WEIGHTS, "{tmp}/m.npz", "--quantizer", "int4"), "unknown quantizer", _npz_rows_of_100),
     Case(".npz file", "not a zip archive", (*WEIGHTS, "{tmp}/m.npz"), "not a valid NumPy file", _bytes("m.npz", b"PK\x03\x04junk")),
     Case(".onnx file", "random bytes", (*WEIGHTS, "{tmp}/m.onnx"), "not a valid ONNX model", _bytes("m.onnx", bytes(range(256)) * 4)),
     Case(".onnx file", "external data outside the model directory", (*WEIGHTS, "{tmp}/model/model.onnx"), "outside the model", _onnx_escape),

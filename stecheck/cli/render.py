@@ -16,6 +16,7 @@ __all__ = ["SIMULATE_CAPTION", "SIMULATE_MD_COLUMNS", "simulate_columns", "simul
 #: Columns of records.md (record key, header).
 SIMULATE_MD_COLUMNS: Final = (
     ("dist", "input"),
+    ("quantizer", "quantizer"),
     ("k", "k"),
     ("rounding", "rounding"),
     ("fd", "fd"),
@@ -43,22 +44,23 @@ def _pm(value: object, se: object) -> str:
 def _groups(records: Sequence[Record]) -> dict[tuple, list[Record]]:
     groups: dict[tuple, list[Record]] = {}
     for rec in records:
-        groups.setdefault((rec["dist"], rec["k"], rec["rounding"], rec["fd"]), []).append(rec)
+        groups.setdefault((rec["dist"], rec["k"], rec["rounding"], rec["fd"], rec.get("quantizer")), []).append(rec)
     return groups
 
 
 def simulate_columns(records: Sequence[Record]) -> list[Column]:
-    """One row per (input, k, rounding, scheme); one ``E[D_h]`` column per step h, "MC ± SE (exact)".
+    """One row per (input, quantizer, k, rounding, scheme); one ``E[D_h]`` column per step h, "MC ± SE (exact)".
 
-    Priorities (see :func:`stecheck.cli.tables.fit`): input and k always; then E[n], the steps h in order,
-    12 Var(n), the exact E[n], the STE value, the KS statistic, the rounding and the scheme when they do
-    not vary.
+    Priorities (see :func:`stecheck.cli.tables.fit`): input and k always, and the quantizer unless every
+    row is DoReFa's (then it is not shown); then E[n], the steps h in order, 12 Var(n), the exact E[n], the STE value, the KS
+    statistic, the rounding and the scheme when they do not vary.
     """
     steps = list(dict.fromkeys(rec["h"] for rec in records))
     groups = _groups(records)
     firsts = [recs[0] for recs in groups.values()]
     keys = list(groups)
     varies = {name: len({key[i] for key in keys}) > 1 for i, name in ((2, "rounding"), (3, "fd"))}
+    dorefa_only = all(str(key[4] or "dorefa").startswith("dorefa") for key in keys)
     cols = [
         Column("input", [visible(str(key[0])) for key in keys], "left", 0, text=True),
         Column("k", [str(key[1]) for key in keys], "right", 0),
@@ -71,6 +73,8 @@ def simulate_columns(records: Sequence[Record]) -> list[Column]:
         Column("KS D", [fmt(f["ks_stat"]) for f in firsts], "right", 30),
         Column("STE", [fmt(f["ste"]) for f in firsts], "right", 22),
     ]
+    if not dorefa_only:  # DoReFa throughout: k says it all, as before quantizers were pluggable
+        cols.insert(1, Column("quantizer", [visible(str(key[4] or "-")) for key in keys], "left", 0, text=True))
     for j, h in enumerate(steps):
         cells = []
         for recs in groups.values():

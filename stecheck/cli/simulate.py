@@ -39,7 +39,7 @@ def _check_samples(cfg: RunConfig, cap: int, threads: int) -> None:
     """Refuse ``--samples`` above ``cap``; announce on stderr a run estimated to take over a minute."""
     if cap < 1:
         raise ConfigError(f"--samples-cap {cap} must be a positive integer")
-    cells = len(cfg.bits) * len(cfg.roundings) * len(cfg.inputs)
+    cells = (len(cfg.bits) * len(cfg.roundings) + len(cfg.quantizers)) * len(cfg.inputs)
     seconds = 0.0 if cfg.method == "exact" else cfg.samples * cells * NS_PER_SAMPLE_CELL * 1e-9 / min(threads, os.cpu_count() or 1)
     if cfg.method != "exact" and cfg.samples > cap:
         raise ConfigError(f"--samples {cfg.samples:,} is above the cap of {cap:,} samples per input (this run would take about "
@@ -64,6 +64,7 @@ def simulate(
     bits: Annotated[Optional[list[str]], typer.Option("--bits", "-k", metavar="K", help="Bit widths: 3, 1-8 or 1,2,6-8 (repeatable).")] = None,
     h: Annotated[Optional[list[float]], typer.Option("--h", metavar="FLOAT", help="Finite-difference step (repeatable).")] = None,
     fd: Annotated[Optional[list[str]], typer.Option("--fd", metavar="SCHEME", help="forward or central (repeatable).")] = None,
+    quantizer: Annotated[Optional[list[str]], typer.Option("--quantizer", "-Q", metavar="SPEC", help="Quantizer (repeatable): dorefa (default; at every --bits), dorefa(k), 'fixed(4,0.1)', 'absmax(8,scale=0.01)', 'affine(4,scale=0.1,zero=8)', 'fp(e4m3,scale=1)'. Parametric inputs need a stated scale.")] = None,
     rounding: Annotated[Optional[list[str]], typer.Option("--rounding", metavar="MODE", help="half-even, half-up, stochastic or dither (repeatable).")] = None,
     samples: Annotated[Optional[int], typer.Option("--samples", "-n", metavar="N", parser=count, help="Monte Carlo samples per input (1000000, 1_000_000 or 1e6).")] = None,
     seed: Annotated[Optional[str], typer.Option("--seed", metavar="SEED", help="Root seed (decimal or 0x hex), or 'random' for fresh entropy (recorded). Default: the experiment's seed, also for --dist runs.")] = None,
@@ -80,7 +81,7 @@ def simulate(
     version: VersionFlag = False,
     samples_cap: Annotated[int, typer.Option("--samples-cap", metavar="N", parser=count, help=f"Refuse --samples above this (default {SAMPLES_CAP:.0e}); raise it for longer runs.")] = SAMPLES_CAP,
 ) -> None:
-    """Monte Carlo and exact E[n], uniformity of n and E[D_h] of quantize_k, against the STE value 1.
+    """Monte Carlo and exact E[n], uniformity of n and E[D_h] of a quantizer (DoReFa's quantize_k by default), against the STE value 1.
 
     With no options runs the default experiment and writes results/default/. Options override the
     experiment's fields; with --dist and no --out nothing is written.
@@ -96,7 +97,7 @@ def simulate(
         raise ConfigError("--no-save and --out contradict each other: pass one of them")
     cfg = _resolve_config(
         config, inputs=tuple(dist or ()), bits=tuple(bits or ()), steps=tuple(h or ()), schemes=tuple(fd or ()),
-        roundings=tuple(rounding or ()), samples=samples, seed=seed, method=method,
+        roundings=tuple(rounding or ()), samples=samples, seed=seed, method=method, quantizers=tuple(quantizer or ()),
     ).validated()
     check_threads(threads)
     _check_samples(cfg, samples_cap, threads)

@@ -59,6 +59,7 @@ def summary_columns(records: Sequence[Record]) -> tuple[list[Column], list[Colum
     from stecheck.safe_io import visible
 
     agg = [r for r in records if r["kind"] == "aggregate"]
+    dorefa_only = all(str(r.get("quantizer") or "dorefa").startswith("dorefa") for r in records)
     aggregate = [
         Column("k", [str(r["k"]) for r in agg]),
         Column("h", [fmt(r["h"]) for r in agg], priority=10),
@@ -72,6 +73,8 @@ def summary_columns(records: Sequence[Record]) -> tuple[list[Column], list[Colum
         Column("uniform dB", [fmt(r.get("sqnr_uniform_db")) for r in agg], priority=9),
         Column("share holding", [fmt(r.get("share_holds")) for r in agg], priority=3),
     ]
+    if not dorefa_only:  # DoReFa throughout: k says it all
+        aggregate.insert(0, Column("quantizer", [visible(str(r.get("quantizer") or "-")) for r in agg], "left", 0))
     rows: list[list[str]] = []
     seen = set()
     tensors = [r for r in records if r["kind"] == "tensor"]
@@ -82,8 +85,8 @@ def summary_columns(records: Sequence[Record]) -> tuple[list[Column], list[Colum
         same = [x for x in tensors if x["tensor"] == r["tensor"] and x["h"] == r["h"]]
         holds = "degenerate" if r["degenerate"] else fmt(r["smallest_k_holds"]) if r["smallest_k_holds"] else "never"
         rows.append([visible(r["tensor"]), r["role"], fmt(r["shape"]), r["dtype"], str(r["size"]), str(r["nonfinite"]), fmt(r["h"]), holds,
-                     " ".join(f"{x['k']}:{fmt(x.get('var12_n'), 3)}" for x in same),
-                     " ".join(f"{x['k']}:{fmt(x.get('mean_fd'), 3)}" for x in same)])
+                     " ".join(f"{_label(x)}:{fmt(x.get('var12_n'), 3)}" for x in same),
+                     " ".join(f"{_label(x)}:{fmt(x.get('mean_fd'), 3)}" for x in same)])
     spec = (("tensor", "left", 0, True, True), ("role", "left", 4, False, True),
             ("shape", "left", 5, False, True), ("dtype", "left", 6, False, True),
             ("size", "right", 4, False, True), ("non-finite", "right", 7, False, True), ("h", "right", 8, False, True),
@@ -92,6 +95,14 @@ def summary_columns(records: Sequence[Record]) -> tuple[list[Column], list[Colum
     per_tensor = [Column(header, [row[i] for row in rows], justify, priority, text, split)
                   for i, (header, justify, priority, text, split) in enumerate(spec)]
     return aggregate, per_tensor
+
+
+def _label(rec: Record) -> str:
+    """A record's key in the per-tensor k:value pairs: k for DoReFa, the quantizer spec otherwise."""
+    from stecheck.safe_io import visible
+
+    quantizer = str(rec.get("quantizer") or "dorefa")
+    return str(rec["k"]) if quantizer.startswith("dorefa") else visible(quantizer)
 
 
 def print_summary(console: Console, records: Sequence[Record], title: str, wide: bool = False) -> None:
@@ -108,6 +119,7 @@ def weights_command(
     bits: Annotated[Optional[list[str]], typer.Option("--bits", "-k", metavar="K", help="Bit widths: 3, 1-8 or 1,2,6-8 (repeatable; default 1-8).")] = None,
     h: Annotated[Optional[list[float]], typer.Option("--h", metavar="FLOAT", help="Forward finite-difference step (repeatable; default 1e-3).")] = None,
     transform: Annotated[str, typer.Option("--transform", "-t", metavar="TRANSFORM", help=f"w -> r in [0, 1]: {' | '.join(TRANSFORM_HELP)}.")] = "dorefa",
+    quantizer: Annotated[Optional[list[str]], typer.Option("--quantizer", "-Q", metavar="SPEC", help="Quantizer (repeatable): dorefa (default; after --transform, at every --bits), dorefa(k), 'absmax(4,group=128)', 'absmax(8)' (per channel), 'affine(4,group=128)', 'fp(e4m3,axis=none)', 'mx(fp4)', 'nvfp4'; scales from each tensor, held fixed for D_h.")] = None,
     include: Annotated[Optional[list[str]], typer.Option("--include", metavar="REGEX", help="Only tensors whose name matches this regex (repeatable).")] = None,
     exclude: Annotated[Optional[list[str]], typer.Option("--exclude", metavar="REGEX", help="Skip tensors whose name matches this regex (repeatable).")] = None,
     role: Annotated[Optional[list[str]], typer.Option("--role", metavar="ROLES", help=f"Roles to scan, comma-separated (repeatable; default weight): {','.join(ROLE_HELP)}.")] = None,
@@ -122,6 +134,7 @@ def weights_command(
 ) -> None:
     """Exact rounding-error statistics of real weights per tensor and k: is n uniform, is E[D_h] = 1?"""
     from stecheck.config import _check_step, parse_bits
+    from stecheck.core.quantizers import parse_quantizer
     from stecheck.records import RUN_FILES, provenance, to_csv_text, to_json_text, to_markdown_text, write_run_files
     from stecheck.resultset import replace_set
     from stecheck.safe_io import safe_name, visible
@@ -145,6 +158,7 @@ def weights_command(
     steps = tuple(sorted({_check_step(x) for x in (h or [1e-3])}))
     if transform not in TRANSFORMS:
         raise ConfigError(f"unknown transform {transform!r}: expected one of {', '.join(TRANSFORMS)}")
+    quantizers = tuple(dict.fromkeys(parse_quantizer(spec).spec for spec in (quantizer or ["dorefa"])))
     if source.startswith("zoo:"):
         lookup(source[4:])  # an unknown name fails before any directory is created
     target = out if out is not None else (DEFAULT_OUT / source[4:] if source.startswith("zoo:") else None)
@@ -157,14 +171,20 @@ def weights_command(
         tensors = select(opened.tensors, include or (), exclude or (), all_tensors, roles)
         summary = left_out(opened.tensors, include or (), exclude or (), all_tensors, roles)
         with progress_bar(sum(t.size for t in tensors), f"weights {visible(label)}", quiet) as advance:
-            records = scan(label, tensors, ks, steps, transform, progress=advance, mapper=None if dask is None else dask.map)
-        config = {"source": label, "bits": list(ks), "h": list(steps), "transform": transform, "include": list(include or ()),
+            records = scan(label, tensors, ks, steps, transform, progress=advance, mapper=None if dask is None else dask.map,
+                           quantizers=quantizers)
+        config = {"source": label, "bits": list(ks), "h": list(steps), "transform": transform, "quantizers": list(quantizers),
+                  "include": list(include or ()),
                   "exclude": list(exclude or ()), "all": all_tensors, "roles": list(ROLES if all_tensors else roles)}
         meta = provenance(
             "weights", config, None, time.perf_counter() - start, source_info={"format": opened.format, **opened.info},
             tensors_scanned=len(tensors), tensors_skipped=len(opened.tensors) - len(tensors), left_out=summary, exact=EXACT_NOTE,
             claim="claim_holds: |E[D_h] - 1| <= 0.05 and |12 Var(n) - 1| <= 0.05",
         )
+        if any(not spec.startswith("dorefa") for spec in quantizers):
+            from stecheck.weights.quantized import QUANTIZER_NOTE
+
+            meta["quantizer_note"] = QUANTIZER_NOTE
         title = f"stecheck weights: {label} ({transform})"
         if locked is not None:
             replace_set(locked, lambda d: write_run_files(d, meta, records, WEIGHTS_FIELDS, WEIGHTS_MD_COLUMNS, title), RUN_FILES)

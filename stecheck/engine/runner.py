@@ -22,6 +22,7 @@ from stecheck.core.estimators import CellAccumulator, make_plans
 from stecheck.core.exact import MAX_CELLS, exact_error_moments, exact_fd_table
 from stecheck.core.kernel import accumulate_chunk
 from stecheck.core.quantize import DETERMINISTIC_ROUNDINGS, levels
+from stecheck.engine.quantized import fixed_quantizers, quantizer_cells, quantizer_records
 from stecheck.engine.sampling import CHUNK_SIZE, NOISE, chunk_plan, chunk_rng, draw_chunk
 from stecheck.errors import ConfigError
 from stecheck.records import Record, provenance
@@ -42,7 +43,7 @@ CHUNKS_PER_TASK: Final = 8
 
 @dataclass(frozen=True)
 class RunResult:
-    """Records (one per input, k, rounding, scheme, h) and provenance of a run."""
+    """Records (one per input, quantizer, k, rounding, scheme, h) and provenance of a run."""
 
     config: RunConfig
     records: list[Record]
@@ -53,7 +54,19 @@ def total_samples(config: RunConfig) -> int:
     """Samples the Monte Carlo part will draw (the progress bar's total)."""
     if config.method == "exact":
         return 0
-    return sum(chunk_plan(parse_input(spec), config.samples).samples for spec in config.inputs)
+    passes = int(bool(dorefa_bits(config))) + int(bool(fixed_quantizers(config.quantizers)))
+    return passes * sum(chunk_plan(parse_input(spec), config.samples).samples for spec in config.inputs)
+
+
+def dorefa_bits(config: RunConfig) -> tuple[int, ...]:
+    """Bit widths of the DoReFa cells: every ``bits`` for a bare ``dorefa`` quantizer, plus each ``dorefa(k)``."""
+    widths: set[int] = set()
+    for spec in config.quantizers:
+        if spec == "dorefa":
+            widths.update(int(k) for k in config.bits)
+        elif spec.startswith("dorefa("):
+            widths.add(int(spec[len("dorefa("):-1]))
+    return tuple(sorted(widths))
 
 
 def _chunk_task(
@@ -175,6 +188,7 @@ def _records_for(
                 rec: Record = {
                     "dist": inp.spec,
                     "path": inp.path,
+                    "quantizer": f"dorefa({k})",
                     "k": k,
                     "rounding": rounding,
                     "fd": fd_plan.scheme,
@@ -260,15 +274,29 @@ def run(
     started = time.perf_counter()
     records: list[Record] = []
     inputs = [parse_input(spec) for spec in config.inputs]
-    if cluster is not None and config.method != "exact":  # every input's chain at once: no wait between inputs
+    dorefa = RunConfig(**{**config.__dict__, "bits": dorefa_bits(config)})
+    others = fixed_quantizers(config.quantizers)
+    chained = cluster is not None and config.method != "exact" and bool(dorefa.bits)
+    if chained:  # every input's DoReFa chain at once: no wait between inputs (other quantizers run here)
+        assert cluster is not None
         workers = cluster.workers
-        chains = [_cluster_tasks(config, inp, seed, fast, workers) for inp in inputs]
-        for inp, mc in zip(inputs, cluster.folds(_chunk_range_task, _fold_chunks, chains, progress)):
-            records.extend(_records_for(config, inp, seed, mc))
-    else:
-        for inp in inputs:
-            mc = None if config.method == "exact" else monte_carlo(config, inp, seed, threads, progress, fast, cluster)
-            records.extend(_records_for(config, inp, seed, mc))
+        folded = iter(cluster.folds(_chunk_range_task, _fold_chunks, [_cluster_tasks(dorefa, inp, seed, fast, workers) for inp in inputs],
+                                    progress))
+    for inp in inputs:
+        if dorefa.bits:
+            if config.method == "exact":
+                mc = None
+            elif chained:
+                mc = next(folded)
+            else:
+                mc = monte_carlo(dorefa, inp, seed, threads, progress, fast, cluster)
+            records.extend(_records_for(dorefa, inp, seed, mc))
+        if others:
+            accs = None if config.method == "exact" else quantizer_cells(
+                inp, others, config.schemes, config.steps, config.samples, seed, threads, progress)
+            for index, quantizer in enumerate(others):
+                records.extend(quantizer_records(inp, quantizer, config.schemes, config.steps, seed,
+                                                 None if accs is None else accs[index], config.method in ("exact", "both")))
     wall = time.perf_counter() - started
     extra = {} if cluster is None else {"cluster": cluster.describe()}
     meta = provenance("simulate", config.as_dict(), seed=seed, wall_time_s=wall, threads=threads, chunk_size=CHUNK_SIZE,
@@ -288,6 +316,7 @@ def simulate(
     method: str = "both",
     threads: int = 1,
     cluster: str | Cluster | None = None,
+    quantizer: str | list[str] = "dorefa",
 ) -> list[Record]:
     """Notebook entry point: run a grid and return its records (see :func:`run`).
 
@@ -309,7 +338,7 @@ def simulate(
 
     config = RunConfig(
         inputs=seq(inputs), bits=seq(bits), steps=seq(h), schemes=seq(fd), roundings=seq(rounding),
-        samples=samples, seed=seed, method=method,
+        samples=samples, seed=seed, method=method, quantizers=seq(quantizer),
     )
     if isinstance(cluster, str):
         from stecheck.engine.cluster import Cluster

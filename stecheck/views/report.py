@@ -318,7 +318,15 @@ def build_report(runs: Sequence[Path], relative_to: Path, generated: datetime | 
         name = meta.get("config", {}).get("name") if isinstance(meta.get("config"), dict) else None
         report.add("h2", f"{kind} run `{name or run_dir.name}` ({run_dir.as_posix()})")
         report.add("p", _provenance(meta))
-        if kind == "simulate" and is_variants_run(records):
+        if kind in ("simulate", "weights"):  # the sections run over DoReFa's k; other quantizers are in the tables
+            dorefa = [rec for rec in records if str(rec.get("quantizer") or "dorefa").startswith("dorefa")]
+            if len(dorefa) < len(records):
+                report.add("p", f"{len(records) - len(dorefa)} records of quantizers other than DoReFa are in the run's "
+                                "records.md and records.json (not summarised here).")
+            records = dorefa
+        if kind in ("simulate", "weights") and not records:
+            pass
+        elif kind == "simulate" and is_variants_run(records):
             _variants_section(report, records)
         elif kind == "simulate":
             _simulate_section(report, records)

@@ -9,6 +9,7 @@ which it holds for that tensor and h.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import re
 from pathlib import Path
@@ -16,8 +17,10 @@ from typing import Any, Callable, Final, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from stecheck.core.quantizers import Quantizer, parse_quantizer
 from stecheck.errors import ConfigError, StecheckError
 from stecheck.records import Record
+from stecheck.weights.quantized import quantized_statistics
 from stecheck.weights.roles import DEFAULT_ROLES, ROLES
 from stecheck.weights.stats import TRANSFORMS, TensorStatistics, tensor_statistics
 from stecheck.weights.tensors import TensorRef, dtype_name
@@ -31,12 +34,12 @@ Mapper = Callable[[Callable[..., Any], Iterable[tuple[Any, ...]]], Iterator[Any]
 
 #: Columns of a ``weights`` record, in order (the machine-readable contract).
 WEIGHTS_FIELDS: Final = (
-    "source", "kind", "tensor", "role", "shape", "dtype", "size", "nonfinite", "degenerate", "transform", "k", "h",
-    "mean_n", "var_n", "var12_n", "ks_stat", "ks_pvalue", "fourier_abs", "mean_fd", "ste", "sqnr_db",
+    "source", "kind", "tensor", "role", "shape", "dtype", "size", "nonfinite", "degenerate", "transform", "quantizer", "k", "h",
+    "mean_n", "var_n", "var12_n", "p_n_zero", "ks_stat", "ks_pvalue", "fourier_abs", "mean_fd", "ste", "sqnr_db",
     "sqnr_uniform_db", "claim_holds", "smallest_k_holds", "share_holds",
 )
 WEIGHTS_MD_COLUMNS: Final = (
-    ("tensor", "tensor"), ("role", "role"), ("shape", "shape"), ("k", "k"), ("h", "h"), ("mean_n", "E[n]"), ("var12_n", "12 Var(n)"),
+    ("tensor", "tensor"), ("role", "role"), ("shape", "shape"), ("quantizer", "quantizer"), ("k", "k"), ("h", "h"), ("mean_n", "E[n]"), ("var12_n", "12 Var(n)"),
     ("ks_stat", "KS"), ("mean_fd", "E[D_h]"), ("ste", "STE"), ("sqnr_db", "SQNR dB"),
     ("sqnr_uniform_db", "uniform-model dB"), ("smallest_k_holds", "claim holds from k"), ("share_holds", "share holding"),
 )
@@ -165,6 +168,7 @@ def _tensor_records(label: str, tensor: TensorRef, st: TensorStatistics, bits: S
         b = st.per_bits.get(k)
         for j, h in enumerate(steps):
             rec = base.copy()
+            rec["quantizer"] = f"dorefa({k})"
             rec["k"] = k
             rec["h"] = h
             rec["shape"] = list(tensor.shape)
@@ -183,10 +187,36 @@ def _tensor_records(label: str, tensor: TensorRef, st: TensorStatistics, bits: S
     return records
 
 
-_AVERAGED: Final = ("mean_n", "var_n", "var12_n", "ks_stat", "mean_fd", "sqnr_db", "sqnr_uniform_db")
+def _quantized_records(label: str, tensor: TensorRef, q: Quantizer, steps: Sequence[float]) -> list[Record]:
+    """The records of one tensor under a quantizer other than DoReFa (:mod:`stecheck.weights.quantized`)."""
+    st = quantized_statistics(tensor, q, steps)
+    records = []
+    for j, h in enumerate(steps):
+        rec: Record = {
+            "source": label, "kind": "tensor", "tensor": tensor.name, "role": tensor.role or "other",
+            "shape": list(tensor.shape), "dtype": tensor.stored or dtype_name(tensor.dtype), "size": tensor.size, "nonfinite": st.nonfinite,
+            "degenerate": st.degenerate, "transform": "none", "quantizer": q.spec, "k": q.bits, "h": h,
+            "ste": 1.0 if st.ste is None else st.ste,
+        }
+        if not st.degenerate:
+            assert st.var_n is not None and st.mean_fd is not None and st.fourier_abs is not None
+            rec.update(
+                mean_n=st.mean_n, var_n=st.var_n, var12_n=12 * st.var_n, p_n_zero=st.p_n_zero, ks_stat=st.ks_stat,
+                ks_pvalue=st.ks_pvalue, fourier_abs=list(st.fourier_abs), mean_fd=st.mean_fd[j], sqnr_db=st.sqnr_db,
+                sqnr_uniform_db=st.sqnr_uniform_db,
+            )
+        rec["claim_holds"] = claim_holds(rec.get("mean_fd"), rec.get("var_n"))
+        rec["smallest_k_holds"] = q.bits if rec["claim_holds"] else None
+        records.append(rec)
+    return records
 
 
-def _aggregate(label: str, records: Sequence[Record], bits: Sequence[int], steps: Sequence[float], transform: str) -> list[Record]:
+_AVERAGED: Final = ("mean_n", "var_n", "var12_n", "p_n_zero", "ks_stat", "mean_fd", "ste", "sqnr_db", "sqnr_uniform_db")
+
+
+def _aggregate(label: str, records: Sequence[Record], bits: Sequence[int], steps: Sequence[float], transform: str,
+               quantizer: str | None = None) -> list[Record]:
+    """Size-weighted aggregates per (k, h) of ``records`` (one quantizer: ``quantizer``, or DoReFa at each k)."""
     out = []
     groups: dict[tuple[Any, Any], list[Record]] = {}
     for r in records:
@@ -199,11 +229,11 @@ def _aggregate(label: str, records: Sequence[Record], bits: Sequence[int], steps
             rec: Record = {
                 "source": label, "kind": "aggregate", "tensor": AGGREGATE, "size": int(sum(r["size"] for r in same)),
                 "nonfinite": int(sum(r["nonfinite"] for r in same)),
-                "degenerate": False, "transform": transform, "k": k, "h": h, "ste": 1.0,
+                "degenerate": False, "transform": transform, "quantizer": quantizer or f"dorefa({k})", "k": k, "h": h, "ste": 1.0,
             }
             if rows and weight.sum() > 0:
                 for key in _AVERAGED:
-                    values = np.array([r[key] for r in rows], dtype=np.float64)
+                    values = np.array([math.nan if r.get(key) is None else r[key] for r in rows], dtype=np.float64)
                     ok = np.isfinite(values)
                     rec[key] = float(np.average(values[ok], weights=weight[ok])) if ok.any() else None
                 fourier = np.array([r["fourier_abs"] for r in rows], dtype=np.float64)
@@ -227,31 +257,51 @@ def scan(
     transform: str = "dorefa",
     progress: Callable[[int], None] | None = None,
     mapper: Mapper | None = None,
+    quantizers: Sequence[str] = ("dorefa",),
 ) -> list[Record]:
-    """Records of every tensor (in order), then the aggregate rows per (k, h); every field present (None if n/a).
+    """Records of every tensor (in order), then the aggregate rows per (quantizer, k, h); every field present (None if n/a).
 
-    With a ``mapper`` (a cluster's ordered map), each tensor is one task :func:`remote_statistics` that opens
-    the tensor's file by path where it runs; only the path, the tensor's index and the options travel, and
-    only its statistics come back. The records are the same as without it.
+    ``dorefa`` runs DoReFa (after ``transform``) at every width of ``bits``, ``dorefa(k)`` at ``k``; any
+    other quantizer spec quantizes the raw weights with its own scales (``transform`` is DoReFa's only).
+
+    With a ``mapper`` (a cluster's ordered map), each tensor's DoReFa statistics are one task
+    :func:`remote_statistics` that opens the tensor's file by path where it runs; only the path, the tensor's
+    index and the options travel, and only its statistics come back. The other quantizers' statistics are
+    computed here. The records are the same as without a mapper.
     """
     if transform not in TRANSFORMS:
         raise ConfigError(f"unknown transform {transform!r}: expected one of {', '.join(TRANSFORMS)}")
-    records: list[Record] = []
-    if mapper is None:
-        stats: Iterable[TensorStatistics] = (tensor_statistics(t.chunks, bits, steps, transform) for t in tensors)
+    parsed = [parse_quantizer(spec) for spec in quantizers]
+    if not parsed:
+        raise ConfigError("no quantizer given")
+    widths = sorted({k for q in parsed if q.kind == "dorefa" for k in (bits if q.spec == "dorefa" else (q.bits,))})
+    others = list({q.spec: q for q in parsed if q.kind != "dorefa"}.values())
+    dorefa_records: list[Record] = []
+    by_quantizer: dict[str, list[Record]] = {q.spec: [] for q in others}
+    stats: Iterable[TensorStatistics | None]
+    if not widths:
+        stats = (None for _ in tensors)
+    elif mapper is None:
+        stats = (tensor_statistics(t.chunks, widths, steps, transform) for t in tensors)
     else:
-        stats = mapper(remote_statistics, [(*_origin(t), t.name, tuple(bits), tuple(steps), transform) for t in tensors])
+        stats = mapper(remote_statistics, [(*_origin(t), t.name, tuple(widths), tuple(steps), transform) for t in tensors])
     try:
         for tensor, st in zip(tensors, stats):
-            records.extend(_tensor_records(label, tensor, st, bits, steps, transform))
+            if st is not None:
+                dorefa_records.extend(_tensor_records(label, tensor, st, widths, steps, transform))
+            for q in others:
+                by_quantizer[q.spec].extend(_quantized_records(label, tensor, q, steps))
             if progress is not None:
                 progress(tensor.size)
     finally:
         close = getattr(stats, "close", None)
         if close is not None:  # a cluster's pending tasks are cancelled on an interrupt
             close()
-    # tensor records already hold every field in order; the aggregate rows are completed here
-    return records + [{key: rec.get(key) for key in WEIGHTS_FIELDS} for rec in _aggregate(label, records, bits, steps, transform)]
+    records = dorefa_records + [r for q in others for r in by_quantizer[q.spec]]
+    aggregates = _aggregate(label, dorefa_records, widths, steps, transform) if widths else []
+    for q in others:
+        aggregates += _aggregate(label, by_quantizer[q.spec], (q.bits,), steps, "none", q.spec)
+    return [{key: rec.get(key) for key in WEIGHTS_FIELDS} for rec in records + aggregates]
 
 
 def _origin(tensor: TensorRef) -> tuple[str, int]:

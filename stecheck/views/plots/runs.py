@@ -102,8 +102,13 @@ def load_run(run_dir: Path) -> tuple[dict, list[Record]]:
 
 
 def plan_figures(meta: dict, records: Sequence[Record]) -> list[PlannedFigure]:
-    """The figures of one run, by kind; an unknown kind gives none."""
+    """The figures of one run, by kind; an unknown kind gives none. Only DoReFa's records are drawn (figures run
+    over its bit widths k); a record without a ``quantizer`` field (older runs) is DoReFa's."""
     kind = meta.get("command")
+    # the figures are drawn against DoReFa's bit width k: records of other quantizers are left to the tables
+    records = [rec for rec in records if str(rec.get("quantizer") or "dorefa").startswith("dorefa")]
+    if not records:
+        return []
     if kind == "weights":
         return [PlannedFigure("weights_heatmap", lambda: weights_heatmaps(records)), PlannedFigure("weights_sqnr", lambda: sqnr_vs_k(records))]
     if kind != "simulate":

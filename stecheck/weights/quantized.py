@@ -1,0 +1,182 @@
+"""Exact statistics of a weight tensor under a quantizer of :mod:`stecheck.core.quantizers` (numpy path).
+
+A tensor is a finite population, so every field is its exact value (THEORY.md, "Monte Carlo versus
+exact"): with the tensor's own scales (per tensor, per channel, per group or block),
+``n = (q(w) - clamp(w)) / u(w)`` in units of the local step; E[n], Var(n), P(n = 0) (the point masses where
+a group's max lands on a level), the KS distance of n to Uniform[-1/2, 1/2] (exact: the values of n are
+gathered and sorted, :func:`stecheck.weights.stats.ks_from_sorted`), ``|mean exp(2 pi i l n)|``, l = 1..8;
+``E[D_h]`` of the forward difference ``(q(w + h) - q(w)) / h`` with the scales held at the tensor's (as
+STE implementations do in the backward pass); the mean STE value (0 where the quantizer clips); and the
+SQNR ``10 log10(Var(w) / mean((q - w)^2))`` against the uniform-noise prediction
+``10 log10(Var(w) / mean(u(w)^2 / 12))``, ``u`` the local step in w units (``s^2/12`` for an integer grid of
+step ``s``; the per-binade relative-error model for a float format).
+
+The tensor is read in blocks of whole groups (rows of the scaled axis, or groups of N): a pass first
+takes its extent (min, max, non-finite count; the per-tensor scales of ``axis=none`` and NVFP4), then
+each block is quantized. Non-finite values are left out of the population and of the scales.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Final, Iterator, Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from stecheck.core.estimators import ks_pvalue
+from stecheck.core.exact import FOURIER_ORDERS
+from stecheck.core.quantizers import Quantizer, code_error
+from stecheck.errors import SpecError, StecheckError
+from stecheck.weights.stats import ks_from_sorted
+from stecheck.weights.tensors import CHUNK_ELEMENTS, TensorRef
+
+__all__ = ["MAX_GATHER", "MAX_UNIT", "QUANTIZER_NOTE", "QuantizedStatistics", "quantized_statistics", "array_statistics"]
+
+#: What the records of a quantizer other than DoReFa mean (meta.json of ``weights --quantizer``).
+QUANTIZER_NOTE: Final = (
+    "n = (q(w) - clamp(w)) / u(w) in units of the local step u (0 where the quantizer clips); D_h = (q(w + h) - q(w)) / h "
+    "with each tensor's data-dependent scales and zero points held fixed, as STE implementations do in the backward pass; "
+    "STE = share of weights inside the representable range; p_n_zero = share of weights exactly on a level."
+)
+
+#: Largest tensor whose n is gathered for the exact KS statistic (256 MiB of float64).
+MAX_GATHER: Final = 1 << 25
+#: Most elements that must be read together for one scale (a row of a per-channel scale, a tensor read whole).
+MAX_UNIT: Final = 1 << 24
+_ORDERS: Final = np.arange(1, FOURIER_ORDERS + 1)
+
+
+@dataclass(frozen=True)
+class QuantizedStatistics:
+    """Population statistics of one tensor under one quantizer; the fields are None when degenerate."""
+
+    count: int
+    nonfinite: int
+    degenerate: bool
+    mean_n: float | None = None
+    var_n: float | None = None
+    p_n_zero: float | None = None
+    ks_stat: float | None = None
+    ks_pvalue: float | None = None
+    fourier_abs: tuple[float, ...] | None = None
+    mean_fd: tuple[float, ...] | None = None
+    ste: float | None = None
+    sqnr_db: float | None = None
+    sqnr_uniform_db: float | None = None
+
+
+def _blocks(tensor: TensorRef, q: Quantizer) -> tuple[Quantizer, Iterator[NDArray]]:
+    """The quantizer to apply block by block and the blocks (float64, shaped so its groups lie inside)."""
+    shape = tensor.shape or (1,)
+    size = tensor.size
+    if q.per_tensor or (len(shape) == 1 and q.group is None):
+        q = replace(q, axis=None, group=None)
+        return q, (np.asarray(c, dtype=np.float64).ravel() for c in tensor.raw_chunks())
+    last = q.axis is not None and q.axis in (-1, len(shape) - 1)
+    length = shape[-1] if last else size
+    if q.axis is not None and not last and len(shape) > 1:
+        if size > MAX_UNIT:
+            raise StecheckError(f"tensor {tensor.name!r} has {size:,} elements: {q.spec} scales along axis {q.axis}, which reads "
+                                f"a tensor whole, at most {MAX_UNIT:,} elements (memory); use axis=-1 or --exclude it")
+        whole = np.concatenate([np.asarray(c, dtype=np.float64).ravel() for c in tensor.raw_chunks()]) if size else np.zeros(0)
+        return q, iter([whole.reshape(shape)])
+    group = q.group if q.group is not None else length
+    if length % group and not q.ragged:
+        raise SpecError(f"tensor {tensor.name!r} of shape {list(tensor.shape)}: {q.spec}: the axis has {length} elements, not a "
+                        f"multiple of group {group}; pass ragged=last to give the last group {length % group} element(s)")
+    unit = group if length % group == 0 else length  # a ragged last group: whole rows
+    if unit > MAX_UNIT:
+        raise StecheckError(f"tensor {tensor.name!r}: {q.spec} needs {unit:,} elements together for one scale, more than "
+                            f"{MAX_UNIT:,} (memory); use groups or --exclude it")
+    per_block = max(1, CHUNK_ELEMENTS // unit) * unit
+    q_block = q if last else replace(q, axis=None)
+
+    def blocks() -> Iterator[NDArray]:
+        for start in range(0, size, per_block):
+            x = np.asarray(tensor.read(start, min(per_block, size - start)), dtype=np.float64).ravel()
+            yield x.reshape(-1, length) if last else x
+
+    return q_block, blocks()
+
+
+def quantized_statistics(tensor: TensorRef, q: Quantizer, steps: Sequence[float]) -> QuantizedStatistics:
+    """The statistics of ``tensor`` under ``q`` for forward steps ``steps`` (see the module docstring)."""
+    lo, hi, count, nonfinite = math.inf, -math.inf, 0, 0
+    for chunk in tensor.raw_chunks():
+        with np.errstate(invalid="ignore"):
+            values = np.asarray(chunk, dtype=np.float64)
+        ok = np.isfinite(values)
+        count += int(ok.sum())
+        nonfinite += int(values.size - ok.sum())
+        if ok.any():
+            lo, hi = min(lo, float(values[ok].min())), max(hi, float(values[ok].max()))
+    if tensor.size == 0:
+        return QuantizedStatistics(0, 0, True)
+    block_q, blocks = _blocks(tensor, q)  # refuses a layout the tensor does not fit, degenerate or not
+    if count == 0 or not hi > lo:
+        return QuantizedStatistics(count, nonfinite, True)
+    if count > MAX_GATHER:
+        raise StecheckError(f"tensor {tensor.name!r} has {count:,} values: the exact KS statistic of a quantizer gathers n, at "
+                            f"most {MAX_GATHER:,} values (memory); --exclude it")
+    try:
+        return _statistics(blocks, block_q, steps, (lo, hi), count, nonfinite)
+    except SpecError as exc:
+        raise SpecError(f"tensor {tensor.name!r} of shape {list(tensor.shape)}: {exc}") from None
+
+
+def array_statistics(w: NDArray, q: Quantizer, steps: Sequence[float]) -> QuantizedStatistics:
+    """:func:`quantized_statistics` of an in-memory array."""
+    from stecheck.weights.tensors import array_reader
+
+    w = np.asarray(w)
+    return quantized_statistics(TensorRef("array", tuple(w.shape), w.dtype, array_reader(w)), q, steps)
+
+
+def _statistics(blocks: Iterator[NDArray], q: Quantizer, steps: Sequence[float], extent: tuple[float, float],
+                count: int, nonfinite: int) -> QuantizedStatistics:
+    assert q.base is not None
+    base = q.base
+    s_n = s_n2 = s_w = s_w2 = s_e2 = s_u2 = 0.0
+    zeros = ste = 0
+    fourier = np.zeros(FOURIER_ORDERS, dtype=complex)
+    fd = np.zeros(len(steps))
+    gathered: list[NDArray] = []
+    for x in blocks:
+        with np.errstate(invalid="ignore"):
+            ok = np.isfinite(x)
+        x0 = np.where(ok, x, 0.0)
+        sc = q.scaling(x0, extent)
+        y = sc.codes(x0)
+        code = base.round(y)
+        n = code_error(base, y)[ok]
+        err = (sc.sigma * (code - sc.zero) - x0)[ok]
+        u = np.broadcast_to(sc.sigma * base.local_step(np.clip(y, base.lo, base.hi)), x0.shape)[ok]
+        s_n += float(n.sum())
+        s_n2 += float((n * n).sum())
+        zeros += int(np.count_nonzero(n == 0.0))
+        fourier += np.exp(2j * np.pi * np.multiply.outer(_ORDERS, n)).sum(axis=1)
+        for i, h in enumerate(steps):
+            moved = base.round(sc.codes(x0 + h))
+            fd[i] += float((np.broadcast_to(sc.sigma * (moved - code), x0.shape)[ok]).sum()) / h
+        ste += int(np.count_nonzero(((y >= base.lo) & (y <= base.hi))[ok]))
+        xs = x0[ok]
+        s_w += float(xs.sum())
+        s_w2 += float((xs * xs).sum())
+        s_e2 += float((err * err).sum())
+        s_u2 += float((u * u).sum())
+        gathered.append(n)
+    mean = s_n / count
+    ordered = np.sort(np.concatenate(gathered))
+    d = ks_from_sorted(ordered, None, None, float(count))
+    var_w = max(s_w2 / count - (s_w / count) ** 2, 0.0)
+    noise = s_e2 / count
+    return QuantizedStatistics(
+        count=count, nonfinite=nonfinite, degenerate=False, mean_n=mean, var_n=max(s_n2 / count - mean * mean, 0.0),
+        p_n_zero=zeros / count, ks_stat=d, ks_pvalue=ks_pvalue(d, count),
+        fourier_abs=tuple(float(v) for v in np.abs(fourier) / count), mean_fd=tuple(float(v / count) for v in fd),
+        ste=ste / count,
+        sqnr_db=10 * math.log10(var_w / noise) if noise > 0 and var_w > 0 else math.inf,
+        sqnr_uniform_db=10 * math.log10(var_w / (s_u2 / count / 12.0)) if var_w > 0 and s_u2 > 0 else math.inf,
+    )
