@@ -47,12 +47,23 @@ EXIT_TERMINATED: Final = 128 + signal.SIGTERM
 _SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
 
 
-def _holder(path: Path) -> str:
-    try:
-        text = path.read_text(encoding="ascii").strip()
-    except (OSError, UnicodeDecodeError):
-        return ""
-    return f" (pid {text})" if text.isdigit() else ""
+def _holder(path: Path, patience_s: float = 1.0) -> str:
+    """`` (pid N)`` of the run holding the lock file ``path``, or "" when it cannot be read.
+
+    The holder writes its pid just after taking the lock: an empty file is read again for up to
+    ``patience_s`` seconds.
+    """
+    import time
+
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            text = path.read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError):
+            return ""
+        if text or time.monotonic() >= deadline:
+            return f" (pid {text})" if text.isdigit() else ""
+        time.sleep(0.02)
 
 
 def lock_path(out: Path) -> Path:
@@ -76,6 +87,28 @@ def out_dir_lock(out_dir: Path) -> Iterator[Path]:
         When another process holds the lock (or the lock file cannot be created).
     """
     path = lock_path(out_dir)
+    deferred = signals_deferred()  # no signal between creating the lock file and the clean-up that removes it
+    deferred.__enter__()
+    try:
+        fd = _acquire(path, out_dir)
+    except BaseException:
+        deferred.__exit__(None, None, None)
+        raise
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+        deferred.__exit__(None, None, None)  # a signal that arrived meanwhile is raised here, inside the clean-up
+        yield path
+    finally:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        os.close(fd)
+
+
+def _acquire(path: Path, out_dir: Path) -> int:
+    """Open and ``flock`` the lock file ``path``; the descriptor of the file that is still at ``path``."""
     while True:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -96,18 +129,8 @@ def out_dir_lock(out_dir: Path) -> Iterator[Path]:
         except FileNotFoundError:
             same = False
         if same:
-            break
+            return fd
         os.close(fd)  # the previous holder removed this file after we opened it: lock the new one
-    try:
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode("ascii"))
-        yield path
-    finally:
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
-        os.close(fd)
 
 
 #: The signal that last interrupted a run (read by :func:`interrupt_exit_code`).

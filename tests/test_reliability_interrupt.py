@@ -567,3 +567,35 @@ def test_plot_and_report_never_read_a_temporary_box(tmp_path: Path) -> None:
         (tmp_path / run).mkdir(parents=True)
         (tmp_path / run / "records.json").write_text('{"meta": {}, "records": []}', encoding="utf-8")
     assert find_runs([], root=tmp_path) == [tmp_path / "run"]
+
+
+def test_a_signal_while_the_lock_is_taken_leaves_no_lock_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGINT between creating the lock file and writing the pid: the run stops, and the file is removed."""
+    import fcntl
+
+    import stecheck.safety
+
+    real_flock = fcntl.flock
+
+    def flock_then_signal(fd: int, operation: int) -> None:
+        real_flock(fd, operation)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(stecheck.safety.fcntl, "flock", flock_then_signal)
+    out = tmp_path / "out"
+    entered = False
+    with pytest.raises(KeyboardInterrupt), interruptible():
+        with out_dir_lock(out):
+            entered = True
+    assert not entered
+    assert not lock_path(out).exists() and list(tmp_path.iterdir()) == []
+
+
+def test_the_busy_message_names_the_holder_once_it_has_written_its_pid(tmp_path: Path) -> None:
+    from stecheck.safety import _holder
+
+    lock = tmp_path / ".out.stecheck.lock"
+    lock.write_text("")
+    assert _holder(lock, patience_s=0.05) == ""
+    lock.write_text("1234\n")
+    assert _holder(lock) == " (pid 1234)"
