@@ -28,7 +28,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 #: Keys that record how and when a result was made, not what it is.
 PROVENANCE_KEYS = frozenset({"git_revision", "date", "wall_time_s", "argv", "platform", "cpu_count", "load_average",
-                             "elapsed_s", "generated"})
+                             "elapsed_s", "generated", "timing_s"})
 #: Lines of Markdown/text outputs that carry provenance (the report's header and per-run provenance).
 PROVENANCE_LINE = re.compile(r"^(Generated \d{4}-\d\d-\d\dT|Provenance: )")
 
