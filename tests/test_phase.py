@@ -26,7 +26,7 @@ from stecheck.claims.phase.map import (
     sigma_grid,
     stability_bound,
 )
-from stecheck.claims.phase.run import RULE_FIELDS, SPOT_Z, spot_checks
+from stecheck.claims.phase.run import RULE_FIELDS, SPOT_Z, spot_checks, spot_z
 from stecheck.core.distributions import parse_input
 from stecheck.core.exact import exact_error_moments, exact_mean_fd
 from stecheck.errors import StecheckError
@@ -248,3 +248,23 @@ def test_cli_table_and_failed_spot_check_exit_code(runner, monkeypatch) -> None:
     monkeypatch.setattr("stecheck.claims.phase.run.SPOT_Z", -1.0)  # no |z| is <= -1: every spot check fails
     failed = invoke(runner, "phase", *SMALL, "--family", "normal", "--no-save")
     assert failed.exit_code == 1 and "NO" in failed.stdout
+
+
+def test_a_spot_check_with_no_crossing_is_judged_by_the_chance_of_seeing_none() -> None:
+    """No crossing observed (mean 0, no SE): plausible when few crossings are expected, a failure when many are.
+
+    For L h < 1 a sample crosses with probability p = L h E[D_h], so P(no crossing in N) = (1 - p)^N exactly;
+    the bound the check uses, exp(-N p), is at least that, so it never fails a run the exact law would pass.
+    """
+    from scipy.stats import norm
+
+    assert spot_z(1.0, 0.01, 1.0, 10_000, 0.5) == 0.0
+    assert spot_z(1.02, 0.01, 1.0, 10_000, 0.5) == pytest.approx(2.0)
+    few = spot_z(0.0, None, 0.02, 100, 0.5)  # one crossing expected: seeing none has probability ~0.37
+    assert -1.0 < few <= 0.0 and abs(few) <= SPOT_Z
+    assert few >= norm.ppf((1 - 0.5 * 0.02) ** 100)  # never stricter than the exact binomial law
+    many = spot_z(0.0, None, 0.5, 1000, 0.5)  # 250 crossings expected, none seen
+    assert many < -SPOT_Z
+    assert spot_z(0.0, None, 0.0, 1000, 0.5) == 0.0
+    assert spot_z(0.3, None, 0.0, 1000, 0.5) == math.inf  # a value where none can be
+    assert spot_z(0.0, None, 2.0, 10, 3.0) == pytest.approx(norm.ppf(math.exp(-10 * 3.0 * 2.0 / 4)))

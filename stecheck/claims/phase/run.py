@@ -67,6 +67,7 @@ __all__ = [
     "map_records",
     "rule_records",
     "spot_checks",
+    "spot_z",
 ]
 
 #: Most grid points along either axis of the map.
@@ -228,6 +229,30 @@ def _nearest(values: np.ndarray, target: float) -> float:
     return float(values[int(np.argmin(np.abs(np.log(values / target))))]) if target > 0 else float(values[0])
 
 
+def spot_z(mean_fd: float, se: float | None, exact: float, samples: int, eta: float) -> float:
+    """The z-score of a spot check's Monte Carlo ``E[D_h]`` against the exact value.
+
+    With a standard error, ``(mean_fd - exact) / se``. Without one (``se`` None or 0: every sample gave the
+    same D_h, i.e. no crossing was observed and ``mean_fd`` is 0), the normal quantile of the probability of
+    seeing no crossing in N samples: a sample's crossing count C = L h D_h is at most floor(L h) + 1, so
+    P(C > 0) >= E[C] / (floor(L h) + 1) with E[C] = L h E[D_h], and
+
+        P(no crossing in N) <= exp(-N L h E[D_h] / (floor(L h) + 1)),   z = min(0, Phi^-1(that bound)).
+
+    A run whose expected number of crossings is small passes with none observed; one expecting many fails.
+    """
+    if se is not None and se > 0:
+        return (mean_fd - exact) / se
+    if mean_fd == exact:
+        return 0.0
+    if mean_fd != 0.0 or exact < 0.0:
+        return math.copysign(math.inf, mean_fd - exact)
+    from scipy.special import ndtri
+
+    log_p = -samples * eta * exact / (math.floor(eta) + 1)
+    return min(0.0, float(ndtri(math.exp(log_p)))) if log_p > -700.0 else -math.inf
+
+
 def spot_checks(pm: PhaseMap, samples: int, seed: int, cluster: Cluster | None = None) -> list[Record]:
     """Monte Carlo ``E[D_h]`` from the engine at a few grid points, against the CDF sum (z-scores).
 
@@ -249,8 +274,7 @@ def spot_checks(pm: PhaseMap, samples: int, seed: int, cluster: Cluster | None =
     out = []
     for (sd, off), spec, rec in zip(points, specs, records):
         exact = float(cdf_sums(pm.family, sd, [off], eta)[0][0])
-        se = rec["mean_fd_se"] or 0.0  # None: no crossing observed, standard error not estimable
-        z = (rec["mean_fd"] - exact) / se if se > 0 else (0.0 if rec["mean_fd"] == exact else math.inf)
+        z = spot_z(rec["mean_fd"], rec["mean_fd_se"], exact, rec["samples"], eta)
         out.append({
             "family": pm.family.name,
             "sigma_s": sd,
