@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 from scipy import special, stats
 from stecheck.claims.audit.rows import bits_text
 from stecheck.claims.audit.run import (
@@ -294,15 +295,51 @@ def _weights_records(tmp_path: Path) -> dict[str, list]:
 
 def test_weights_rows_follow_the_tensors(tmp_path: Path) -> None:
     tensors = _weights_records(tmp_path)
+    # at k = 1 the transformed weights fill one cell unevenly: n is not uniform, so step 8' holds vacuously,
+    # and the cells are shown apart (symmetric weights have E[n] = 0 anyway, skewed ones do not)
+    eight = weights_mean_zero_row(tensors["sym"] + tensors["skew"], (1,), 1e-3, 5.0)
+    assert eight.verdict == "holds" and eight.condition.startswith("Vacuously")
+    assert [c.counted for c in eight.cases] == [False, False]
+    assert [c.passed for c in eight.cases] == [True, False] and "E[n] = 0 within 5 SE also in 1 of 2" in eight.evidence
     # symmetric weights: DoReFa maps w = 0 to the threshold 1/2, so E[n] = 0 but E[D_h] is far above 1 at k = 1
-    assert weights_mean_zero_row(tensors["sym"], (1,), 1e-3, 5.0).verdict == "holds"
     nine = weights_conclusion_row(tensors["sym"], (1,), 1e-3, 5.0)
     assert nine.verdict == "fails" and nine.headline().value > 2.0
     # skewed weights: E[n] far from 0, so step 9 has no premise to stand on
-    assert weights_mean_zero_row(tensors["skew"], (1,), 1e-3, 5.0).verdict == "fails"
     assert weights_conclusion_row(tensors["skew"], (1,), 1e-3, 5.0).condition.startswith("Vacuously")
-    both = weights_mean_zero_row(tensors["sym"] + tensors["skew"], (1,), 1e-3, 5.0)
-    assert both.verdict == "holds-only-if" and "m.npz:skew" in both.condition
+
+
+def _tilted_errors(size: int, c: float) -> NDArray[np.float64]:
+    """Quantiles ``F^-1((i + 1/2) / size)`` of the density ``1 + 2 c n`` on [-1/2, 1/2]: mean c/6 and KS distance
+    c/4 (+ 1/(2 size)) to the uniform law, with no sampling noise."""
+    u = (np.arange(size) + 0.5) / size
+    # F(n) = (n + 1/2) + c (n^2 - 1/4); solve c n^2 + n + 1/2 - c/4 - u = 0 for the root in [-1/2, 1/2]
+    return (-1.0 + np.sqrt(1.0 - 4.0 * c * (0.5 - c / 4.0 - u))) / (2.0 * c)
+
+
+def test_weights_row_8w_can_fail_where_n_passes_the_uniformity_test(tmp_path: Path) -> None:
+    from stecheck.claims.audit.truths import uniform_level
+    from stecheck.weights import open_source, scan, select
+
+    size, scale = 1 << 20, levels(8)
+    # tilt c = 9.8 / sqrt(size): E[n] = c/6 is 5.66 SE from 0, while KS = c/4 = 2.45/sqrt(size) keeps p near 1e-5
+    n = _tilted_errors(size, 9.8 / math.sqrt(size))
+    assert n.mean() / math.sqrt(n.var() / size) > 5.5
+    cells = np.arange(size) % (scale - 1) + 1  # levels 1..L-1, so r = (m - n) / L stays inside [0, 1]
+    r = np.concatenate([[0.0, 1.0], (cells - n) / scale])  # the end points fix the minmax transform to r itself
+    np.save(tmp_path / "tilt.npy", r)
+    source = open_source(str(tmp_path / "tilt.npy"))
+    records = [rec for rec in scan(source.label, select(source.tensors, all_tensors=True), (8,), (1e-3,), "minmax") if rec["kind"] == "tensor"]
+    assert records[0]["ks_pvalue"] > uniform_level(5.0)
+    row = weights_mean_zero_row(records, (8,), 1e-3, 5.0)
+    assert row.verdict == "fails" and row.cases[0].counted and "premise true" in row.cases[0].note
+    # the same tensor judged at z = 6 holds (the mean is 5.66 SE out): the verdict turns on the standard error
+    assert weights_mean_zero_row(records, (8,), 1e-3, 6.0).verdict == "holds"
+    # and untilted quantiles: n uniform, E[n] = 0, the implication holds
+    r = np.concatenate([[0.0, 1.0], (cells - ((np.arange(size) + 0.5) / size - 0.5)) / scale])
+    np.save(tmp_path / "flat.npy", r)
+    source = open_source(str(tmp_path / "flat.npy"))
+    records = [rec for rec in scan(source.label, select(source.tensors, all_tensors=True), (8,), (1e-3,), "minmax") if rec["kind"] == "tensor"]
+    assert weights_mean_zero_row(records, (8,), 1e-3, 5.0).verdict == "holds"
 
 
 # ---------------------------------------------------------------- the command

@@ -52,6 +52,7 @@ __all__ = [
     "LIMIT_TOL",
     "fourier_decides",
     "fourier_row",
+    "uniform_level",
     "weights_mean_zero_row",
     "weights_conclusion_row",
 ]
@@ -307,24 +308,62 @@ def _weights_mean_case(rec: Record, z: float) -> Case:
                 exact=rec["mean_n"], note=f"{rec['size']:,} weights, 12 Var(n) = {rec['var12_n']:.4g}")
 
 
-def weights_mean_zero_row(records: Sequence[Record], bits: Sequence[int], h: float, z: float) -> AuditRow:
-    """(8') on real weights: E[n] of each tensor (DoReFa transform) against 0.
+def uniform_level(z: float) -> float:
+    """The KS p-value below which a tensor's n is taken as not uniform: the two-sided normal tail at ``z``,
+    ``erfc(z / sqrt 2)`` (5.7e-7 at z = 5), so the premise is rejected only on evidence as strong as a verdict's."""
+    return math.erfc(z / math.sqrt(2.0))
 
-    A tensor's E[n] is exact (the tensor is the population); the standard error ``sqrt(Var(n) / size)`` asks
-    whether the weights could be a sample from an input with E[n] = 0 (THEORY.md, Monte Carlo versus exact).
+
+def _weights_premise_case(rec: Record, z: float) -> Case:
+    """Row 8'W's case of one tensor: counted when its n passes the KS test of Uniform[-1/2, 1/2] at
+    :func:`uniform_level`; the case holds when E[n] is within z SE of 0."""
+    case = _weights_mean_case(rec, z)
+    p = rec["ks_pvalue"]
+    uniform = p is not None and p >= uniform_level(z)
+    premise = (f"premise {'true' if uniform else 'false'}: KS = {rec['ks_stat']:.3g} (p = {p:.2g})" if p is not None
+               else "premise undecided: no KS p-value")
+    note = f"{premise}; {case.note}" + ("" if uniform else f"; not counted; E[n] = 0: {case.passed}")
+    return replace(case, note=note, counted=uniform)
+
+
+def weights_mean_zero_row(records: Sequence[Record], bits: Sequence[int], h: float, z: float) -> AuditRow:
+    """(8') on real weights: "if n is uniform, E(n) = 0", judged on the tensors (DoReFa transform) whose n is uniform.
+
+    The premise is the KS test of each tensor's n against Uniform[-1/2, 1/2] (p-value at least
+    :func:`uniform_level`); on those tensors E[n] must be within z SE of 0. A tensor's E[n] is exact (the
+    tensor is the population); the standard error ``sqrt(Var(n) / size)`` asks whether the weights could be a
+    sample from an input with E[n] = 0 (THEORY.md, Monte Carlo versus exact). Tensors whose n is not uniform
+    are shown, not counted, and reported apart: their E[n] is often 0 too (weights symmetric about a level
+    or a threshold).
     """
-    cases = [_weights_mean_case(rec, z) for rec in _weight_cells(records, bits, h)]
-    verdict = verdict_all(cases)
-    worst = max(cases, key=Case.deviation)
+    cases = [_weights_premise_case(rec, z) for rec in _weight_cells(records, bits, h)]
+    premise = [c for c in cases if c.counted]
+    aside = [c for c in cases if not c.counted]
+    zero_anyway = [c for c in aside if c.passed]
+    tensors = len({c.label for c in cases})
+    apart = (f" Apart from the premise: E[n] = 0 within {z:g} SE also in {len(zero_anyway)} of {len(aside)} (tensor, k) "
+             "cells where n is not uniform." if aside else "")
+    claim = "E(n) = 0 for real weights, under the assumption that n is uniform (DoReFa weight transform)."
+    rule = (f"an implication judged on the (tensor, k) cells whose n passes the KS test of uniformity (p >= "
+            f"{uniform_level(z):.2g}, the two-sided tail at z = {z:g}): it fails when one has E[n] more than {z:g} SE "
+            "(of a sample of its size) from 0.")
+    if not premise:
+        return AuditRow(
+            "8'W", claim, "holds", "Vacuously: n is uniform in no tensor here, so nothing can refute the step.",
+            f"n is not uniform (KS) in all {len(cases)} cells of {tensors} tensors at k = {bits_text(c.k for c in cases)}.{apart}",
+            rule, "E[n] of a tensor given n uniform", tuple(cases),
+        )
+    verdict = verdict_implication(premise)
+    worst = max(premise, key=Case.deviation)
     return AuditRow(
-        "8'W", "E(n) = 0 for real weights (DoReFa weight transform).",
+        "8'W", claim,
         verdict,
-        conditional("For tensors whose transformed weights are symmetric about a level or a threshold.", cases, verdict),
-        f"E[n] of {len({c.label for c in cases})} tensors at k = {bits_text(c.k for c in cases)}: "
-        f"{sum(c.passed for c in cases)} of {len(cases)} within {z:g} SE of 0; farthest {worst.label} k={worst.k}: "
-        f"{pm_text(worst.value, worst.se)} ({worst.note}).",
-        f"a case holds when the tensor's E[n] is within {z:g} SE (of a sample of its size) of 0.",
-        "E[n] of a tensor", tuple(cases),
+        "The implication is true on these weights: where n is uniform, E(n) = 0." if verdict == "holds" else
+        "A tensor whose n passes the uniformity test has E(n) != 0: uniformity by KS does not give a zero mean.",
+        f"n uniform (KS) in {len(premise)} of {len(cases)} cells of {tensors} tensors at k = {bits_text(c.k for c in cases)}; "
+        f"{sum(c.passed for c in premise)} of them within {z:g} SE of 0; farthest {worst.label} k={worst.k}: "
+        f"{pm_text(worst.value, worst.se)} ({worst.note}).{apart}",
+        rule, "E[n] of a tensor given n uniform", tuple(cases),
     )
 
 
