@@ -189,3 +189,64 @@ def test_groups_along_rows_of_a_tensor_larger_than_a_chunk() -> None:
     w = np.random.Generator(np.random.PCG64(SEED)).standard_normal((1024, 384)).astype(np.float32)
     st = array_statistics(w, parse_quantizer("absmax(4,group=128)"), (1e-3,))
     assert st.p_n_zero is not None and st.p_n_zero >= 1 / 128  # each group's max lands on the top level
+
+
+SIM_QUANTIZERS = ("absmax(4,scale=0.1)", "fp(e4m3,scale=0.01)")
+
+
+@pytest.fixture(scope="module")
+def simulate_run(tmp_path_factory) -> Path:
+    """A simulate run of two inputs under DoReFa (k = 2) and two fixed-grid quantizers, Monte Carlo and exact."""
+    from typer.testing import CliRunner
+
+    out = tmp_path_factory.mktemp("sim") / "run"
+    args = ["simulate", "-d", "normal(0,0.3)", "-d", "laplace(0,0.2)", "-k", "2", "-Q", "dorefa", "--h", "1e-3", "--h", "1e-2",
+            "-n", "20000", "--seed", "7", "--method", "both", "--out", str(out), "--quiet"]
+    for spec in SIM_QUANTIZERS:
+        args += ["-Q", spec]
+    result = invoke(CliRunner(), *args)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_a_simulate_run_with_two_quantizers_gets_one_panel_per_quantizer(simulate_run: Path, tmp_path: Path) -> None:
+    from stecheck.views.plots.style import save_figure
+
+    meta, records = read_run(simulate_run)
+    planned = plan_figures(meta, records)
+    assert [p.stem for p in planned][-1] == "quantizer_slope"
+    assert "slope_vs_h" in [p.stem for p in planned]
+    fig = dict((p.stem, p) for p in planned)["quantizer_slope"].draw()
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in visible] == [f"quantizer {spec}" for spec in SIM_QUANTIZERS]
+    for ax, spec in zip(visible, SIM_QUANTIZERS):
+        for dist in ("normal(0,0.3)", "laplace(0,0.2)"):
+            recs = sorted((r for r in records if r["quantizer"] == spec and r["dist"] == dist and r["fd"] == "forward"),
+                          key=lambda r: r["h"])
+            lines = {line.get_gid(): line for line in ax.get_lines()}
+            assert list(lines[f"mc:{spec}:{dist}"].get_ydata()) == [r["mean_fd"] for r in recs]
+            assert list(lines[f"exact:{spec}:{dist}"].get_ydata()) == [r["exact_mean_fd"] for r in recs]
+            assert list(lines[f"mc:{spec}:{dist}"].get_xdata()) == [r["h"] for r in recs]
+    # the DoReFa figures of a run with other quantizers are those of its DoReFa records alone, byte for byte
+    dorefa = [r for r in records if r["quantizer"].startswith("dorefa")]
+    alone = {p.stem: p for p in plan_figures(meta, dorefa)}
+    assert "quantizer_slope" not in alone
+    mixed = {p.stem: p for p in planned}
+    for stem in alone:
+        (a,) = save_figure(alone[stem].draw(), tmp_path / f"alone_{stem}", ("png",), dpi=30, tight=False)
+        (b,) = save_figure(mixed[stem].draw(), tmp_path / f"mixed_{stem}", ("png",), dpi=30, tight=False)
+        assert a.read_bytes() == b.read_bytes(), stem
+
+
+def test_the_report_of_a_simulate_run_tabulates_its_quantizers(simulate_run: Path) -> None:
+    from stecheck.views.report import build_report
+
+    _, records = read_run(simulate_run)
+    text = build_report([simulate_run], simulate_run.parent).to_markdown()
+    cells = [r for r in records if r["quantizer"] in SIM_QUANTIZERS and r["h"] == 1e-3 and r["fd"] == "forward"]
+    assert len(cells) == 4
+    for r in cells:
+        row = (f"| `{r['dist']}` | `{r['quantizer']}` | {fmt(r['mean_n'])} ± {fmt(r['mean_n_se'], 2)} | {fmt(r['var12_n'])} | "
+               f"{fmt(r['mean_fd'])} ± {fmt(r['mean_fd_se'], 2)} | {fmt(r['exact_mean_fd'])} | {fmt(r['ste'])} |")
+        assert row in text
+    assert "input x quantizer cells" in text

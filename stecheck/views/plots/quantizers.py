@@ -1,10 +1,12 @@
-"""Figure of a ``weights`` run with several quantizers: does the STE claim hold for each?
+"""Figures of runs with quantizers other than DoReFa: does the STE claim hold for each?
 
-One row per quantizer (DoReFa by bit width, then the others in the run's order), four panels sharing the
+``quantizer_panels`` (a ``weights`` run):
+one row per quantizer (DoReFa by bit width, then the others in the run's order), four panels sharing the
 rows: E[D_h] against the STE's value 1 (log scale), 12 Var(n) against the uniform-noise value 1, the measured
 SQNR minus the uniform-noise prediction (dB), and ``p_n_zero``, the share of weights exactly on a level
 (log scale). Small dots are single tensors, large markers the size-weighted average over the model (the
-aggregate record); one colour per model. The figure draws record fields only.
+aggregate record); one colour per model. ``quantizer_slopes`` (a ``simulate`` run): E[D_h] against h, one
+panel per fixed-grid quantizer. The figures draw record fields only.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from stecheck.views.plots._select import unique
 from stecheck.views.plots.style import STE_COLOR, panel_figure
 from stecheck.views.quantizers import quantizer_order
 
-__all__ = ["quantizer_specs", "quantizer_panels", "has_quantizers"]
+__all__ = ["quantizer_specs", "quantizer_panels", "quantizer_slopes", "has_quantizers"]
 
 #: The panels: (title, x-axis label, value of a record, reference value, log scale).
 _PANELS = (
@@ -101,4 +103,64 @@ def quantizer_panels(records: Sequence[Record]) -> Figure:
     fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=7.5)
     fig.suptitle(f"Does the STE claim hold for the quantizer you use?  Exact statistics of the weights (h = {h})\n"
                  "(points missing: a value the records do not carry, or 0 on a log axis)")
+    return fig
+
+
+def quantizer_slopes(records: Sequence[Record]) -> Figure:
+    """E[D_h] against h for a ``simulate`` run's fixed-grid quantizers: one panel per quantizer, one line per input.
+
+    Monte Carlo E[D_h] with 95 % bands (to the rule-of-three bound where no crossing was observed), the exact
+    threshold sum ``(1/h) sum_j gap_j [F(t_j) - F(t_j - h)]`` dashed, the clipped STE value dash-dot where it
+    is not 1, the STE's 1 and the true derivative 0. DoReFa's records are left to the figures over k.
+    """
+    from stecheck.views.plots._select import Z_BAND, values, where
+    from stecheck.views.plots.simulate import MAX_LINES, input_colors
+    from stecheck.views.plots.style import TRUE_COLOR, symlog_y
+
+    others = [r for r in records if not _spec(r).startswith("dorefa")]
+    schemes = unique(others, "fd")
+    scheme = "forward" if "forward" in schemes else (schemes[0] if schemes else "forward")
+    chosen = where(others, fd=scheme)
+    specs = quantizer_specs(chosen)
+    inputs = unique(chosen, "dist")[:MAX_LINES]
+    colors = input_colors(inputs)
+    ncols = min(2, max(1, len(specs)))
+    nrows = max(1, math.ceil(len(specs) / ncols))
+    fig, axes = panel_figure(nrows, ncols, 4.6, 2.9, legend_rows=math.ceil((len(inputs) + 2) / 3), title_lines=2, sharex=True,
+                             squeeze=False)
+    for ax in axes.flat[len(specs):]:
+        ax.set_visible(False)
+    for ax, spec in zip(axes.flat, specs):
+        for dist in inputs:
+            recs = sorted((r for r in chosen if r.get("dist") == dist and _spec(r) == spec), key=lambda r: r["h"])
+            if not recs:
+                continue
+            h, mean, se = values(recs, "h"), values(recs, "mean_fd"), values(recs, "mean_fd_se")
+            color = colors[dist]
+            if np.isfinite(mean).any():
+                ax.plot(h, mean, marker="o", ms=3, lw=1.2, color=color, label=dist, gid=f"mc:{spec}:{dist}")
+                upper = values(recs, "mean_fd_upper")
+                above = np.where(np.isfinite(se), se * Z_BAND, np.nan_to_num(upper - mean))
+                ax.fill_between(h, mean - np.nan_to_num(se) * Z_BAND, mean + above, color=color, alpha=0.18, lw=0,
+                                gid=f"band:{spec}:{dist}")
+            exact = values(recs, "exact_mean_fd")
+            if np.isfinite(exact).any():
+                ax.plot(h, exact, ls="--", lw=1.0, color=color, label=None if np.isfinite(mean).any() else f"{dist} (exact)",
+                        gid=f"exact:{spec}:{dist}")
+            ste = values(recs, "ste")
+            if np.isfinite(ste).any() and not np.allclose(ste[np.isfinite(ste)], 1.0):
+                ax.plot(h, ste, ls="-.", lw=0.9, color=color, gid=f"ste:{spec}:{dist}")
+        ax.axhline(1.0, color=STE_COLOR, lw=1.2, label="STE value 1", gid="ref:ste")
+        ax.axhline(0.0, color=TRUE_COLOR, lw=1.2, ls=":", label="true derivative q'(x) = 0", gid="ref:zero")
+        ax.set_xscale("log")
+        symlog_y(ax, linthresh=1.0, linscale=1.5)
+        ax.set_title(f"quantizer {spec}")
+    for ax in axes[-1]:
+        ax.set_xlabel("finite-difference step h (units of the input x)")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("E[D_h] = E[(q(x+h) - q(x)) / h]")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3)
+    fig.suptitle("Is the expected derivative of each quantizer 1 (the STE's claim)?\n"
+                 f"Monte Carlo E[D_h] ± {Z_BAND} SE (bands), exact (dashed), {scheme} differences; dash-dot: clipped STE value")
     return fig
