@@ -18,7 +18,7 @@ from typing import Any, Final, Sequence
 from stecheck.records import Record, fmt
 from stecheck.safe_io import md_cell
 
-__all__ = ["QuantizerRow", "COLUMNS", "quantizer_rows", "quantizer_table", "quantizer_order"]
+__all__ = ["QuantizerRow", "COLUMNS", "quantizer_rows", "quantizer_table", "quantizer_order", "verdict_matrix"]
 
 #: (header, how the row's value is printed) of the table, in order.
 COLUMNS: Final = (
@@ -81,6 +81,29 @@ def _missing(rows: Sequence[QuantizerRow], key: str) -> list[str]:
     return [row.quantizer for row in rows if row.record.get(key) is None]
 
 
+def verdict_matrix(runs: Sequence[tuple[str, dict[str, Any], Sequence[Record]]]) -> str:
+    """One row per quantizer, one column per model: the aggregate's verdict, its E[D_h] and 12 Var(n) (``-``: not run)."""
+    per_model = [(model, {row.quantizer: row for row in quantizer_rows(model, records)}) for model, _, records in runs]
+    place: dict[str, tuple[int, int]] = {}  # (smallest position in a run's own order, first seen)
+    for _, rows in per_model:
+        for position, spec in enumerate(rows):
+            place[spec] = (min(position, place.get(spec, (position, 0))[0]), place.get(spec, (0, len(place)))[1])
+    specs = sorted(place, key=lambda spec: quantizer_order(spec, place[spec][0] * len(place) + place[spec][1]))
+    lines = ["| quantizer | " + " | ".join(md_cell(model) for model, _ in per_model) + " |",
+             "|---|" + "|".join("---" for _ in per_model) + "|"]
+    for spec in specs:
+        cells = []
+        for _, rows in per_model:
+            row = rows.get(spec)
+            if row is None:
+                cells.append("-")
+                continue
+            verdict = {True: "**holds**", False: "fails", None: "-"}[row.record.get("claim_holds")]
+            cells.append(f"{verdict} ({fmt(row.record.get('mean_fd'), 3)}, {fmt(row.record.get('var12_n'), 3)})")
+        lines.append(f"| {md_cell('`' + spec + '`')} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def quantizer_table(runs: Sequence[tuple[str, dict[str, Any], Sequence[Record]]]) -> str:
     """The Markdown table of ``runs`` (``(model, meta, records)`` each), then notes on fields a record lacks.
 
@@ -94,11 +117,6 @@ def quantizer_table(runs: Sequence[tuple[str, dict[str, Any], Sequence[Record]]]
         missing = list(dict.fromkeys(_missing(rows, key)))
         if missing:
             notes.append(f"{what} is not recorded for {_spec_list(missing)} (`-`).")
-    holds = list(dict.fromkeys(row.quantizer for row in rows if row.record.get("claim_holds")))
-    fails = list(dict.fromkeys(row.quantizer for row in rows if row.record.get("claim_holds") is False))
-    lines.append("")
-    lines.append(f"The claim holds on the size-weighted average for {_spec_list(holds) or 'no quantizer'}; "
-                 f"it fails for {_spec_list(fails) or 'none'}.")
     if notes:
         lines += ["", " ".join(notes)]
     return "\n".join(lines)
