@@ -76,6 +76,7 @@ BAD = [
     ({"quantizer": "absmax(4,scale=0.1)", "source": "clip(normal(0.3,0.4))"}, "quantizer", "defined for DoReFa's grid"),
     ({"quantizer": "absmax(4,scale=0.1)", "k": 3}, "k", "has bit width 4: give k = 4 or leave k out"),
     ({"quantizer": 4}, "quantizer", "is not a non-empty text"),
+    ({"quantizer": "fixed(4,0.1,zero=8)", "rounding": "stochastic"}, "rounding", 'use rounding = "half-even"'),
     ({"quantizer": "nvfp4", "source": None, "weights": "w.npy", "transform": "absmax", "statistic": "mean_fd"},
      "transform", "transform is DoReFa's only"),
 ]

@@ -400,6 +400,9 @@ def _expand(where: str, index: int, table: Any, defaults: Mapping[str, Any], see
     cond = _condition(f, stat, weights)
     spec = DEFAULT_QUANTIZER if quantizer is None or (quantizer.kind == "dorefa") else quantizer.spec
     if quantizer is not None and quantizer.kind != "dorefa" and not weights:
+        if rounding != "half-even":
+            raise f.error("rounding", f"quantizer {spec} rounds to nearest with ties to even: use rounding = \"half-even\" "
+                                      "(the other roundings are DoReFa's)")
         f.checked("quantizer", _check_quantizers, [spec], [source], [rounding])
     return [
         Bound(name=name, source=source, k=k, statistic=statistic, order=order, rounding=rounding, fd=fd, h=h,
