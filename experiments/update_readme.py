@@ -41,7 +41,8 @@ def render(text: str) -> str:
     for name, fn in sections().items():
         pattern = re.compile(rf"(<!-- begin:{re.escape(name)} -->\n)(.*?)(<!-- end:{re.escape(name)} -->)", re.S)
         if pattern.search(text):
-            body = fn().rstrip("\n") + "\n"
+            body = fn().rstrip("\n")
+            body = body + "\n" if body else ""  # a section with nothing to show stays empty
             text = pattern.sub(lambda m, body=body: m.group(1) + body + m.group(3), text)
     return text
 

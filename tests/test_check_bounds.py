@@ -86,7 +86,7 @@ BAD = [
     (one(tensor="fc"), "tensor", "only a weights source"),
     (one(source=None, weights="w.npz", tensor="fc["), "tensor", "bad regular expression"),
     (one(source=None, weights="w.npz", transform="tanh"), "transform", "unknown transform"),
-    (one(source=None, weights="w.npz", statistic="p_n_zero"), "statistic", "not available for a weights source"),
+    (one(source=None, weights="w.npz", statistic="chi2_stat"), "statistic", "not available for a weights source"),
     (one(source=None, weights="w.npz", statistic="exact_mean_n"), "statistic", "not available for a weights source"),
     (one(statistic="sqnr_db", within_se=None, within=1.0), "statistic", "not available for a distribution source"),
     (one(source=None, weights="w.npz"), "within_se", "a weight tensor is the whole population"),

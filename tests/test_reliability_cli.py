@@ -71,6 +71,11 @@ def _corrupt_state(tmp: Path) -> None:
     (tmp / "out" / STATE_DIR / "plan.json").write_text("{not json", encoding="utf-8")
 
 
+#: A bounds file with one exact bound under a quantizer (``{quantizer}``).
+_QUANTIZER_BOUND = ('[[bound]]\nname = "q"\nsource = "normal(0,0.3)"\nquantizer = "{quantizer}"\nstatistic = "exact_mean_fd"\n'
+                    'h = 1e-3\ntarget = 1.0\nwithin = 0.05\n')
+
+
 CASES: list[Case] = [
     # distribution spec strings
     Case("spec", "NaN parameter", _sim(spec=("--dist", "normal(nan,1)")), "not finite", subprocess=True),
@@ -264,6 +269,12 @@ CASES += [
     Case("bounds file", "missing file", ("check", "--quiet", "{tmp}/none.toml"), "cannot read bounds file"),
     Case("bounds file", "not TOML", ("check", "--quiet", "{tmp}/b.toml"), "not valid TOML", _write("b.toml", "x\n"), subprocess=True),
     Case("option", "no bounds file", ("check", "--quiet"), "missing argument"),
+    Case("bounds file", "unknown quantizer in a bound", ("check", "--quiet", "{tmp}/b.toml"), "unknown quantizer",
+         _write("b.toml", _QUANTIZER_BOUND.format(quantizer="int4"))),
+    Case("bounds file", "data-dependent quantizer on a distribution", ("check", "--quiet", "{tmp}/b.toml"), "takes its scale from the data",
+         _write("b.toml", _QUANTIZER_BOUND.format(quantizer="absmax(4,group=32)"))),
+    Case("bounds file", "k other than the quantizer's bit width", ("check", "--quiet", "{tmp}/b.toml"), "has bit width 4",
+         _write("b.toml", _QUANTIZER_BOUND.format(quantizer="absmax(4,scale=0.1)") + "k = 3\n")),
     Case("option", "k below range", ("audit", "--quiet", "--no-save", "--bits", "0"), "out of range", subprocess=True),
     Case("option", "zero samples", ("audit", "--quiet", "--no-save", "--samples", "0"), "sample count"),
     Case("option", "negative seed", ("audit", "--quiet", "--no-save", "--seed", "-1"), "negative"),

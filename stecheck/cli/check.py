@@ -50,6 +50,12 @@ CHECK_MD_COLUMNS = (
 )
 
 
+def _source_cell(rec: Record) -> str:
+    """The source, and the quantizer when it is not DoReFa (``normal(0,0.3) / absmax(4,scale=0.1)``)."""
+    quantizer = str(rec.get("quantizer") or "dorefa")
+    return rec["source"] if quantizer.startswith("dorefa") else f"{rec['source']} / {quantizer}"
+
+
 def _verdict_word(rec: Record) -> str:
     return "pass" if rec["passed"] else "FAIL"
 
@@ -67,7 +73,7 @@ def verdict_table(verdicts: Sequence[Record], title: str, width: int | None = No
 
     columns = [
         Column("bound", [rec["bound"] for rec in verdicts], "left", 0, text=True),
-        Column("source", [rec["source"] for rec in verdicts], "left", 3, text=True),
+        Column("source", [_source_cell(rec) for rec in verdicts], "left", 3, text=True),
         Column("k", [str(rec["k"]) for rec in verdicts], "right", 0),
         Column("statistic", [rec["statistic"] for rec in verdicts], "left", 4),
         Column("value", [fmt(rec["value"]) for rec in verdicts], "right", 0),
@@ -93,7 +99,7 @@ def markdown_text(verdicts: Sequence[Record], title: str) -> str:
     """The verdicts as a Markdown table, with the summary line under it."""
     from stecheck.records import to_markdown_text
 
-    rows = [{**rec, "condition": _condition_cell(rec), "verdict": _verdict_word(rec)} for rec in verdicts]
+    rows = [{**rec, "source": _source_cell(rec), "condition": _condition_cell(rec), "verdict": _verdict_word(rec)} for rec in verdicts]
     return to_markdown_text(rows, CHECK_MD_COLUMNS, title) + "\n" + _summary(verdicts) + "\n"
 
 
@@ -126,7 +132,7 @@ def junit_xml(result: CheckResult, suite_name: str) -> str:
             text = f"{rec['statistic']} = {fmt(rec['value'])}" + ("" if rec["se"] is None else f" ± {fmt(rec['se'], 2)}")
             if not rec["passed"]:
                 failure = ET.SubElement(case, "failure", type="BoundFailed", message=f"{text}: not {_condition_cell(rec)}")
-                failure.text = f"{rec['source']}, k={rec['k']}, rounding={rec['rounding']}, fd={rec['fd']}, h={rec['h']}, samples={rec['samples']}, seed={rec['seed']}"
+                failure.text = f"{rec['source']}, quantizer={rec['quantizer']}, k={rec['k']}, rounding={rec['rounding']}, fd={rec['fd']}, h={rec['h']}, samples={rec['samples']}, seed={rec['seed']}"
             else:
                 ET.SubElement(case, "system-out").text = f"{text}: {_condition_cell(rec)}"
     ET.indent(root)

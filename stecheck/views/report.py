@@ -36,7 +36,8 @@ Z_VERDICT: Final = 5.0
 WEIGHTS_TOLERANCE: Final = 0.05
 _NUMERIC: Final = re.compile(r"^[-+]?(\d|inf|nan)")
 _MIME: Final = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
-_IMAGE_ORDER: Final = ("slope_vs_h", "mean_and_slope_vs_k", "noise", "fourier", "variants", "weights_heatmap", "weights_sqnr")
+_IMAGE_ORDER: Final = ("slope_vs_h", "mean_and_slope_vs_k", "noise", "fourier", "variants", "weights_heatmap", "weights_sqnr",
+                       "weights_quantizers", "quantizer_slope")
 
 
 def _inline_html(text: str) -> str:
@@ -218,6 +219,44 @@ def _weights_section(report: Report, records: Sequence[Record]) -> None:
     report.add("table", Table(("tensor", "k", "E[D_h]", "STE", "12 Var(n)", "KS D", "SQNR dB", "predicted dB", "claim"), rows))
 
 
+def _quantizers_section(report: Report, model: str, records: Sequence[Record]) -> None:
+    """One row per quantizer of a weights run (:mod:`stecheck.views.quantizers`): does the claim hold for it?"""
+    from stecheck.views.quantizers import COLUMNS, quantizer_rows
+
+    rows = quantizer_rows(model, records)
+    holds = [row.quantizer for row in rows if row.record.get("claim_holds")]
+    report.add("p", (
+        f"Per quantizer, size-weighted over the tensors: the claim (|E[D_h] - 1| <= {WEIGHTS_TOLERANCE:g} and "
+        f"|12 Var(n) - 1| <= {WEIGHTS_TOLERANCE:g}) holds for **{len(holds)} of {len(rows)}** quantizers."
+    ))
+    report.add("table", Table(COLUMNS[1:], [tuple(row.cells()[1:]) for row in rows]))
+
+
+def _simulate_quantizers_section(report: Report, records: Sequence[Record]) -> None:
+    """Fixed-grid quantizers of a simulate run: per input and quantizer, at the smallest forward h."""
+    schemes = unique(records, "fd")
+    chosen = where(records, fd="forward" if "forward" in schemes else schemes[0])
+    h = min(r["h"] for r in chosen)
+    rows = []
+    rejected = 0
+    for rec in (r for r in chosen if r["h"] == h):
+        upper = rec.get("mean_fd_upper")
+        rf = rejects(rec["mean_fd"], rec["ste"], rec["mean_fd_se"])
+        if upper is not None and rec["ste"] is not None:
+            rf = rec["ste"] > upper
+        rejected += bool(rf)
+        rows.append((
+            f"`{rec['dist']}`", f"`{rec['quantizer']}`", f"{fmt(rec['mean_n'])} ± {fmt(rec['mean_n_se'], 2)}", fmt(rec.get("var12_n")),
+            f"{fmt(rec['mean_fd'])} ± {fmt(rec['mean_fd_se'], 2)}" if upper is None else f"{fmt(rec['mean_fd'])} ≤ {fmt(upper, 2)}",
+            fmt(rec.get("exact_mean_fd")), fmt(rec["ste"]), "rejected" if rf else ("consistent" if rf is False else "-"),
+        ))
+    report.add("p", (
+        f"Quantizers other than DoReFa (fixed grids), forward differences at h = {fmt(h)}: the STE value is rejected "
+        f"(beyond {Z_VERDICT:g} SE) in **{rejected} of {len(rows)}** input x quantizer cells."
+    ))
+    report.add("table", Table(("input", "quantizer", "E[n] ± SE", "12 Var(n)", "E[D_h] ± SE", "exact E[D_h]", "STE", "STE value"), rows))
+
+
 def _audit_section(report: Report, records: Sequence[Record]) -> None:
     """The audit's verdict table: one row per step, with the decisive numbers and the condition."""
     counts = {v: sum(r.get("verdict") == v for r in records) for v in ("holds", "holds-only-if", "fails")}
@@ -318,11 +357,12 @@ def build_report(runs: Sequence[Path], relative_to: Path, generated: datetime | 
         name = meta.get("config", {}).get("name") if isinstance(meta.get("config"), dict) else None
         report.add("h2", f"{kind} run `{name or run_dir.name}` ({run_dir.as_posix()})")
         report.add("p", _provenance(meta))
-        if kind in ("simulate", "weights"):  # the sections run over DoReFa's k; other quantizers are in the tables
+        if kind in ("simulate", "weights"):  # the sections run over DoReFa's k; other quantizers get their own table
             dorefa = [rec for rec in records if str(rec.get("quantizer") or "dorefa").startswith("dorefa")]
-            if len(dorefa) < len(records):
-                report.add("p", f"{len(records) - len(dorefa)} records of quantizers other than DoReFa are in the run's "
-                                "records.md and records.json (not summarised here).")
+            if len(dorefa) < len(records) and kind == "weights":
+                _quantizers_section(report, str(meta.get("config", {}).get("source", run_dir.name)), records)
+            elif len(dorefa) < len(records):
+                _simulate_quantizers_section(report, [rec for rec in records if rec not in dorefa])
             records = dorefa
         if kind in ("simulate", "weights") and not records:
             pass

@@ -39,6 +39,13 @@ tensor; without it the size-weighted aggregate of the default selection is check
 population, so its statistics are exact: no ``samples``, ``seed`` or ``within_se``; ``sqnr_db``,
 ``sqnr_uniform_db`` and ``share_holds`` exist only for weights.
 
+``quantizer`` (any bound) names the quantizer as ``--quantizer`` takes it (default ``dorefa``: DoReFa at
+every ``k``). Another quantizer has its own bit width, so ``k`` may be left out (if given, it must equal
+the quantizer's width; ``dorefa(k)`` likewise). On a distribution it needs a fixed grid (``fixed``, or a
+stated ``scale=``), half-even rounding and an input without DoReFa's input paths, as for ``simulate``; on
+weights any quantizer runs with each tensor's own scales (``transform`` is DoReFa's only), and ``p_n_zero``
+(weights exactly on a level) may be bounded.
+
 Every mistake raises :class:`BoundsError` naming the file, the bound and the field.
 """
 
@@ -50,10 +57,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Mapping
 
-from stecheck.config import SCHEMES, parse_bits, parse_seed, read_toml
+from stecheck.config import SCHEMES, _check_quantizers, parse_bits, parse_seed, read_toml
 from stecheck.core.distributions import parse_input
 from stecheck.core.exact import FOURIER_ORDERS
 from stecheck.core.quantize import check_rounding
+from stecheck.core.quantizers import DEFAULT_QUANTIZER, Quantizer, parse_quantizer
 from stecheck.errors import ConfigError, StecheckError
 
 __all__ = [
@@ -102,7 +110,7 @@ STATISTICS: Final[dict[str, Statistic]] = {
     "mean_n": Statistic("mean_n", se_field="mean_n_se", exact_field="exact_mean_n", for_weights=True),
     "var_n": Statistic("var_n", se_field="var_n_se", exact_field="exact_var_n", for_weights=True),
     "var12_n": Statistic("var_n", scale=12.0, se_field="var_n_se", exact_field="exact_var_n", for_weights=True),
-    "p_n_zero": Statistic("p_n_zero"),
+    "p_n_zero": Statistic("p_n_zero", for_weights=True),
     "ks_stat": Statistic("ks_stat", for_weights=True),
     "ks_pvalue": Statistic("ks_pvalue", for_weights=True),
     "chi2_stat": Statistic("chi2_stat"),
@@ -127,8 +135,8 @@ STATISTICS: Final[dict[str, Statistic]] = {
 
 #: The fields a ``[[bound]]`` (or ``[defaults]``) table may have.
 FIELDS: Final = (
-    "name", "source", "weights", "tensor", "transform", "k", "statistic", "rounding", "fd", "h", "samples", "seed",
-    "interval", "within", "within_se", "target", "expect",
+    "name", "source", "weights", "tensor", "transform", "quantizer", "k", "statistic", "rounding", "fd", "h", "samples",
+    "seed", "interval", "within", "within_se", "target", "expect",
 )
 _CONDITIONS: Final = ("interval", "within", "within_se")
 _INDEXED = re.compile(r"^([a-z_0-9]+)\[(\d+)\]$")
@@ -164,6 +172,13 @@ class Bound:
     transform: str = "dorefa"
     #: The bounds file the bound comes from (as given to :func:`parse_bounds`).
     file: str = ""
+    #: The quantizer's canonical spec (:func:`stecheck.core.quantizers.parse_quantizer`); ``dorefa``: DoReFa at ``k``.
+    quantizer: str = DEFAULT_QUANTIZER
+
+    @property
+    def cell_quantizer(self) -> str:
+        """The ``quantizer`` field of the record this bound reads (``dorefa(k)`` for DoReFa)."""
+        return f"dorefa({self.k})" if self.quantizer == DEFAULT_QUANTIZER else self.quantizer
 
     @property
     def stat(self) -> Statistic:
@@ -341,8 +356,18 @@ def _expand(where: str, index: int, table: Any, defaults: Mapping[str, Any], see
         for key in ("tensor", "transform"):
             if key in table:
                 raise f.error(key, "only a weights source takes this field")
-    raw_k = f.require("k")
-    bits = f.checked("k", parse_bits, raw_k if isinstance(raw_k, list) else [raw_k])
+    quantizer = _quantizer(f, weights, table)
+    if quantizer is not None and (quantizer.kind != "dorefa" or quantizer.bits):
+        bits = [quantizer.bits]
+        if f.has("k"):
+            raw_k = f.get("k")
+            given = f.checked("k", parse_bits, raw_k if isinstance(raw_k, list) else [raw_k])
+            if list(given) != bits:
+                raise f.error("k", f"quantizer {quantizer.spec} has bit width {quantizer.bits}: give k = {quantizer.bits} "
+                                   "or leave k out")
+    else:
+        raw_k = f.require("k")
+        bits = f.checked("k", parse_bits, raw_k if isinstance(raw_k, list) else [raw_k])
     try:
         statistic, order = parse_statistic(f.text("statistic"))
     except ValueError as exc:
@@ -373,12 +398,28 @@ def _expand(where: str, index: int, table: Any, defaults: Mapping[str, Any], see
     if expect not in ("inside", "outside"):
         raise f.error("expect", f"{expect!r}: expected 'inside' or 'outside'")
     cond = _condition(f, stat, weights)
+    spec = DEFAULT_QUANTIZER if quantizer is None or (quantizer.kind == "dorefa") else quantizer.spec
+    if quantizer is not None and quantizer.kind != "dorefa" and not weights:
+        if rounding != "half-even":
+            raise f.error("rounding", f"quantizer {spec} rounds to nearest with ties to even: use rounding = \"half-even\" "
+                                      "(the other roundings are DoReFa's)")
+        f.checked("quantizer", _check_quantizers, [spec], [source], [rounding])
     return [
         Bound(name=name, source=source, k=k, statistic=statistic, order=order, rounding=rounding, fd=fd, h=h,
               samples=samples, seed=seed, expect=expect, file=where, weights=weights, tensor=tensor,
-              transform=f.get("transform", "dorefa"), **cond)
+              transform=f.get("transform", "dorefa"), quantizer=spec, **cond)
         for k in bits
     ]
+
+
+def _quantizer(f: _Fields, weights: bool, table: Mapping[str, Any]) -> Quantizer | None:
+    """The bound's parsed ``quantizer`` (None when not given); a bad spec is a :class:`BoundsError`."""
+    if not f.has("quantizer"):
+        return None
+    quantizer = f.checked("quantizer", parse_quantizer, f.text("quantizer"))
+    if weights and quantizer.kind != "dorefa" and "transform" in table:
+        raise f.error("transform", f"quantizer {quantizer.spec} quantizes the raw weights: transform is DoReFa's only")
+    return quantizer
 
 
 def parse_bounds(data: Mapping[str, Any], where: str) -> list[Bound]:

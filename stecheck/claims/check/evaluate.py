@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Final, Sequence
 from stecheck.claims.check.bounds import Bound, BoundsError
 from stecheck.config import RunConfig
 from stecheck.engine.runner import run, total_samples
-from stecheck.errors import StecheckError
+from stecheck.errors import SpecError, StecheckError
 from stecheck.records import Record
 
 if TYPE_CHECKING:
@@ -34,6 +34,7 @@ CHECK_FIELDS: Final = (
     "file",
     "bound",
     "source",
+    "quantizer",
     "k",
     "rounding",
     "fd",
@@ -64,22 +65,22 @@ class RunGroup:
     members: tuple[int, ...]
 
 
-def _group_key(bound: Bound) -> tuple[str, int | None, int | None]:
-    return (bound.source, bound.samples, bound.seed)
+def _group_key(bound: Bound) -> tuple[str, int | None, int | None, str]:
+    return (bound.source, bound.samples, bound.seed, bound.quantizer)
 
 
 def plan_runs(bounds: Sequence[Bound]) -> list[RunGroup]:
-    """Group ``bounds`` by (source, samples, seed) and build one :class:`RunConfig` per group.
+    """Group ``bounds`` by (source, samples, seed, quantizer) and build one :class:`RunConfig` per group.
 
     The method is ``exact`` when every bound of the group reads an exact statistic, ``mc`` when none
     needs an exact value, else ``both``.
     """
-    members: dict[tuple[str, int | None, int | None], list[int]] = {}
+    members: dict[tuple[str, int | None, int | None, str], list[int]] = {}
     for index, bound in enumerate(bounds):
         if not bound.weights:
             members.setdefault(_group_key(bound), []).append(index)
     groups = []
-    for (source, samples, seed), idx in members.items():
+    for (source, samples, seed, quantizer), idx in members.items():
         chosen = [bounds[i] for i in idx]
         stepped = [b for b in chosen if b.stat.needs_step]
         exact_only = all(b.stat.exact for b in chosen)
@@ -94,6 +95,7 @@ def plan_runs(bounds: Sequence[Bound]) -> list[RunGroup]:
             samples=1 if samples is None else samples,
             seed=0 if seed is None else seed,
             method="exact" if exact_only else ("both" if needs_exact else "mc"),
+            quantizers=(quantizer,),
         )
         groups.append(RunGroup(config, tuple(idx)))
     return groups
@@ -109,19 +111,20 @@ class WeightsGroup:
     bits: tuple[int, ...]
     steps: tuple[float, ...]
     members: tuple[int, ...]
+    quantizer: str = "dorefa"
 
 
 def plan_scans(bounds: Sequence[Bound]) -> list[WeightsGroup]:
-    """Group the weights bounds by (source, transform, tensor pattern), with the union of k and h."""
-    members: dict[tuple[str, str, str | None], list[int]] = {}
+    """Group the weights bounds by (source, transform, tensor pattern, quantizer), with the union of k and h."""
+    members: dict[tuple[str, str, str | None, str], list[int]] = {}
     for index, bound in enumerate(bounds):
         if bound.weights:
-            members.setdefault((bound.source, bound.transform, bound.tensor), []).append(index)
+            members.setdefault((bound.source, bound.transform, bound.tensor, bound.quantizer), []).append(index)
     groups = []
-    for (source, transform, tensor), idx in members.items():
+    for (source, transform, tensor, quantizer), idx in members.items():
         chosen = [bounds[i] for i in idx]
         steps = tuple(sorted({b.h for b in chosen if b.h is not None})) or (_PLACEHOLDER_STEP,)
-        groups.append(WeightsGroup(source, transform, tensor, tuple(sorted({b.k for b in chosen})), steps, tuple(idx)))
+        groups.append(WeightsGroup(source, transform, tensor, tuple(sorted({b.k for b in chosen})), steps, tuple(idx), quantizer))
     return groups
 
 
@@ -146,7 +149,12 @@ def _scan_records(group: WeightsGroup, first: Bound, cluster: Cluster | None = N
     except StecheckError as exc:
         field = "weights" if group.tensor is None else "tensor"
         raise BoundsError(f"{where}, field {field!r}: {exc}") from None
-    records = scan(src.label, tensors, group.bits, group.steps, group.transform, mapper=None if cluster is None else cluster.map)
+    transform = group.transform if group.quantizer.startswith("dorefa") else "dorefa"  # the others quantize raw weights
+    try:
+        records = scan(src.label, tensors, group.bits, group.steps, transform, mapper=None if cluster is None else cluster.map,
+                       quantizers=(group.quantizer,))
+    except SpecError as exc:  # a quantizer whose groups do not fit a tensor
+        raise BoundsError(f"{where}, field 'quantizer': {exc}") from None
     return [r for r in records if r["kind"] == ("aggregate" if group.tensor is None else "tensor")]
 
 
@@ -213,6 +221,7 @@ def verdict(bound: Bound, record: Record) -> Record:
         "file": bound.file,
         "bound": bound.name,
         "source": source,
+        "quantizer": bound.cell_quantizer,
         "k": bound.k,
         "rounding": bound.rounding,
         "fd": bound.fd if stat.needs_step else None,
@@ -232,7 +241,7 @@ def verdict(bound: Bound, record: Record) -> Record:
 
 def _cell_of(bound: Bound, records: Sequence[Record]) -> Record:
     for rec in records:
-        if rec["k"] == bound.k and rec["rounding"] == bound.rounding and (
+        if rec["k"] == bound.k and rec.get("quantizer") == bound.cell_quantizer and rec["rounding"] == bound.rounding and (
             not bound.stat.needs_step or (rec["fd"] == bound.fd and rec["h"] == bound.h)
         ):
             return rec
@@ -241,7 +250,7 @@ def _cell_of(bound: Bound, records: Sequence[Record]) -> Record:
 
 def _tensor_cells(bound: Bound, records: Sequence[Record]) -> list[Record]:
     """The weights records of ``bound``: one per tensor (or the aggregate) at its k and h."""
-    cells = [r for r in records if r["k"] == bound.k]
+    cells = [r for r in records if r["k"] == bound.k and r.get("quantizer") == bound.cell_quantizer]
     if bound.stat.needs_step:
         cells = [r for r in cells if r["h"] == bound.h]
     seen: dict[str, Record] = {}
@@ -284,7 +293,8 @@ def evaluate(
         records = _scan_records(wgroup, bounds[wgroup.members[0]], cluster)
         for index in wgroup.members:
             verdicts[index] = [verdict(bounds[index], rec) for rec in _tensor_cells(bounds[index], records)]
-        runs.append({"source": wgroup.source, "samples": None, "seed": None, "method": f"weights ({wgroup.transform})",
+        runs.append({"source": wgroup.source, "quantizer": wgroup.quantizer, "samples": None, "seed": None,
+                     "method": f"weights ({wgroup.transform})",
                      "bits": list(wgroup.bits), "bounds": len(wgroup.members)})
     for group in plan_runs(bounds):
         result = run(group.config, threads=threads, progress=progress, cluster=cluster)
@@ -292,7 +302,7 @@ def evaluate(
             verdicts[index] = [verdict(bounds[index], _cell_of(bounds[index], result.records))]
         cfg = result.config
         monte_carlo = cfg.method != "exact"
-        runs.append({"source": cfg.inputs[0], "samples": cfg.samples if monte_carlo else None,
+        runs.append({"source": cfg.inputs[0], "quantizer": cfg.quantizers[0], "samples": cfg.samples if monte_carlo else None,
                      "seed": str(cfg.seed) if monte_carlo else None, "method": cfg.method, "bits": list(cfg.bits),
                      "bounds": len(group.members)})
     return CheckResult([v for per_bound in verdicts for v in per_bound], runs, time.perf_counter() - started)

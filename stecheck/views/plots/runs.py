@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from stecheck.errors import StecheckError
 from stecheck.records import Record, check_value_types, read_run
 from stecheck.resultset import replace_set, target_path
+from stecheck.views.plots.quantizers import has_quantizers, quantizer_panels, quantizer_slopes
 from stecheck.views.plots.simulate import against_k, fourier_spectrum, noise_histograms, slope_vs_h
 from stecheck.views.plots.style import FIGURE_FORMATS, save_figure
 from stecheck.views.plots.variants import is_variants_run, rounding_variants
@@ -46,7 +47,8 @@ REQUIRED_FIELDS: Final = {
 
 
 #: File stems of every figure :func:`plan_figures` can plan.
-FIGURE_STEMS: Final = ("slope_vs_h", "mean_and_slope_vs_k", "fourier", "noise", "variants", "weights_heatmap", "weights_sqnr")
+FIGURE_STEMS: Final = ("slope_vs_h", "mean_and_slope_vs_k", "fourier", "noise", "variants", "weights_heatmap", "weights_sqnr",
+                       "weights_quantizers", "quantizer_slope")
 
 
 def is_figure_file(name: str) -> bool:
@@ -102,19 +104,26 @@ def load_run(run_dir: Path) -> tuple[dict, list[Record]]:
 
 
 def plan_figures(meta: dict, records: Sequence[Record]) -> list[PlannedFigure]:
-    """The figures of one run, by kind; an unknown kind gives none. Only DoReFa's records are drawn (figures run
-    over its bit widths k); a record without a ``quantizer`` field (older runs) is DoReFa's."""
+    """The figures of one run, by kind; an unknown kind gives none. The figures drawn against DoReFa's bit width k
+    take its records only (a record without a ``quantizer`` field, from an older run, is DoReFa's); a run with
+    other quantizers adds ``weights_quantizers`` (weights: one row per quantizer) or ``quantizer_slope``
+    (simulate: one panel per quantizer)."""
     kind = meta.get("command")
-    # the figures are drawn against DoReFa's bit width k: records of other quantizers are left to the tables
+    everything = list(records)
     records = [rec for rec in records if str(rec.get("quantizer") or "dorefa").startswith("dorefa")]
-    if not records:
-        return []
     if kind == "weights":
-        return [PlannedFigure("weights_heatmap", lambda: weights_heatmaps(records)), PlannedFigure("weights_sqnr", lambda: sqnr_vs_k(records))]
+        planned = [PlannedFigure("weights_heatmap", lambda: weights_heatmaps(records)),
+                   PlannedFigure("weights_sqnr", lambda: sqnr_vs_k(records))] if records else []
+        if has_quantizers(everything):
+            planned.append(PlannedFigure("weights_quantizers", lambda: quantizer_panels(everything)))
+        return planned
     if kind != "simulate":
         return []
+    extra = [PlannedFigure("quantizer_slope", lambda: quantizer_slopes(everything))] if has_quantizers(everything) else []
+    if not records:
+        return extra
     if is_variants_run(records):
-        return [PlannedFigure("variants", lambda: rounding_variants(records))]
+        return [PlannedFigure("variants", lambda: rounding_variants(records)), *extra]
     planned = [
         PlannedFigure("slope_vs_h", lambda: slope_vs_h(records)),
         PlannedFigure("mean_and_slope_vs_k", lambda: against_k(records)),
@@ -123,7 +132,7 @@ def plan_figures(meta: dict, records: Sequence[Record]) -> list[PlannedFigure]:
     noisy = noise_inputs(records)
     if noisy:
         planned.append(PlannedFigure("noise", lambda: noise_histograms(records, noisy)))
-    return planned
+    return planned + extra
 
 
 def noise_inputs(records: Sequence[Record], most: int = MAX_NOISE_FIGURES) -> list[str]:
