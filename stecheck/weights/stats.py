@@ -55,6 +55,7 @@ __all__ = [
     "ks_pvalue",
     "rounding_errors",
     "taylor_fourier_sums",
+    "direct_fourier",
     "tensor_statistics",
 ]
 
@@ -248,7 +249,7 @@ def taylor_fourier_sums(spectra: NDArray[np.complex128], freqs: Sequence[int]) -
     return out
 
 
-def _direct_fourier(n: NDArray[np.float64], weights: NDArray | None) -> NDArray[np.complex128]:
+def direct_fourier(n: NDArray[np.float64], weights: NDArray | None) -> NDArray[np.complex128]:
     """``sum c exp(2 pi i l n)``, l = 1..8, by powers of ``exp(2 pi i n) = cos y + i sin y`` (``y = 2 pi n``,
     :func:`stecheck.core.weightscan.unit_phasor`) in real arithmetic:
     ``(p_re, p_im) <- (p_re cos y - p_im sin y, p_re sin y + p_im cos y)``."""
@@ -324,7 +325,7 @@ class _BitsAccumulator:
             np.subtract(plan.lh + 0.5, n, out=tmp)
             self.crossings[i] += _wsum(np.floor(tmp, out=tmp), weights)
         if not self.taylor:
-            self.fourier += _direct_fourier(n, weights)
+            self.fourier += direct_fourier(n, weights)
 
 
 class _Work:
