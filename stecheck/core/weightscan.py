@@ -274,8 +274,11 @@ def _bits_leaf(r, w, weighted, lo, n, scale, a_half, fourier, hist, counts, use_
             e = np.rint(s) - s
             nbuf[i] = e
             qbuf[i] = e * e
-            for j in range(nh):
-                xbuf[j, i] = math.floor(a_half[j] - e)
+        for j in range(nh):  # np.floor keeps a float (math.floor's int round trip does not vectorise)
+            a = a_half[j]
+            row = xbuf[j]
+            for i in range(n):
+                row[i] = np.floor(a - nbuf[i])
         if use_hist:
             for i in range(n):
                 counts[int((nbuf[i] + 0.5) * ks_scale)] += 1
@@ -301,7 +304,7 @@ def _bits_leaf(r, w, weighted, lo, n, scale, a_half, fourier, hist, counts, use_
         for j in range(nh):
             a = a_half[j]
             for i in range(n):
-                qbuf[i] = math.floor(a - nbuf[i]) * np.float64(w[lo + i])
+                qbuf[i] = np.floor(a - nbuf[i]) * np.float64(w[lo + i])
             out[level, 2 + j] = _leaf(qbuf, n)
     if fourier:
         # powers of exp(2 pi i n) in real arithmetic: (pr, pi) <- (pr c - pi s, pr s + pi c)
