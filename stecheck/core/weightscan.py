@@ -528,3 +528,52 @@ def candidates(r, scale: float, ks_scale: float, lut, lo, hi, by_bin: bool, n_ou
             idx_out[m] = i
             m += 1
     return m
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _np_maximum(a: float, b: float) -> float:  # pragma: no cover - compiled
+    """``np.maximum(a, b)`` for non-NaN values (the second argument on ties, as numpy)."""
+    return a if a > b else b
+
+
+@njit(nogil=True, cache=True)
+def ks_start(hist, total: float, ks_scale: float, inv_scale: float, gap: float, bins, before, count, upper) -> tuple[int, float]:  # pragma: no cover
+    """The first open bins of the KS refinement from a histogram of ``(n + 1/2) S``, in two passes over it.
+
+    The same IEEE operations as :func:`stecheck.weights.stats._ks_candidates` and the start of
+    :class:`stecheck.weights.stats._KSRefinement` (``after`` and ``before`` as sequential cumulative sums,
+    ``inv_scale = 1 / S``): writes the candidate bins with their population weight below, weight inside and
+    bound on the KS terms, and returns ``(how many, the lower bound of D attained)``.
+    """
+    best0 = -np.inf
+    cum = 0.0
+    for b in range(hist.size):
+        c = hist[b]
+        cum += c
+        if c > 0:
+            after = cum / total
+            below = after - c / total
+            edge = b / ks_scale
+            lower = _np_maximum((after - edge) - inv_scale, edge - below) - gap
+            best0 = max(best0, lower)
+    m = 0
+    best = 0.0
+    cum = 0.0
+    for b in range(hist.size):
+        c = hist[b]
+        cum += c
+        if c > 0:
+            after = cum / total
+            below = after - c / total
+            edge = b / ks_scale
+            if _np_maximum(after - edge, (edge + inv_scale) - below) + gap >= best0:
+                under = cum - c
+                bins[m] = b
+                before[m] = under
+                count[m] = c
+                upper[m] = _np_maximum(after - edge, (edge + inv_scale) - under / total) + gap
+                lower = _np_maximum((after - edge) - inv_scale, edge - under / total) - gap
+                if lower > best:
+                    best = lower
+                m += 1
+    return m, best

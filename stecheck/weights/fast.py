@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 import threading
-from types import SimpleNamespace
 from functools import lru_cache
 from typing import Final, Iterator, Sequence
 
@@ -217,9 +216,18 @@ def _ks_by_sorting(r: NDArray[np.float64], w: NDArray[np.int64], weighted: bool,
     return out.tolist()
 
 
+def _ks_state(scale: int, hist: NDArray[np.float64], total: float) -> ref._KSRefinement:
+    """:class:`stecheck.weights.stats._KSRefinement` of a histogram, its open bins found by the compiled
+    :func:`stecheck.core.weightscan.ks_start` (the same values as its numpy ``__init__``)."""
+    bins = np.empty(hist.size, dtype=np.intp)
+    before, count, upper = np.empty(hist.size), np.empty(hist.size), np.empty(hist.size)
+    m, best = weightscan.ks_start(hist, total, float(ref._KS_SCALE), 1.0 / ref._KS_SCALE, ref._GAP, bins, before, count, upper)
+    return ref._KSRefinement.from_candidates(scale, total, bins[:m].copy(), before[:m].copy(), count[:m].copy(), upper[:m].copy(), best)
+
+
 def _ks_refined(source, scales: NDArray[np.int64], hist: NDArray[np.float64], total: float) -> list[float]:
     """:func:`stecheck.weights.stats._ks_exact` with a compiled filter in front of each state's ``add``."""
-    states = [ref._KSRefinement(SimpleNamespace(scale=int(L), hist=hist[i].copy()), total) for i, L in enumerate(scales)]
+    states = [_ks_state(int(L), hist[i], total) for i, L in enumerate(scales)]
     no_lut = np.zeros(1, dtype=np.uint8)
     no_edges = np.zeros(1)
     while True:

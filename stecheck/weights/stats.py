@@ -537,6 +537,18 @@ class _KSRefinement:
         self.split = np.zeros(bins.size, dtype=bool)
         self.sub_bins = 1
 
+    @classmethod
+    def from_candidates(cls, scale: int, total: float, bins: NDArray[np.intp], before: NDArray[np.float64],
+                        count: NDArray[np.float64], upper: NDArray[np.float64], best: float) -> _KSRefinement:
+        """The state ``__init__`` builds, from its open bins computed elsewhere (the compiled
+        :func:`stecheck.core.weightscan.ks_start`, the same operations)."""
+        self = cls.__new__(cls)
+        self.scale, self.total, self.best, self.exact, self.sub_bins = scale, total, best, 0.0, 1
+        self.open = _Open(before, count, upper, bins=bins)
+        self.gather = np.zeros(bins.size, dtype=bool)
+        self.split = np.zeros(bins.size, dtype=bool)
+        return self
+
     @property
     def done(self) -> bool:
         return self.open.count.size == 0
