@@ -49,7 +49,9 @@ class _Scratch(threading.local):
         self.f = np.empty(0)
         self.r = np.empty(0)
         self.hist = np.empty((0, ref.KS_BINS))
-        self.taylor: NDArray[np.float64] | None = None
+        self.taylor_size = 0
+        self.taylor = (np.empty(0, dtype=np.int64), np.empty(0), np.empty(0))
+        self.starts = np.empty(ref.TAYLOR_BINS + 1, dtype=np.int64)
 
     def values(self, size: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         if size > self.size:
@@ -65,10 +67,12 @@ class _Scratch(threading.local):
         out.fill(0.0)
         return out
 
-    def taylor_scratch(self) -> NDArray[np.float64]:
-        if self.taylor is None:
-            self.taylor = np.empty((ref.TAYLOR_BINS, ref.TAYLOR_ORDER + 1))
-        return self.taylor
+    def taylor_scratch(self, size: int) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
+        """Scratch of :func:`stecheck.core.weightscan.taylor_moments` for a chunk of ``size`` values."""
+        if size > self.taylor_size:
+            self.taylor_size = size
+            self.taylor = (np.empty(size, dtype=np.int64), np.empty(size), np.empty(size))
+        return (*self.taylor, self.starts)
 
 
 _SCRATCH = _Scratch()
@@ -173,7 +177,7 @@ def fast_tensor_statistics(
         r1 += c1
         r2 += c2
         if moments is not None:
-            weightscan.taylor_moments(r, w, weighted, ref.TAYLOR_BINS, ref.TAYLOR_ORDER, _SCRATCH.taylor_scratch(), moments)
+            weightscan.taylor_moments(r, w, weighted, ref.TAYLOR_BINS, ref.TAYLOR_ORDER, *_SCRATCH.taylor_scratch(r.size), moments)
         weightscan.bit_sums(r, w, weighted, scales, a_half, direct, hist, not small, float(ref._KS_SCALE), sums)
         if kept is not None:
             kept_size += r.size
