@@ -238,7 +238,8 @@ def taylor_fourier_sums(spectra: NDArray[np.complex128], freqs: Sequence[int]) -
     With bin centres ``x_g = (g + 1/2)/G`` and ``d = r - x_g``:
     ``exp(-2 pi i m r) = exp(-2 pi i m x_g) sum_p (-2 pi i m)^p d^p / p!``, and the sum over g for all m at
     once is one FFT per order p (Anderson and Dahleh, SIAM J. Sci. Comput. 17(4), 1996): ``spectra`` is
-    ``numpy.fft.fft(M, axis=1)``, i.e. ``sum_g M[p, g] exp(-2 pi i m g / G)``. Requires ``m <= TAYLOR_MAX_FREQ``.
+    ``numpy.fft.fft(M, axis=1)``, i.e. ``sum_g M[p, g] exp(-2 pi i m g / G)``, or its first half
+    ``numpy.fft.rfft(M, axis=1)`` (M is real; half the cost). Requires ``m <= TAYLOR_MAX_FREQ``.
     """
     out = np.empty(len(freqs), dtype=np.complex128)
     for i, m in enumerate(freqs):
@@ -444,7 +445,7 @@ def finish_statistics(
     """
     total = float(extent.count)
     var_r = max(r2 / total - (r1 / total) ** 2, 0.0)
-    spectra = np.fft.fft(moments, axis=1) if moments is not None else None
+    spectra = np.fft.rfft(moments, axis=1) if moments is not None else None  # frequencies up to TAYLOR_MAX_FREQ < G/2
     pvalues = ks_pvalues(ks, extent.count)
     fourier = np.empty((len(sums), FOURIER_ORDERS), dtype=np.complex128)
     for i, (k, scale, plans, s1, s2, crossings, direct) in enumerate(sums):
