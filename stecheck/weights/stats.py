@@ -232,6 +232,9 @@ def _taylor_moments(r: NDArray[np.float64], weights: NDArray | None, into: NDArr
             power *= d
 
 
+_FACTORIALS: Final = np.array([math.factorial(p) for p in range(TAYLOR_ORDER + 1)])
+
+
 def taylor_fourier_sums(spectra: NDArray[np.complex128], freqs: Sequence[int]) -> NDArray[np.complex128]:
     """``sum_i c_i exp(-2 pi i m r_i)`` for each frequency m, from binned Taylor moments.
 
@@ -245,7 +248,7 @@ def taylor_fourier_sums(spectra: NDArray[np.complex128], freqs: Sequence[int]) -
     for i, m in enumerate(freqs):
         if not 0 < m <= TAYLOR_MAX_FREQ:
             raise ValueError(f"frequency {m} outside the Taylor grid's range")
-        coef = (-2j * np.pi * m) ** np.arange(TAYLOR_ORDER + 1) / np.array([math.factorial(p) for p in range(TAYLOR_ORDER + 1)])
+        coef = (-2j * np.pi * m) ** np.arange(TAYLOR_ORDER + 1) / _FACTORIALS
         out[i] = np.exp(-1j * np.pi * m / TAYLOR_BINS) * np.dot(coef, spectra[:, m % TAYLOR_BINS])
     return out
 
