@@ -16,6 +16,9 @@ groups computes, for the block's finite values ``x`` in element order:
   each in numpy's pairwise order over the block's finite values (as ``ndarray.sum`` of the reference's
   ``values[ok]``), and the values of n themselves (for the exact KS statistic).
 
+:func:`given_block_statistics` does the same from per-element arrays that numpy formed (the codes, levels and
+local steps of a float format, whose rounding is ml_dtypes' cast, or of a scale along another axis).
+
 Every operation is the reference's IEEE operation in the reference's order, so every sum equals it bit
 for bit (``np.clip`` keeps its argument unless it is strictly outside, ``np.maximum``/``np.minimum`` return
 their second argument on ties). The loops release the GIL (``nogil``).
@@ -36,7 +39,7 @@ from numba import njit  # noqa: E402
 
 from stecheck.core.weightscan import COS_COEFFS, PHASOR_TERMS, SIN_COEFFS, _combine, _leaf, pairwise_plan  # noqa: E402
 
-__all__ = ["SCALAR", "ABSMAX", "AFFINE", "COLUMNS", "FOURIER_COLUMN", "block_statistics"]
+__all__ = ["SCALAR", "ABSMAX", "AFFINE", "COLUMNS", "FOURIER_COLUMN", "block_statistics", "given_block_statistics"]
 
 #: Scale modes: one given scale for the block, per-group absmax scales, per-group affine scales.
 SCALAR: Final = 0
@@ -183,35 +186,7 @@ def _leaf_sums(xs, gi, lo_i, n, div, mul, zero, sigma, code_lo, code_hi, hs, n_o
         out[level, q] = _leaf(bufs[q], n)
     for j in range(nh):
         out[level, COLUMNS + 2 * _FOURIER_ORDERS + j] = _leaf(bufs[6 + j], n)
-    # exp(2 pi i l n) by powers of unit_phasor(n): (pr, pi) <- (pr c - pi s, pr s + pi c)
-    cb = bufs[2]
-    sb = bufs[3]
-    re = bufs[4]
-    im = bufs[5]
-    for i in range(n):
-        a = math.pi * bufs[0, i]
-        a2 = a * a
-        cc = COS_COEFFS[PHASOR_TERMS - 1]
-        t = SIN_COEFFS[PHASOR_TERMS - 1]
-        for j in range(PHASOR_TERMS - 2, -1, -1):
-            cc = cc * a2 + COS_COEFFS[j]
-            t = t * a2 + SIN_COEFFS[j]
-        t = t * a
-        cb[i] = cc * cc - t * t
-        sb[i] = (cc * t) * 2.0
-    for l in range(_FOURIER_ORDERS):
-        if l == 0:
-            for i in range(n):
-                re[i] = cb[i]
-                im[i] = sb[i]
-        else:
-            for i in range(n):
-                pr = re[i]
-                pi = im[i]
-                re[i] = pr * cb[i] - pi * sb[i]
-                im[i] = pr * sb[i] + pi * cb[i]
-        out[level, COLUMNS + 2 * l] = _leaf(re, n)
-        out[level, COLUMNS + 2 * l + 1] = _leaf(im, n)
+    _fourier_leaf(n, out, level, bufs)
 
 
 @njit(nogil=True, cache=True)
@@ -270,6 +245,113 @@ def block_statistics(
             _combine(out, ops[t, 0], ops[t, 1], width)
         else:
             _leaf_sums(xs, gi, ops[t, 2], ops[t, 3], div, mul, zero, sigma, code_lo, code_hi, hs, n_out, out, ops[t, 1], bufs, counts)
+    for q in range(width):
+        sums[q] = 0.0 + out[0, q]
+    return m
+
+
+@njit(nogil=True, cache=True)
+def _given_leaf(idx, lo_i, n, x, y, code, rounded, yc, step, sigma, zero, moved, code_lo, code_hi, n_out, out, level, bufs, counts):  # pragma: no cover
+    """A leaf of :func:`given_block_statistics`: the terms of the finite entries ``idx[lo_i:lo_i + n]``."""
+    nh = moved.shape[0]
+    zeros = 0
+    inside = 0
+    for i in range(n):
+        k = idx[lo_i + i]
+        xv = x[k]
+        c = code[k]
+        s = sigma[k]
+        st = step[k]
+        e = (rounded[k] - yc[k]) / st
+        n_out[lo_i + i] = e
+        bufs[0, i] = e
+        bufs[1, i] = e * e
+        bufs[2, i] = xv
+        bufs[3, i] = xv * xv
+        err = s * (c - zero[k]) - xv
+        bufs[4, i] = err * err
+        u = s * st
+        bufs[5, i] = u * u
+        if e == 0.0:
+            zeros += 1
+        yv = y[k]
+        if yv >= code_lo and yv <= code_hi:
+            inside += 1
+        for j in range(nh):
+            bufs[6 + j, i] = s * (moved[j, k] - c)
+    counts[0] += zeros
+    counts[1] += inside
+    for q in range(6):
+        out[level, q] = _leaf(bufs[q], n)
+    for j in range(nh):
+        out[level, COLUMNS + 2 * _FOURIER_ORDERS + j] = _leaf(bufs[6 + j], n)
+    _fourier_leaf(n, out, level, bufs)
+
+
+@njit(nogil=True, cache=True)
+def _fourier_leaf(n, out, level, bufs) -> None:  # pragma: no cover - compiled
+    """The Fourier sums of the leaf's errors ``bufs[0, :n]`` (rows 2..5 of ``bufs`` are scratch)."""
+    cb = bufs[2]
+    sb = bufs[3]
+    re = bufs[4]
+    im = bufs[5]
+    for i in range(n):
+        a = math.pi * bufs[0, i]
+        a2 = a * a
+        cc = COS_COEFFS[PHASOR_TERMS - 1]
+        t = SIN_COEFFS[PHASOR_TERMS - 1]
+        for j in range(PHASOR_TERMS - 2, -1, -1):
+            cc = cc * a2 + COS_COEFFS[j]
+            t = t * a2 + SIN_COEFFS[j]
+        t = t * a
+        cb[i] = cc * cc - t * t
+        sb[i] = (cc * t) * 2.0
+    for l in range(_FOURIER_ORDERS):
+        if l == 0:
+            for i in range(n):
+                re[i] = cb[i]
+                im[i] = sb[i]
+        else:
+            for i in range(n):
+                pr = re[i]
+                pi = im[i]
+                re[i] = pr * cb[i] - pi * sb[i]
+                im[i] = pr * sb[i] + pi * cb[i]
+        out[level, COLUMNS + 2 * l] = _leaf(re, n)
+        out[level, COLUMNS + 2 * l + 1] = _leaf(im, n)
+
+
+@njit(nogil=True, cache=True)
+def given_block_statistics(x, y, code, rounded, yc, step, sigma, zero, moved, code_lo: float, code_hi: float, idx, n_out, sums, counts) -> int:  # pragma: no cover
+    """:func:`block_statistics` from per-element arrays formed by numpy (any grid, e.g. an FP format's casts).
+
+    ``x`` the block (flat float64, non-finite entries skipped), ``y`` the codes, ``code`` the levels ``B(y)``,
+    ``yc = clip(y)``, ``rounded = B(yc)`` (the same array as ``code`` for a float format, whose ``B`` clips
+    first), ``step`` the local step at ``yc``, ``sigma`` and ``zero`` per element, ``moved[j]`` the levels
+    ``B(codes(x + h_j))``; the rounding error is ``(rounded - yc) / step``
+    (:func:`stecheck.core.quantizers.code_error`). ``idx`` is scratch of the block's size. Same outputs as
+    :func:`block_statistics`.
+    """
+    m = 0
+    for i in range(x.size):
+        if math.isfinite(x[i]):
+            idx[m] = i
+            m += 1
+    counts[0] = 0
+    counts[1] = 0
+    width = sums.size
+    for q in range(width):
+        sums[q] = 0.0
+    if m == 0:
+        return 0
+    out = np.zeros((64, width))
+    bufs = np.empty((6 + moved.shape[0], _BLOCK))
+    ops = pairwise_plan(m)
+    for t in range(ops.shape[0]):
+        if ops[t, 0]:
+            _combine(out, ops[t, 0], ops[t, 1], width)
+        else:
+            _given_leaf(idx, ops[t, 2], ops[t, 3], x, y, code, rounded, yc, step, sigma, zero, moved, code_lo, code_hi, n_out, out, ops[t, 1], bufs, counts)
     for q in range(width):
         sums[q] = 0.0 + out[0, q]
     return m

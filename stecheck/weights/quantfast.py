@@ -1,7 +1,7 @@
-"""The compiled path of :func:`stecheck.weights.quantized.quantized_statistics` for integer grids.
+"""The compiled path of :func:`stecheck.weights.quantized.quantized_statistics`.
 
-Serves ``absmax``, ``affine`` and ``fixed`` (and a stated scale of either) per tensor, per group and along
-the last axis, block by block as the reference reads them (:func:`stecheck.weights.quantized._blocks`):
+For ``absmax``, ``affine`` and ``fixed`` (and a stated scale of either) per tensor, per group and along the
+last axis, block by block as the reference reads them (:func:`stecheck.weights.quantized._blocks`):
 
 0. the extent (count, non-finite count, min, max) by the compiled loop of the DoReFa scan;
 1. per block, one compiled call (:func:`stecheck.core.quantscan.block_statistics`) for the group scales,
@@ -9,6 +9,10 @@ the last axis, block by block as the reference reads them (:func:`stecheck.weigh
    of the tensor's finite count;
 2. the exact KS statistic from that array sorted (numpy's sort) and the compiled KS loop of the DoReFa
    scan, whose terms are the reference's :func:`stecheck.weights.stats.ks_from_sorted`.
+
+Any other quantizer (FP formats, MX, NVFP4, a scale along another axis) has numpy form each block's codes,
+levels (ml_dtypes' casts), local steps and scales once, as the reference does, and
+:func:`stecheck.core.quantscan.given_block_statistics` the rest (:func:`given_statistics`).
 
 The results equal the reference's bit for bit (tests/test_quantscan.py). Scratch buffers are per thread.
 """
@@ -23,11 +27,11 @@ from numpy.typing import NDArray
 
 from stecheck.core import quantscan, weightscan
 from stecheck.core.exact import FOURIER_ORDERS
-from stecheck.core.quantizers import IntegerBase, Quantizer
+from stecheck.core.quantizers import FloatBase, IntegerBase, Quantizer
 from stecheck.weights.quantized import QuantizedStatistics, finish
 from stecheck.weights.tensors import TensorRef
 
-__all__ = ["serves", "compiled_extent", "fast_statistics"]
+__all__ = ["serves", "compiled_extent", "fast_statistics", "given_statistics"]
 
 _NO_WEIGHTS = np.ones((1, 1), dtype=np.int64)
 
@@ -85,10 +89,7 @@ def fast_statistics(blocks: Iterator[NDArray], q: Quantizer, steps: Sequence[flo
     width = quantscan.COLUMNS + 2 * FOURIER_ORDERS + hs.size
     sums = np.empty(width)
     counts = np.zeros(2, dtype=np.int64)
-    totals = [0.0] * quantscan.COLUMNS
-    zeros = ste = 0
-    fourier = np.zeros(FOURIER_ORDERS, dtype=np.complex128)
-    fd = np.zeros(hs.size)
+    acc = _Totals(hs.size)
     gathered = np.empty(count)
     at = 0
     top, lo, hi = q.base.hi, q.base.lo, q.base.hi
@@ -102,18 +103,73 @@ def fast_statistics(blocks: Iterator[NDArray], q: Quantizer, steps: Sequence[flo
         m = quantscan.block_statistics(flat, length, group, mode, top, scale, lo, hi, hs, xs, gi, params[0], params[1],
                                        params[2], params[3], gathered[at:], sums, counts)
         at += m
-        for c in range(quantscan.COLUMNS):
-            totals[c] += float(sums[c])
-        zeros += int(counts[0])
-        ste += int(counts[1])
-        block_fourier = np.empty(FOURIER_ORDERS, dtype=np.complex128)
-        for l in range(FOURIER_ORDERS):
-            block_fourier[l] = complex(sums[quantscan.FOURIER_COLUMN + 2 * l], sums[quantscan.FOURIER_COLUMN + 2 * l + 1])
-        fourier += block_fourier
-        for i, h in enumerate(steps):
-            fd[i] += float(sums[quantscan.FOURIER_COLUMN + 2 * FOURIER_ORDERS + i]) / h
+        acc.add(sums, counts, steps)
     assert at == count
-    gathered.sort()
-    d = np.empty(1)
-    weightscan.ks_rows(gathered.reshape(1, -1), _NO_WEIGHTS, False, float(count), d)
-    return finish(count, nonfinite, totals, zeros, ste, fourier, fd, float(d[0]))
+    return acc.finish(count, nonfinite, gathered)
+
+def given_statistics(blocks: Iterator[NDArray[np.float64]], q: Quantizer, steps: Sequence[float], extent: tuple[float, float],
+                     count: int, nonfinite: int) -> QuantizedStatistics:
+    """The reference's ``_statistics`` for any quantizer: numpy forms the per-element codes, levels (ml_dtypes'
+    casts for a float format), local steps and scales of each float64 block as the reference does, once each,
+    and :func:`stecheck.core.quantscan.given_block_statistics` every sum, count and value of n."""
+    base = q.base
+    assert base is not None
+    hs = np.array(steps, dtype=np.float64)
+    width = quantscan.COLUMNS + 2 * FOURIER_ORDERS + hs.size
+    sums = np.empty(width)
+    counts = np.zeros(2, dtype=np.int64)
+    acc = _Totals(hs.size)
+    gathered = np.empty(count)
+    at = 0
+    for x in blocks:
+        if x.size == 0:
+            continue
+        with np.errstate(invalid="ignore"):
+            ok = np.isfinite(x)
+        x0 = np.where(ok, x, 0.0)
+        with np.errstate(over="ignore"):  # codes beyond the grid's range are clipped, +-inf included (as the reference)
+            sc = q.scaling(x0, extent)
+            y = sc.codes(x0)
+            code = base.round(y)
+            yc = np.clip(y, base.lo, base.hi)
+            rounded = code if isinstance(base, FloatBase) else base.round(yc)  # B clips first: B(clip(y)) = B(y)
+            step = base.local_step(yc)
+            moved = np.empty((hs.size, x.size))
+            for j, h in enumerate(steps):
+                moved[j] = base.round(sc.codes(x0 + h)).ravel()
+        flat = [np.ascontiguousarray(np.broadcast_to(a, x0.shape), dtype=np.float64).ravel() for a in (x, y, code, rounded, yc, step, sc.sigma, sc.zero)]
+        _, idx, _ = _SCRATCH.get(x.size)
+        m = quantscan.given_block_statistics(*flat, moved, base.lo, base.hi, idx, gathered[at:], sums, counts)
+        at += m
+        acc.add(sums, counts, steps)
+    assert at == count
+    return acc.finish(count, nonfinite, gathered)
+
+
+class _Totals:
+    """The running totals of the blocks, added as the reference adds them."""
+
+    def __init__(self, steps: int) -> None:
+        self.sums = [0.0] * quantscan.COLUMNS
+        self.zeros = self.ste = 0
+        self.fourier = np.zeros(FOURIER_ORDERS, dtype=np.complex128)
+        self.fd = np.zeros(steps)
+
+    def add(self, sums: NDArray[np.float64], counts: NDArray[np.int64], steps: Sequence[float]) -> None:
+        for c in range(quantscan.COLUMNS):
+            self.sums[c] += float(sums[c])
+        self.zeros += int(counts[0])
+        self.ste += int(counts[1])
+        block = np.empty(FOURIER_ORDERS, dtype=np.complex128)
+        for l in range(FOURIER_ORDERS):
+            block[l] = complex(sums[quantscan.FOURIER_COLUMN + 2 * l], sums[quantscan.FOURIER_COLUMN + 2 * l + 1])
+        self.fourier += block
+        for i, h in enumerate(steps):
+            self.fd[i] += float(sums[quantscan.FOURIER_COLUMN + 2 * FOURIER_ORDERS + i]) / h
+
+    def finish(self, count: int, nonfinite: int, gathered: NDArray[np.float64]) -> QuantizedStatistics:
+        """The statistics, with the exact KS statistic of the gathered values of n (sorted here)."""
+        gathered.sort()
+        d = np.empty(1)
+        weightscan.ks_rows(gathered.reshape(1, -1), _NO_WEIGHTS, False, float(count), d)
+        return finish(count, nonfinite, self.sums, self.zeros, self.ste, self.fourier, self.fd, float(d[0]))

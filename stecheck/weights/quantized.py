@@ -99,12 +99,15 @@ def _blocks(tensor: TensorRef, q: Quantizer, raw: bool = False) -> tuple[Quantiz
         raise StecheckError(f"tensor {tensor.name!r}: {q.spec} needs {unit:,} elements together for one scale, more than "
                             f"{MAX_UNIT:,} (memory); use groups or --exclude it")
     per_block = max(1, CHUNK_ELEMENTS // unit) * unit
-    q_block = q if last else replace(q, axis=None)
+    # groups dividing the rows never straddle two: a block of whole groups is scaled as flat groups, the same
+    # groups as along the rows; a ragged last group needs whole rows (a block of whole rows, as rows)
+    rows = last and length % group != 0
+    q_block = q if rows else replace(q, axis=None, group=group)
 
     def blocks() -> Iterator[NDArray]:
         for start in range(0, size, per_block):
             x = cast(tensor.read(start, min(per_block, size - start))).ravel()
-            yield x.reshape(-1, length) if last else x
+            yield x.reshape(-1, length) if rows else x
 
     return q_block, blocks(), True
 
@@ -127,26 +130,27 @@ def _raw(chunk: NDArray) -> NDArray:
 def quantized_statistics(tensor: TensorRef, q: Quantizer, steps: Sequence[float], fast: bool = True) -> QuantizedStatistics:
     """The statistics of ``tensor`` under ``q`` for forward steps ``steps`` (see the module docstring).
 
-    ``fast`` selects the compiled path (:mod:`stecheck.weights.quantfast`, equal to this one bit for bit)
-    where it serves the quantizer (integer grids scaled per tensor, per group or along the last axis);
-    False, or any other quantizer, takes the numpy reference below.
+    ``fast`` selects the compiled path (:mod:`stecheck.weights.quantfast`, equal to this one bit for bit): a
+    kernel for integer grids scaled per tensor, per group or along the last axis, and for any other
+    quantizer numpy's codes, casts and steps with compiled sums; False takes the numpy reference below.
     """
     if fast:
-        from stecheck.weights.quantfast import compiled_extent, fast_statistics, serves
+        from stecheck.weights.quantfast import compiled_extent, fast_statistics, given_statistics, serves
 
-        if serves(q):
-            lo, hi, count, nonfinite = compiled_extent(tensor)
-            if tensor.size == 0:
-                return QuantizedStatistics(0, 0, True)
-            block_q, blocks, along = _blocks(tensor, q, raw=True)
-            if along:
-                if count == 0 or not hi > lo:
-                    return QuantizedStatistics(count, nonfinite, True)
-                _check_gather(tensor, count)
-                try:
-                    return fast_statistics(blocks, block_q, steps, (lo, hi), count, nonfinite)
-                except SpecError as exc:
-                    raise SpecError(f"tensor {tensor.name!r} of shape {list(tensor.shape)}: {exc}") from None
+        lo, hi, count, nonfinite = compiled_extent(tensor)
+        if tensor.size == 0:
+            return QuantizedStatistics(0, 0, True)
+        integer = serves(q)
+        block_q, blocks, along = _blocks(tensor, q, raw=integer)  # raw blocks only where the kernel reads them
+        if count == 0 or not hi > lo:
+            return QuantizedStatistics(count, nonfinite, True)
+        _check_gather(tensor, count)
+        try:
+            if integer and along:
+                return fast_statistics(blocks, block_q, steps, (lo, hi), count, nonfinite)
+            return given_statistics(blocks, block_q, steps, (lo, hi), count, nonfinite)
+        except SpecError as exc:
+            raise SpecError(f"tensor {tensor.name!r} of shape {list(tensor.shape)}: {exc}") from None
     lo, hi, count, nonfinite = math.inf, -math.inf, 0, 0
     for chunk in tensor.raw_chunks():
         with np.errstate(invalid="ignore"):
@@ -192,29 +196,32 @@ def _statistics(blocks: Iterator[NDArray], q: Quantizer, steps: Sequence[float],
     fd = np.zeros(len(steps))
     gathered: list[NDArray] = []
     for x in blocks:
-        with np.errstate(invalid="ignore"):
-            ok = np.isfinite(x)
-        x0 = np.where(ok, x, 0.0)
-        sc = q.scaling(x0, extent)
-        y = sc.codes(x0)
-        code = base.round(y)
-        n = code_error(base, y)[ok]
-        err = (sc.sigma * (code - sc.zero) - x0)[ok]
-        u = np.broadcast_to(sc.sigma * base.local_step(np.clip(y, base.lo, base.hi)), x0.shape)[ok]
-        s_n += float(n.sum())
-        s_n2 += float((n * n).sum())
-        zeros += int(np.count_nonzero(n == 0.0))
-        fourier += direct_fourier(n, None)
-        for i, h in enumerate(steps):
-            moved = base.round(sc.codes(x0 + h))
-            fd[i] += float((np.broadcast_to(sc.sigma * (moved - code), x0.shape)[ok]).sum()) / h
-        ste += int(np.count_nonzero(((y >= base.lo) & (y <= base.hi))[ok]))
-        xs = x0[ok]
-        s_w += float(xs.sum())
-        s_w2 += float((xs * xs).sum())
-        s_e2 += float((err * err).sum())
-        s_u2 += float((u * u).sum())
-        gathered.append(n)
+        # a scale far below a value (a subnormal group max, a fine stated step) sends its code to +-inf, which
+        # the grid clips: an overflow by design
+        with np.errstate(over="ignore"):
+            with np.errstate(invalid="ignore"):
+                ok = np.isfinite(x)
+            x0 = np.where(ok, x, 0.0)
+            sc = q.scaling(x0, extent)
+            y = sc.codes(x0)
+            code = base.round(y)
+            n = code_error(base, y)[ok]
+            err = (sc.sigma * (code - sc.zero) - x0)[ok]
+            u = np.broadcast_to(sc.sigma * base.local_step(np.clip(y, base.lo, base.hi)), x0.shape)[ok]
+            s_n += float(n.sum())
+            s_n2 += float((n * n).sum())
+            zeros += int(np.count_nonzero(n == 0.0))
+            fourier += direct_fourier(n, None)
+            for i, h in enumerate(steps):
+                moved = base.round(sc.codes(x0 + h))
+                fd[i] += float((np.broadcast_to(sc.sigma * (moved - code), x0.shape)[ok]).sum()) / h
+            ste += int(np.count_nonzero(((y >= base.lo) & (y <= base.hi))[ok]))
+            xs = x0[ok]
+            s_w += float(xs.sum())
+            s_w2 += float((xs * xs).sum())
+            s_e2 += float((err * err).sum())
+            s_u2 += float((u * u).sum())
+            gathered.append(n)
     ordered = np.sort(np.concatenate(gathered))
     d = ks_from_sorted(ordered, None, None, float(count))
     return finish(count, nonfinite, (s_n, s_n2, s_w, s_w2, s_e2, s_u2), zeros, ste, fourier, fd, d)
