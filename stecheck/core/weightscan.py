@@ -375,7 +375,8 @@ def bit_sums(
     if r.size >= 1 << 31:
         raise ValueError("a chunk holds fewer than 2^31 values (the per-chunk KS counts are 32-bit)")
     nq = sums.shape[1]
-    out = np.zeros((LEVELS, nq))
+    nk = scales.size
+    out = np.zeros((LEVELS, nk * nq))  # the pairwise trees of every bit width side by side
     nbuf = np.empty(_BLOCK)
     cbuf = np.empty(_BLOCK)
     sbuf = np.empty(_BLOCK)
@@ -383,26 +384,37 @@ def bit_sums(
     tbuf = np.empty(_BLOCK)
     xbuf = np.empty((a_half.shape[1], _BLOCK))
     ops = pairwise_plan(r.size)
-    # unweighted KS counts of one bit width at a time in int32 (256 KiB: stays in L2), then added to hist
     counts = np.zeros(hist.shape[1] if use_hist and not weighted else 1, dtype=np.int32)
-    for kk in range(scales.size):
+    # the sums: leaf by leaf, every bit width while the leaf's values are in L1
+    for t in range(ops.shape[0]):
+        if ops[t, 0]:
+            _combine(out, ops[t, 0], ops[t, 1], nk * nq)
+            continue
+        for kk in range(nk):
+            _bits_leaf(r, w, weighted, ops[t, 2], ops[t, 3], np.float64(scales[kk]), a_half[kk], fourier[kk], hist[kk], counts, False,
+                       ks_scale, out[:, kk * nq:(kk + 1) * nq], ops[t, 1], nbuf, cbuf, sbuf, qbuf, tbuf, xbuf)
+    for kk in range(nk):
         nf = 2 + a_half.shape[1] + (16 if fourier[kk] else 0)
-        view = out[:, :nf]
-        scale = np.float64(scales[kk])
-        for t in range(ops.shape[0]):
-            if ops[t, 0]:
-                _combine(view, ops[t, 0], ops[t, 1], nf)
-            else:
-                _bits_leaf(r, w, weighted, ops[t, 2], ops[t, 3], scale, a_half[kk], fourier[kk], hist[kk], counts, use_hist, ks_scale,
-                           view, ops[t, 1], nbuf, cbuf, sbuf, qbuf, tbuf, xbuf)
         for q in range(nf):
-            sums[kk, q] += 0.0 + view[0, q]
-        if use_hist and not weighted:
-            row = hist[kk]
-            for b in range(counts.size):
-                if counts[b]:
-                    row[b] += counts[b]
-                    counts[b] = 0
+            sums[kk, q] += 0.0 + out[0, kk * nq + q]
+    if not use_hist:
+        return
+    # the KS histogram, one bit width at a time: unweighted counts in int32 (256 KiB, stays in L2), then added
+    for kk in range(nk):
+        scale = np.float64(scales[kk])
+        row = hist[kk]
+        if weighted:
+            for i in range(r.size):
+                v = r[i] * scale
+                row[int(((np.rint(v) - v) + 0.5) * ks_scale)] += np.float64(w[i])
+            continue
+        for i in range(r.size):
+            v = r[i] * scale
+            counts[int(((np.rint(v) - v) + 0.5) * ks_scale)] += 1
+        for b in range(counts.size):
+            if counts[b]:
+                row[b] += counts[b]
+                counts[b] = 0
 
 
 @njit(nogil=True, cache=True)
