@@ -137,3 +137,25 @@ def test_groups_dividing_rows_longer_than_a_block() -> None:
     w = np.random.Generator(np.random.PCG64(SEED)).standard_normal((60, 5000)).astype(np.float32)
     got = assert_same(w, "absmax(4,group=8)", (1e-3,))
     assert got.count == w.size
+
+
+@pytest.mark.parametrize("limits", [None, (64, 1 << 17)])
+@pytest.mark.parametrize("kind", ["continuous", "point masses", "grid"])
+def test_exact_ks_of_many_values_equals_sorting_them_all(kind: str, limits, monkeypatch) -> None:
+    """Above SORT_MAX values the KS statistic comes from the histogram and its refinement (gathering and
+    splitting over several passes under tiny limits): the same float as sorting every value."""
+    import stecheck.weights.stats as wstats
+    from stecheck.weights.quantfast import exact_ks
+
+    if limits is not None:
+        monkeypatch.setattr(wstats, "GATHER_LIMIT", limits[0])
+        monkeypatch.setattr(wstats, "SPLIT_BINS", limits[1])
+    rng = np.random.Generator(np.random.PCG64(SEED))
+    n = rng.uniform(-0.5, 0.5, 100_000) ** 3 * 4.0
+    if kind == "point masses":
+        n[::3] = 0.0
+        n[1::7] = 0.25
+    elif kind == "grid":
+        n = np.round(rng.uniform(-0.5, 0.5, 100_000) * 37) / 37
+    want = wstats.ks_from_sorted(np.sort(n), None, None, float(n.size))
+    assert bits_of(exact_ks(n.copy())) == bits_of(want)

@@ -39,7 +39,8 @@ from numba import njit  # noqa: E402
 
 from stecheck.core.weightscan import COS_COEFFS, PHASOR_TERMS, SIN_COEFFS, _combine, _leaf, pairwise_plan  # noqa: E402
 
-__all__ = ["SCALAR", "ABSMAX", "AFFINE", "COLUMNS", "FOURIER_COLUMN", "block_statistics", "given_block_statistics"]
+__all__ = ["SCALAR", "ABSMAX", "AFFINE", "COLUMNS", "FOURIER_COLUMN", "block_statistics", "given_block_statistics", "error_histogram",
+           "bin_candidates"]
 
 #: Scale modes: one given scale for the block, per-group absmax scales, per-group affine scales.
 SCALAR: Final = 0
@@ -354,4 +355,27 @@ def given_block_statistics(x, y, code, rounded, yc, step, sigma, zero, moved, co
             _given_leaf(idx, ops[t, 2], ops[t, 3], x, y, code, rounded, yc, step, sigma, zero, moved, code_lo, code_hi, n_out, out, ops[t, 1], bufs, counts)
     for q in range(width):
         sums[q] = 0.0 + out[0, q]
+    return m
+
+
+@njit(nogil=True, cache=True)
+def error_histogram(n, ks_scale: float, hist) -> None:  # pragma: no cover - compiled
+    """``hist[floor((n + 1/2) S)] += 1`` for every value (the KS histogram of the DoReFa scan, S = ``ks_scale``)."""
+    counts = np.zeros(hist.size, dtype=np.int64)
+    for i in range(n.size):
+        counts[int((n[i] + 0.5) * ks_scale)] += 1
+    for b in range(hist.size):
+        hist[b] += counts[b]
+
+
+@njit(nogil=True, cache=True)
+def bin_candidates(n, ks_scale: float, mask, n_out, binned_out) -> int:  # pragma: no cover - compiled
+    """The values whose bin ``floor((n + 1/2) S)`` has ``mask`` set, in order, with ``(n + 1/2) S``; returns how many."""
+    m = 0
+    for i in range(n.size):
+        t = (n[i] + 0.5) * ks_scale
+        if mask[int(t)]:
+            n_out[m] = n[i]
+            binned_out[m] = t
+            m += 1
     return m

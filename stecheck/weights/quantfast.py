@@ -7,8 +7,8 @@ last axis, block by block as the reference reads them (:func:`stecheck.weights.q
 1. per block, one compiled call (:func:`stecheck.core.quantscan.block_statistics`) for the group scales,
    every sum and count of the reference in its order, and the values of n, written into one array
    of the tensor's finite count;
-2. the exact KS statistic from that array sorted (numpy's sort) and the compiled KS loop of the DoReFa
-   scan, whose terms are the reference's :func:`stecheck.weights.stats.ks_from_sorted`.
+2. the exact KS statistic from that array (:func:`exact_ks`): sorted when small, else located by the DoReFa
+   scan's KS histogram and refinement; the same statistic as the reference's sort of every value.
 
 Any other quantizer (FP formats, MX, NVFP4, a scale along another axis) has numpy form each block's codes,
 levels (ml_dtypes' casts), local steps and scales once, as the reference does, and
@@ -28,6 +28,8 @@ from numpy.typing import NDArray
 from stecheck.core import quantscan, weightscan
 from stecheck.core.exact import FOURIER_ORDERS
 from stecheck.core.quantizers import FloatBase, IntegerBase, Quantizer
+from stecheck.weights import stats as ref
+from stecheck.weights.fast import SORT_MAX, _ks_state
 from stecheck.weights.quantized import QuantizedStatistics, finish
 from stecheck.weights.tensors import TensorRef
 
@@ -169,7 +171,36 @@ class _Totals:
 
     def finish(self, count: int, nonfinite: int, gathered: NDArray[np.float64]) -> QuantizedStatistics:
         """The statistics, with the exact KS statistic of the gathered values of n (sorted here)."""
-        gathered.sort()
+        return finish(count, nonfinite, self.sums, self.zeros, self.ste, self.fourier, self.fd, exact_ks(gathered))
+
+
+def exact_ks(n: NDArray[np.float64]) -> float:
+    """The exact KS distance of the values ``n`` to Uniform[-1/2, 1/2] (the reference sorts them all).
+
+    Up to :data:`stecheck.weights.fast.SORT_MAX` values: sorted, and the compiled KS loop of the DoReFa scan.
+    More: their histogram on the DoReFa scan's KS bins, then its exact refinement
+    (:class:`stecheck.weights.stats._KSRefinement`, the DoReFa scan's) fed only the values in its open bins
+    or intervals: the same terms ``F - G`` and ``G - F(-)`` from the same integer counts, at every value
+    that can attain the supremum, so the same statistic as sorting all of them.
+    """
+    total = float(n.size)
+    if n.size <= SORT_MAX:
+        n.sort()
         d = np.empty(1)
-        weightscan.ks_rows(gathered.reshape(1, -1), _NO_WEIGHTS, False, float(count), d)
-        return finish(count, nonfinite, self.sums, self.zeros, self.ste, self.fourier, self.fd, float(d[0]))
+        weightscan.ks_rows(n.reshape(1, -1), _NO_WEIGHTS, False, total, d)
+        return float(d[0])
+    scale = float(ref._KS_SCALE)
+    hist = np.zeros(ref.KS_BINS)
+    quantscan.error_histogram(n, scale, hist)
+    state = _ks_state(1, hist, total)
+    values, binned = np.empty(n.size), np.empty(n.size)
+    while not state.done:
+        state.plan(ref.GATHER_LIMIT, ref.SPLIT_BINS, first=True)
+        state.start_pass()
+        if state.open.bins is not None:
+            m = quantscan.bin_candidates(n, scale, (state.lut >= 0).view(np.uint8), values, binned)
+            state.add(values[:m].copy(), None, binned[:m].copy())
+        else:
+            state.add(n, None, (n + 0.5) * scale)
+        state.finish_pass()
+    return state.exact
