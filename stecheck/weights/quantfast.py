@@ -36,6 +36,8 @@ from stecheck.weights.tensors import TensorRef
 __all__ = ["serves", "compiled_extent", "fast_statistics", "given_statistics"]
 
 _NO_WEIGHTS = np.ones((1, 1), dtype=np.int64)
+#: Values of n filtered per call of the KS refinement (its scratch: 4 MiB).
+_SLICE = 1 << 18
 
 
 class _Scratch(threading.local):
@@ -109,6 +111,7 @@ def fast_statistics(blocks: Iterator[NDArray], q: Quantizer, steps: Sequence[flo
     assert at == count
     return acc.finish(count, nonfinite, gathered)
 
+
 def given_statistics(blocks: Iterator[NDArray[np.float64]], q: Quantizer, steps: Sequence[float], extent: tuple[float, float],
                      count: int, nonfinite: int) -> QuantizedStatistics:
     """The reference's ``_statistics`` for any quantizer: numpy forms the per-element codes, levels (ml_dtypes'
@@ -170,18 +173,18 @@ class _Totals:
             self.fd[i] += float(sums[quantscan.FOURIER_COLUMN + 2 * FOURIER_ORDERS + i]) / h
 
     def finish(self, count: int, nonfinite: int, gathered: NDArray[np.float64]) -> QuantizedStatistics:
-        """The statistics, with the exact KS statistic of the gathered values of n (sorted here)."""
+        """The statistics, with the exact KS statistic of the gathered values of n (:func:`exact_ks`)."""
         return finish(count, nonfinite, self.sums, self.zeros, self.ste, self.fourier, self.fd, exact_ks(gathered))
 
 
 def exact_ks(n: NDArray[np.float64]) -> float:
     """The exact KS distance of the values ``n`` to Uniform[-1/2, 1/2] (the reference sorts them all).
 
-    Up to :data:`stecheck.weights.fast.SORT_MAX` values: sorted, and the compiled KS loop of the DoReFa scan.
-    More: their histogram on the DoReFa scan's KS bins, then its exact refinement
-    (:class:`stecheck.weights.stats._KSRefinement`, the DoReFa scan's) fed only the values in its open bins
-    or intervals: the same terms ``F - G`` and ``G - F(-)`` from the same integer counts, at every value
-    that can attain the supremum, so the same statistic as sorting all of them.
+    Up to :data:`stecheck.weights.fast.SORT_MAX` values: sorted (in place), and the compiled KS loop of the
+    DoReFa scan. More: their histogram on the DoReFa scan's KS bins, then its exact refinement
+    (:class:`stecheck.weights.stats._KSRefinement`, the DoReFa scan's, in its bounded memory) fed, slice by
+    slice, only the values in its open bins or intervals: the same terms ``F - G`` and ``G - F(-)`` from the
+    same integer counts, at every value that can attain the supremum, so the same statistic as sorting all.
     """
     total = float(n.size)
     if n.size <= SORT_MAX:
@@ -193,14 +196,18 @@ def exact_ks(n: NDArray[np.float64]) -> float:
     hist = np.zeros(ref.KS_BINS)
     quantscan.error_histogram(n, scale, hist)
     state = _ks_state(1, hist, total)
-    values, binned = np.empty(n.size), np.empty(n.size)
+    values, binned = np.empty(_SLICE), np.empty(_SLICE)
     while not state.done:
         state.plan(ref.GATHER_LIMIT, ref.SPLIT_BINS, first=True)
         state.start_pass()
-        if state.open.bins is not None:
-            m = quantscan.bin_candidates(n, scale, (state.lut >= 0).view(np.uint8), values, binned)
-            state.add(values[:m].copy(), None, binned[:m].copy())
-        else:
-            state.add(n, None, (n + 0.5) * scale)
+        mask = (state.lut >= 0).view(np.uint8) if state.open.bins is not None else None
+        for start in range(0, n.size, _SLICE):
+            part = n[start:start + _SLICE]
+            if mask is None:
+                state.add(part, None, (part + 0.5) * scale)
+                continue
+            m = quantscan.bin_candidates(part, scale, mask, values, binned)
+            if m:
+                state.add(values[:m].copy(), None, binned[:m].copy())
         state.finish_pass()
     return state.exact
