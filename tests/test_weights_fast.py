@@ -169,3 +169,20 @@ def test_chunk_extent_counts_weighted_and_nonfinite() -> None:
     acc = np.array([0.0, 0.0, math.inf, -math.inf])
     bad = weightscan.chunk_extent(np.array([1.0, np.nan, -3.0, np.inf]), np.array([2, 5, 1, 7], dtype=np.int64), True, acc)
     assert bad == 2 and acc.tolist() == [3.0, 12.0, -3.0, 1.0]
+
+
+@pytest.mark.parametrize("count,grid", [(10, 0), (1000, 0), (300_000, 0), (300_000, 7), (70_000, 255)])
+def test_compiled_ks_start_equals_the_numpy_refinement_start(count: int, grid: int) -> None:
+    """The open bins, their weights and bounds, and the lower bound of D: the same floats as the numpy start."""
+    from types import SimpleNamespace
+
+    rng = np.random.Generator(np.random.PCG64(SEED))
+    n = rng.random(count) - 0.5
+    if grid:  # point masses: few full bins, ties
+        n = np.round((n + 0.5) * grid) / grid - 0.5
+    hist = np.bincount(((n + 0.5) * wstats._KS_SCALE).astype(np.intp), minlength=wstats.KS_BINS).astype(np.float64)
+    want = wstats._KSRefinement(SimpleNamespace(scale=15, hist=hist), float(count))
+    got = fast._ks_state(15, hist, float(count))
+    for name in ("before", "count", "upper", "bins"):
+        np.testing.assert_array_equal(getattr(got.open, name), getattr(want.open, name), err_msg=name)
+    assert bits_of(got.best) == bits_of(want.best) and got.open.count.size > 0

@@ -99,11 +99,12 @@ CASES = [
 ]
 
 
+@pytest.mark.parametrize("fast", [True, False], ids=["compiled", "numpy"])
 @pytest.mark.parametrize("spec,shape,groups,grid", CASES)
-def test_every_field_equals_numpy_per_group(spec: str, shape, groups, grid: str) -> None:
+def test_every_field_equals_numpy_per_group(spec: str, shape, groups, grid: str, fast: bool) -> None:
     w = weights(shape)
     q = parse_quantizer(spec)
-    got = array_statistics(w, q, STEPS)
+    got = array_statistics(w, q, STEPS, fast=fast)
     want = reference(w, groups(w), grid, q.bits)
     assert got.count == np.isfinite(w).sum() and got.nonfinite == 2 and not got.degenerate
     for key in ("mean_n", "var_n", "p_n_zero", "ks_stat", "ste", "sqnr_db", "sqnr_uniform_db"):

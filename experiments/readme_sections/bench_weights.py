@@ -1,5 +1,5 @@
 """README section: speed and memory of `stecheck weights` (bench/weights_speed.py, bench/weights_memory.py,
-bench/weights_kernel.py)."""
+bench/weights_kernel.py, bench/weights_quantizer.py)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,17 @@ def kernel_text(kernel: dict) -> str:
     )
 
 
+def quantizer_text(bench: dict) -> str:
+    """The cost of a quantizer's scan against DoReFa's (bench/weights_quantizer.py, results/bench/weights_quantizer.json)."""
+    return (
+        f"\n\n`python bench/weights_quantizer.py` (single thread, load average {bench['machine']['load_average'][0]}; medians of "
+        f"{bench['repeats']}): `weights --quantizer '{bench['quantizer']}'` costs **{bench['quantizer_ns_per_element']:.1f} ns** "
+        f"per element on {bench['tensors']}, against {bench['dorefa_k4_ns_per_element']:.1f} ns for the DoReFa scan at k = 4: "
+        f"**{bench['ratio']:.2f}x** (target at most {bench['target']:g}x: {'met' if bench['ratio'] <= bench['target'] else 'not met'}); "
+        f"its compiled path equals the numpy path bit for bit ({'yes' if bench['identical'] else 'NO'})."
+    )
+
+
 def render() -> str:
     """The weights benchmarks, from results/bench/weights_speed.json, weights_memory.json and (once run)
     weights_kernel.json."""
@@ -46,4 +57,5 @@ def render() -> str:
         f"resident (target < {memory['target_mb']:g} MB: {'met' if memory['peak_rss_mb'] < memory['target_mb'] else 'not met'}; "
         f"importing stecheck alone: {memory['import_rss_mb']:.0f} MB), "
         f"in {memory['wall_s']:.0f} s."
-    ) + (kernel_text(json.loads(kernel.read_text())) if (kernel := RESULTS / "bench" / "weights_kernel.json").exists() else "")
+    ) + (kernel_text(json.loads(kernel.read_text())) if (kernel := RESULTS / "bench" / "weights_kernel.json").exists() else "") + (
+        quantizer_text(json.loads(quant.read_text())) if (quant := RESULTS / "bench" / "weights_quantizer.json").exists() else "")

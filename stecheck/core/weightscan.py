@@ -274,8 +274,11 @@ def _bits_leaf(r, w, weighted, lo, n, scale, a_half, fourier, hist, counts, use_
             e = np.rint(s) - s
             nbuf[i] = e
             qbuf[i] = e * e
-            for j in range(nh):
-                xbuf[j, i] = math.floor(a_half[j] - e)
+        for j in range(nh):  # np.floor keeps a float (math.floor's int round trip does not vectorise)
+            a = a_half[j]
+            row = xbuf[j]
+            for i in range(n):
+                row[i] = np.floor(a - nbuf[i])
         if use_hist:
             for i in range(n):
                 counts[int((nbuf[i] + 0.5) * ks_scale)] += 1
@@ -301,7 +304,7 @@ def _bits_leaf(r, w, weighted, lo, n, scale, a_half, fourier, hist, counts, use_
         for j in range(nh):
             a = a_half[j]
             for i in range(n):
-                qbuf[i] = math.floor(a - nbuf[i]) * np.float64(w[lo + i])
+                qbuf[i] = np.floor(a - nbuf[i]) * np.float64(w[lo + i])
             out[level, 2 + j] = _leaf(qbuf, n)
     if fourier:
         # powers of exp(2 pi i n) in real arithmetic: (pr, pi) <- (pr c - pi s, pr s + pi c)
@@ -372,7 +375,8 @@ def bit_sums(
     if r.size >= 1 << 31:
         raise ValueError("a chunk holds fewer than 2^31 values (the per-chunk KS counts are 32-bit)")
     nq = sums.shape[1]
-    out = np.zeros((LEVELS, nq))
+    nk = scales.size
+    out = np.zeros((LEVELS, nk * nq))  # the pairwise trees of every bit width side by side
     nbuf = np.empty(_BLOCK)
     cbuf = np.empty(_BLOCK)
     sbuf = np.empty(_BLOCK)
@@ -380,66 +384,120 @@ def bit_sums(
     tbuf = np.empty(_BLOCK)
     xbuf = np.empty((a_half.shape[1], _BLOCK))
     ops = pairwise_plan(r.size)
-    # unweighted KS counts of one bit width at a time in int32 (256 KiB: stays in L2), then added to hist
     counts = np.zeros(hist.shape[1] if use_hist and not weighted else 1, dtype=np.int32)
-    for kk in range(scales.size):
+    # the sums: leaf by leaf, every bit width while the leaf's values are in L1
+    for t in range(ops.shape[0]):
+        if ops[t, 0]:
+            _combine(out, ops[t, 0], ops[t, 1], nk * nq)
+            continue
+        for kk in range(nk):
+            _bits_leaf(r, w, weighted, ops[t, 2], ops[t, 3], np.float64(scales[kk]), a_half[kk], fourier[kk], hist[kk], counts, False,
+                       ks_scale, out[:, kk * nq:(kk + 1) * nq], ops[t, 1], nbuf, cbuf, sbuf, qbuf, tbuf, xbuf)
+    for kk in range(nk):
         nf = 2 + a_half.shape[1] + (16 if fourier[kk] else 0)
-        view = out[:, :nf]
-        scale = np.float64(scales[kk])
-        for t in range(ops.shape[0]):
-            if ops[t, 0]:
-                _combine(view, ops[t, 0], ops[t, 1], nf)
-            else:
-                _bits_leaf(r, w, weighted, ops[t, 2], ops[t, 3], scale, a_half[kk], fourier[kk], hist[kk], counts, use_hist, ks_scale,
-                           view, ops[t, 1], nbuf, cbuf, sbuf, qbuf, tbuf, xbuf)
         for q in range(nf):
-            sums[kk, q] += 0.0 + view[0, q]
-        if use_hist and not weighted:
-            row = hist[kk]
-            for b in range(counts.size):
-                if counts[b]:
-                    row[b] += counts[b]
-                    counts[b] = 0
+            sums[kk, q] += 0.0 + out[0, kk * nq + q]
+    if not use_hist:
+        return
+    # the KS histogram, one bit width at a time: unweighted counts in int32 (256 KiB, stays in L2), then added
+    for kk in range(nk):
+        scale = np.float64(scales[kk])
+        row = hist[kk]
+        if weighted:
+            for i in range(r.size):
+                v = r[i] * scale
+                row[int(((np.rint(v) - v) + 0.5) * ks_scale)] += np.float64(w[i])
+            continue
+        for i in range(r.size):
+            v = r[i] * scale
+            counts[int(((np.rint(v) - v) + 0.5) * ks_scale)] += 1
+        for b in range(counts.size):
+            if counts[b]:
+                row[b] += counts[b]
+                counts[b] = 0
 
 
 @njit(nogil=True, cache=True)
-def taylor_moments(r, w, weighted: bool, bins: int, order: int, scratch, into) -> None:  # pragma: no cover - compiled
-    """``into[p, g] += sum_{r in bin g} c (r - centre_g)^p``, p = 0..order, for one chunk.
+def taylor_moments(r, w, weighted: bool, bins: int, order: int, gbuf, dbuf, wbuf, starts, into) -> None:  # pragma: no cover - compiled
+    """``into[p, g] += sum_{r in bin g} c (r - centre_g)^p``, p = 0..order (``order`` = 12), for one chunk.
 
-    The chunk's sums are formed in ``scratch`` (``(bins, order + 1)``, bin-major so one value touches one
-    or two cache lines; zeroed here) in element order, as ``numpy.bincount`` does, then added to ``into``;
-    powers as repeated products ``((c d) d) ...``.
+    A counting sort by bin first (``gbuf``, ``dbuf``, ``wbuf``: scratch of the chunk's size; ``starts``: of
+    ``bins + 1``), stable, so each bin's values stay in element order; then each bin's 13 sums are formed in
+    registers in that order, as ``numpy.bincount`` adds them, with the powers as repeated products
+    ``((c d) d) ...``, and added to ``into``. (Adding into a bin-major table value by value costs 13 scattered
+    read-modify-writes per value; the sort costs one scattered write.)
     """
-    scratch[:] = 0.0
-    gs = np.empty(_BLOCK, dtype=np.int64)
-    ds = np.empty(_BLOCK)
-    ps = np.empty(_BLOCK)
-    for start in range(0, r.size, _BLOCK):  # blocks: the products vectorise, the adds stay in element order
-        m = min(_BLOCK, r.size - start)
-        for i in range(m):
-            x = r[start + i]
-            g = min(int(x * bins), bins - 1)
-            gs[i] = g
-            ds[i] = x - (g + 0.5) / bins
-        if weighted:
-            for i in range(m):
-                ps[i] = np.float64(w[start + i])
-                scratch[gs[i], 0] += ps[i]
-            first = 1
-        else:
-            for i in range(m):
-                scratch[gs[i], 0] += 1.0
-                ps[i] = ds[i]
-                scratch[gs[i], 1] += ps[i]
-            first = 2
-        for k in range(first, order + 1):
-            for i in range(m):
-                ps[i] = ps[i] * ds[i]
-            for i in range(m):
-                scratch[gs[i], k] += ps[i]
+    if order != 12:
+        raise ValueError("the Taylor accumulators are unrolled for order 12")
+    n = r.size
+    starts[:] = 0
+    for i in range(n):
+        g = min(int(r[i] * bins), bins - 1)
+        gbuf[i] = g
+        starts[g + 1] += 1
     for g in range(bins):
-        for k in range(order + 1):
-            into[k, g] += scratch[g, k]
+        starts[g + 1] += starts[g]
+    for i in range(n):
+        x = r[i]
+        g = gbuf[i]
+        pos = starts[g]
+        starts[g] = pos + 1
+        dbuf[pos] = x - (g + 0.5) / bins
+        if weighted:
+            wbuf[pos] = np.float64(w[i])
+    begin = 0  # starts[g] is now the end of bin g
+    for g in range(bins):
+        end = starts[g]
+        if end == begin:
+            continue
+        a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = a8 = a9 = a10 = a11 = a12 = 0.0
+        for j in range(begin, end):
+            d = dbuf[j]
+            if weighted:
+                p = wbuf[j]
+                a0 += p
+                p = p * d
+                a1 += p
+            else:
+                a0 += 1.0
+                p = d
+                a1 += p
+            p = p * d
+            a2 += p
+            p = p * d
+            a3 += p
+            p = p * d
+            a4 += p
+            p = p * d
+            a5 += p
+            p = p * d
+            a6 += p
+            p = p * d
+            a7 += p
+            p = p * d
+            a8 += p
+            p = p * d
+            a9 += p
+            p = p * d
+            a10 += p
+            p = p * d
+            a11 += p
+            p = p * d
+            a12 += p
+        into[0, g] += a0
+        into[1, g] += a1
+        into[2, g] += a2
+        into[3, g] += a3
+        into[4, g] += a4
+        into[5, g] += a5
+        into[6, g] += a6
+        into[7, g] += a7
+        into[8, g] += a8
+        into[9, g] += a9
+        into[10, g] += a10
+        into[11, g] += a11
+        into[12, g] += a12
+        begin = end
 
 
 @njit(nogil=True, cache=True)
@@ -525,3 +583,52 @@ def candidates(r, scale: float, ks_scale: float, lut, lo, hi, by_bin: bool, n_ou
             idx_out[m] = i
             m += 1
     return m
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _np_maximum(a: float, b: float) -> float:  # pragma: no cover - compiled
+    """``np.maximum(a, b)`` for non-NaN values (the second argument on ties, as numpy)."""
+    return a if a > b else b
+
+
+@njit(nogil=True, cache=True)
+def ks_start(hist, total: float, ks_scale: float, inv_scale: float, gap: float, bins, before, count, upper) -> tuple[int, float]:  # pragma: no cover
+    """The first open bins of the KS refinement from a histogram of ``(n + 1/2) S``, in two passes over it.
+
+    The same IEEE operations as :func:`stecheck.weights.stats._ks_candidates` and the start of
+    :class:`stecheck.weights.stats._KSRefinement` (``after`` and ``before`` as sequential cumulative sums,
+    ``inv_scale = 1 / S``): writes the candidate bins with their population weight below, weight inside and
+    bound on the KS terms, and returns ``(how many, the lower bound of D attained)``.
+    """
+    best0 = -np.inf
+    cum = 0.0
+    for b in range(hist.size):
+        c = hist[b]
+        cum += c
+        if c > 0:
+            after = cum / total
+            below = after - c / total
+            edge = b / ks_scale
+            lower = _np_maximum((after - edge) - inv_scale, edge - below) - gap
+            best0 = max(best0, lower)
+    m = 0
+    best = 0.0
+    cum = 0.0
+    for b in range(hist.size):
+        c = hist[b]
+        cum += c
+        if c > 0:
+            after = cum / total
+            below = after - c / total
+            edge = b / ks_scale
+            if _np_maximum(after - edge, (edge + inv_scale) - below) + gap >= best0:
+                under = cum - c
+                bins[m] = b
+                before[m] = under
+                count[m] = c
+                upper[m] = _np_maximum(after - edge, (edge + inv_scale) - under / total) + gap
+                lower = _np_maximum((after - edge) - inv_scale, edge - under / total) - gap
+                if lower > best:
+                    best = lower
+                m += 1
+    return m, best

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 import threading
-from types import SimpleNamespace
 from functools import lru_cache
 from typing import Final, Iterator, Sequence
 
@@ -50,7 +49,9 @@ class _Scratch(threading.local):
         self.f = np.empty(0)
         self.r = np.empty(0)
         self.hist = np.empty((0, ref.KS_BINS))
-        self.taylor: NDArray[np.float64] | None = None
+        self.taylor_size = 0
+        self.taylor = (np.empty(0, dtype=np.int64), np.empty(0), np.empty(0))
+        self.starts = np.empty(ref.TAYLOR_BINS + 1, dtype=np.int64)
 
     def values(self, size: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         if size > self.size:
@@ -66,10 +67,12 @@ class _Scratch(threading.local):
         out.fill(0.0)
         return out
 
-    def taylor_scratch(self) -> NDArray[np.float64]:
-        if self.taylor is None:
-            self.taylor = np.empty((ref.TAYLOR_BINS, ref.TAYLOR_ORDER + 1))
-        return self.taylor
+    def taylor_scratch(self, size: int) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
+        """Scratch of :func:`stecheck.core.weightscan.taylor_moments` for a chunk of ``size`` values."""
+        if size > self.taylor_size:
+            self.taylor_size = size
+            self.taylor = (np.empty(size, dtype=np.int64), np.empty(size), np.empty(size))
+        return (*self.taylor, self.starts)
 
 
 _SCRATCH = _Scratch()
@@ -174,7 +177,7 @@ def fast_tensor_statistics(
         r1 += c1
         r2 += c2
         if moments is not None:
-            weightscan.taylor_moments(r, w, weighted, ref.TAYLOR_BINS, ref.TAYLOR_ORDER, _SCRATCH.taylor_scratch(), moments)
+            weightscan.taylor_moments(r, w, weighted, ref.TAYLOR_BINS, ref.TAYLOR_ORDER, *_SCRATCH.taylor_scratch(r.size), moments)
         weightscan.bit_sums(r, w, weighted, scales, a_half, direct, hist, not small, float(ref._KS_SCALE), sums)
         if kept is not None:
             kept_size += r.size
@@ -217,9 +220,18 @@ def _ks_by_sorting(r: NDArray[np.float64], w: NDArray[np.int64], weighted: bool,
     return out.tolist()
 
 
+def _ks_state(scale: int, hist: NDArray[np.float64], total: float) -> ref._KSRefinement:
+    """:class:`stecheck.weights.stats._KSRefinement` of a histogram, its open bins found by the compiled
+    :func:`stecheck.core.weightscan.ks_start` (the same values as its numpy ``__init__``)."""
+    bins = np.empty(hist.size, dtype=np.intp)
+    before, count, upper = np.empty(hist.size), np.empty(hist.size), np.empty(hist.size)
+    m, best = weightscan.ks_start(hist, total, float(ref._KS_SCALE), 1.0 / ref._KS_SCALE, ref._GAP, bins, before, count, upper)
+    return ref._KSRefinement.from_candidates(scale, total, bins[:m].copy(), before[:m].copy(), count[:m].copy(), upper[:m].copy(), best)
+
+
 def _ks_refined(source, scales: NDArray[np.int64], hist: NDArray[np.float64], total: float) -> list[float]:
     """:func:`stecheck.weights.stats._ks_exact` with a compiled filter in front of each state's ``add``."""
-    states = [ref._KSRefinement(SimpleNamespace(scale=int(L), hist=hist[i].copy()), total) for i, L in enumerate(scales)]
+    states = [_ks_state(int(L), hist[i], total) for i, L in enumerate(scales)]
     no_lut = np.zeros(1, dtype=np.uint8)
     no_edges = np.zeros(1)
     while True:

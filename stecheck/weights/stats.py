@@ -55,6 +55,7 @@ __all__ = [
     "ks_pvalue",
     "rounding_errors",
     "taylor_fourier_sums",
+    "direct_fourier",
     "tensor_statistics",
 ]
 
@@ -231,24 +232,28 @@ def _taylor_moments(r: NDArray[np.float64], weights: NDArray | None, into: NDArr
             power *= d
 
 
+_FACTORIALS: Final = np.array([math.factorial(p) for p in range(TAYLOR_ORDER + 1)])
+
+
 def taylor_fourier_sums(spectra: NDArray[np.complex128], freqs: Sequence[int]) -> NDArray[np.complex128]:
     """``sum_i c_i exp(-2 pi i m r_i)`` for each frequency m, from binned Taylor moments.
 
     With bin centres ``x_g = (g + 1/2)/G`` and ``d = r - x_g``:
     ``exp(-2 pi i m r) = exp(-2 pi i m x_g) sum_p (-2 pi i m)^p d^p / p!``, and the sum over g for all m at
     once is one FFT per order p (Anderson and Dahleh, SIAM J. Sci. Comput. 17(4), 1996): ``spectra`` is
-    ``numpy.fft.fft(M, axis=1)``, i.e. ``sum_g M[p, g] exp(-2 pi i m g / G)``. Requires ``m <= TAYLOR_MAX_FREQ``.
+    ``numpy.fft.fft(M, axis=1)``, i.e. ``sum_g M[p, g] exp(-2 pi i m g / G)``, or its first half
+    ``numpy.fft.rfft(M, axis=1)`` (M is real; half the cost). Requires ``m <= TAYLOR_MAX_FREQ``.
     """
     out = np.empty(len(freqs), dtype=np.complex128)
     for i, m in enumerate(freqs):
         if not 0 < m <= TAYLOR_MAX_FREQ:
             raise ValueError(f"frequency {m} outside the Taylor grid's range")
-        coef = (-2j * np.pi * m) ** np.arange(TAYLOR_ORDER + 1) / np.array([math.factorial(p) for p in range(TAYLOR_ORDER + 1)])
+        coef = (-2j * np.pi * m) ** np.arange(TAYLOR_ORDER + 1) / _FACTORIALS
         out[i] = np.exp(-1j * np.pi * m / TAYLOR_BINS) * np.dot(coef, spectra[:, m % TAYLOR_BINS])
     return out
 
 
-def _direct_fourier(n: NDArray[np.float64], weights: NDArray | None) -> NDArray[np.complex128]:
+def direct_fourier(n: NDArray[np.float64], weights: NDArray | None) -> NDArray[np.complex128]:
     """``sum c exp(2 pi i l n)``, l = 1..8, by powers of ``exp(2 pi i n) = cos y + i sin y`` (``y = 2 pi n``,
     :func:`stecheck.core.weightscan.unit_phasor`) in real arithmetic:
     ``(p_re, p_im) <- (p_re cos y - p_im sin y, p_re sin y + p_im cos y)``."""
@@ -324,7 +329,7 @@ class _BitsAccumulator:
             np.subtract(plan.lh + 0.5, n, out=tmp)
             self.crossings[i] += _wsum(np.floor(tmp, out=tmp), weights)
         if not self.taylor:
-            self.fourier += _direct_fourier(n, weights)
+            self.fourier += direct_fourier(n, weights)
 
 
 class _Work:
@@ -443,7 +448,7 @@ def finish_statistics(
     """
     total = float(extent.count)
     var_r = max(r2 / total - (r1 / total) ** 2, 0.0)
-    spectra = np.fft.fft(moments, axis=1) if moments is not None else None
+    spectra = np.fft.rfft(moments, axis=1) if moments is not None else None  # frequencies up to TAYLOR_MAX_FREQ < G/2
     pvalues = ks_pvalues(ks, extent.count)
     fourier = np.empty((len(sums), FOURIER_ORDERS), dtype=np.complex128)
     for i, (k, scale, plans, s1, s2, crossings, direct) in enumerate(sums):
@@ -535,6 +540,18 @@ class _KSRefinement:
         self.gather = np.zeros(bins.size, dtype=bool)
         self.split = np.zeros(bins.size, dtype=bool)
         self.sub_bins = 1
+
+    @classmethod
+    def from_candidates(cls, scale: int, total: float, bins: NDArray[np.intp], before: NDArray[np.float64],
+                        count: NDArray[np.float64], upper: NDArray[np.float64], best: float) -> _KSRefinement:
+        """The state ``__init__`` builds, from its open bins computed elsewhere (the compiled
+        :func:`stecheck.core.weightscan.ks_start`, the same operations)."""
+        self = cls.__new__(cls)
+        self.scale, self.total, self.best, self.exact, self.sub_bins = scale, total, best, 0.0, 1
+        self.open = _Open(before, count, upper, bins=bins)
+        self.gather = np.zeros(bins.size, dtype=bool)
+        self.split = np.zeros(bins.size, dtype=bool)
+        return self
 
     @property
     def done(self) -> bool:
