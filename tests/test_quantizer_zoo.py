@@ -200,16 +200,22 @@ def test_regenerate_writes_the_zoo_runs_and_the_readme_has_its_markers() -> None
     assert readme.count("<!-- begin:quantizers -->") == readme.count("<!-- end:quantizers -->") == 1
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="weights/quantized.py reads blocks of whole groups, not whole rows, and reshapes them into rows: "
-                          "a [N, 384] tensor over 2^18 elements fails under group=128 along its rows (axis=none groups do not)")
 def test_groups_along_rows_of_a_tensor_larger_than_a_chunk() -> None:
+    """Groups of 128 along rows of 384 over 2^18 elements (blocks of whole groups inside long rows) equal the
+    same groups taken as runs of consecutive weights, on the compiled and the numpy path."""
     from stecheck.core.quantizers import parse_quantizer
     from stecheck.weights.quantized import array_statistics
 
     w = np.random.Generator(np.random.PCG64(SEED)).standard_normal((1024, 384)).astype(np.float32)
-    st = array_statistics(w, parse_quantizer("absmax(4,group=128)"), (1e-3,))
-    assert st.p_n_zero is not None and st.p_n_zero >= 1 / 128  # each group's max lands on the top level
+    rows = parse_quantizer("absmax(4,group=128)")
+    runs = parse_quantizer("absmax(4,group=128,axis=none,ragged=last)")
+    for fast in (True, False):
+        st = array_statistics(w, rows, (1e-3,), fast=fast)
+        flat = array_statistics(w, runs, (1e-3,), fast=fast)
+        assert st.p_n_zero is not None and st.p_n_zero >= 1 / 128  # each group's max lands on the top level
+        for field in ("mean_n", "var_n", "p_n_zero", "ks_stat", "ste", "sqnr_db"):
+            assert getattr(st, field) == pytest.approx(getattr(flat, field), rel=1e-12, abs=1e-15), field
+        assert st.mean_fd == pytest.approx(flat.mean_fd, rel=1e-12)
 
 
 SIM_QUANTIZERS = ("absmax(4,scale=0.1)", "fp(e4m3,scale=0.01)")
