@@ -1,9 +1,18 @@
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import settings
 from typer.testing import CliRunner
 
 from stecheck.cli.app import app
+
+# Property tests draw the same examples on every run (a test that passes once passes always);
+# HYPOTHESIS_PROFILE=explore draws fresh ones, to look for new failing cases.
+settings.register_profile("fixed", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fixed"))
 
 #: Fixed 128-bit seeds for statistical tests.
 SEED = 0x9E3779B97F4A7C15F39CC0605CEDC834

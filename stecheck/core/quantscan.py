@@ -103,9 +103,8 @@ def _group_scales(x, length: int, group: int, mode: int, top: float, div, mul, z
                         mn = min(mn, v)
                 hi = mx if mx > 0.0 else 0.0  # np.maximum(max, 0.0): the second argument on ties
                 lo = mn if mn < 0.0 else 0.0
-                span = hi - lo
-                if span > 0:  # Quantizer._affine
-                    s = span / top
+                s = (hi - lo) / top
+                if s > 0:  # Quantizer._affine: a step that underflows to 0 makes a constant group
                     div[g] = s
                     mul[g] = 1.0
                     sigma[g] = s

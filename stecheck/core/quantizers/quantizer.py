@@ -177,9 +177,9 @@ class Quantizer:
         else:
             hi = np.maximum(group_reduce(x, self.axis, self.group, self.ragged, np.maximum, self.spec), 0.0)
             lo = np.minimum(group_reduce(x, self.axis, self.group, self.ragged, np.minimum, self.spec), 0.0)
-        span = hi - lo
-        live = span > 0
-        sigma = np.where(live, span / top, 0.0)
+        step = (hi - lo) / top
+        live = step > 0  # a span so small that its step underflows to 0 is a constant group
+        sigma = np.where(live, step, 0.0)
         safe = np.where(live, sigma, 1.0)
         zero = np.where(live, np.clip(np.rint(-lo / safe), 0.0, top), 0.0)
         return Scaling(safe, np.where(live, 1.0, 0.0), zero, sigma)
