@@ -159,29 +159,69 @@ def test_weights_scan_of_a_sharded_checkpoint_on_the_cluster_gives_the_same_reco
     assert local.count("model.layers.") == 6 * 4 * 2
 
 
-def test_a_weights_task_carries_a_path_and_an_index_never_the_tensor(tmp_path: Path) -> None:
+def test_a_weights_task_carries_paths_and_indices_never_the_tensors(tmp_path: Path) -> None:
     import pickle
 
     from stecheck.weights import open_source, scan, select
-    from stecheck.weights.scan import remote_statistics
+    from stecheck.weights.scan import remote_statistics, remote_tensors
 
     source = open_source(str(_checkpoint(tmp_path / "ckpt")))
     tensors = select(source.tensors, all_tensors=True)
     sent: list[tuple] = []
 
     def recording_map(fn, tasks):
+        assert fn is remote_tensors
         for args in tasks:
             sent.append(args)
             yield fn(*pickle.loads(pickle.dumps(args)))
 
-    assert scan(source.label, tensors, (2, 3), (1e-3,), mapper=recording_map) == scan(source.label, tensors, (2, 3), (1e-3,))
-    assert len(sent) == len(tensors) == 7
-    for args, tensor in zip(sent, tensors):
-        path, index, name = args[:3]
+    quantizers = ("dorefa", "absmax(4,group=16)")
+    assert scan(source.label, tensors, (2, 3), (1e-3,), mapper=recording_map, quantizers=quantizers) == scan(
+        source.label, tensors, (2, 3), (1e-3,), quantizers=quantizers)
+    assert len(sent) == 1  # seven small tensors: one batch
+    entries = [entry for args in sent for entry in args[0]]
+    assert len(entries) == len(tensors) == 7
+    for (path, index, name), tensor in zip(entries, tensors):
         assert Path(path) == tmp_path / "ckpt" and Path(path).is_absolute() and name == tensor.name  # the source, opened once per worker
-        assert all(type(a) in (str, int, tuple) for a in args) and len(pickle.dumps(args)) < 1000
+    for args in sent:
+        assert args[1:] == ((2, 3), (1e-3,), "dorefa", ("absmax(4,group=16)",)) and len(pickle.dumps(args)) < 2000
     with pytest.raises(StecheckError, match="same files at the same path"):
         remote_statistics(str(tmp_path / "gone.safetensors"), 0, "x", (2,), (1e-3,), "dorefa")
+
+
+def _pipe_to_memory(root: str, files: dict[str, bytes]) -> int:
+    """Write ``files`` under ``root`` of this process's fsspec memory file system (run on each worker)."""
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    for name, data in files.items():
+        fs.pipe_file(f"{root}/{name}", data)
+    return len(files)
+
+
+def test_weights_from_urls_on_the_cluster_give_the_records_of_the_local_path(runner, scheduler: str, tmp_path: Path) -> None:
+    import uuid
+
+    pytest.importorskip("fsspec")
+    from tests.test_weights_urls import write_checkpoint
+
+    source = write_checkpoint(tmp_path / "ckpt")
+    args = ("-k", "1-4", "--h", "1e-3", "--all", "-Q", "dorefa", "-Q", "absmax(4,group=16)", "--no-save", "--format", "json")
+
+    def records(where: str, *extra: str) -> list[dict]:
+        out = json.loads(_stdout(invoke(runner, "weights", where, *args, *extra)))["records"]
+        return [{k: v for k, v in r.items() if k != "source"} for r in out]
+
+    local = records(str(source))
+    assert records(source.as_uri(), "--cluster", scheduler) == local
+    # fsspec's memory file system lives in each process: the workers get their own copy of the files, so
+    # they can only have read the tensors by URL and byte range
+    root = f"/stecheck-{uuid.uuid4().hex}"
+    files = {p.name: p.read_bytes() for p in source.iterdir()}
+    _pipe_to_memory(root, files)
+    with distributed.Client(scheduler, timeout=10) as client:
+        assert set(client.run(_pipe_to_memory, root, files).values()) == {len(files)}
+    assert records(f"memory://{root}", "--cluster", scheduler) == local
 
 
 def test_check_on_the_cluster_gives_the_same_verdicts(runner, scheduler: str, tmp_path: Path, monkeypatch) -> None:
