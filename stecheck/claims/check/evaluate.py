@@ -125,7 +125,7 @@ def plan_scans(bounds: Sequence[Bound]) -> list[WeightsGroup]:
     return groups
 
 
-def _scan_records(group: WeightsGroup, first: Bound, cluster: Cluster | None = None) -> list[Record]:
+def _scan_records(group: WeightsGroup, first: Bound, cluster: Cluster | None = None, threads: int = 1) -> list[Record]:
     """The records of one weights scan (tensor rows for a pattern, else the aggregate rows).
 
     A source that cannot be opened, or a pattern that selects no tensor, is a :class:`BoundsError`
@@ -146,7 +146,8 @@ def _scan_records(group: WeightsGroup, first: Bound, cluster: Cluster | None = N
     except StecheckError as exc:
         field = "weights" if group.tensor is None else "tensor"
         raise BoundsError(f"{where}, field {field!r}: {exc}") from None
-    records = scan(src.label, tensors, group.bits, group.steps, group.transform, mapper=None if cluster is None else cluster.map)
+    records = scan(src.label, tensors, group.bits, group.steps, group.transform, mapper=None if cluster is None else cluster.map,
+                   threads=threads if cluster is None else 1)
     return [r for r in records if r["kind"] == ("aggregate" if group.tensor is None else "tensor")]
 
 
@@ -281,7 +282,7 @@ def evaluate(
     verdicts: list[list[Record]] = [[] for _ in bounds]
     runs = []
     for wgroup in plan_scans(bounds):
-        records = _scan_records(wgroup, bounds[wgroup.members[0]], cluster)
+        records = _scan_records(wgroup, bounds[wgroup.members[0]], cluster, threads)
         for index in wgroup.members:
             verdicts[index] = [verdict(bounds[index], rec) for rec in _tensor_cells(bounds[index], records)]
         runs.append({"source": wgroup.source, "samples": None, "seed": None, "method": f"weights ({wgroup.transform})",
