@@ -4,7 +4,9 @@ Writes the file chunk by chunk (8 tensors of 8192 x 16384 bfloat16 Student-t wei
 runs `stecheck weights FILE -k 1-8` in a child process and reads the child's peak resident set size
 (``ru_maxrss`` of ``os.wait4``). The file is read by offset, chunk by chunk, never memory-mapped whole.
 
-    python bench/weights_memory.py [--gib G] [--max-mb M] [--keep FILE]
+    python bench/weights_memory.py [--gib G] [--max-mb M] [--threads N] [--keep FILE]
+
+``--threads N`` scans with ``-j N`` (N tensors at a time, each read chunk by chunk).
 
 Writes results/bench/weights_memory.json; exits 1 if the peak RSS reaches --max-mb (default 400).
 """
@@ -59,6 +61,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gib", type=float, default=2.0, help="file size in GiB (multiples of 0.25)")
     parser.add_argument("--max-mb", type=float, default=400.0)
+    parser.add_argument("--threads", type=int, default=1, help="scan with -j N")
     parser.add_argument("--keep", type=Path, default=None, help="write (or reuse) the file here instead of a temp dir")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
@@ -66,7 +69,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         path = args.keep or Path(tmp) / "generated-bf16.safetensors"
         size = path.stat().st_size if path.exists() else write_file(path, tensors)
-        command = [sys.executable, "-m", "stecheck", "weights", str(path), "--bits", "1-8", "--no-save", "--format", "json", "--quiet"]
+        command = [sys.executable, "-m", "stecheck", "weights", str(path), "--bits", "1-8", "--no-save", "--format", "json", "--quiet", "-j", str(args.threads)]
         status, wall, peak = child_peak_rss(command)
     baseline_status, _, baseline_peak = child_peak_rss([sys.executable, "-c", "import stecheck.cli.app"])
     result = {
@@ -74,13 +77,14 @@ def main() -> int:
         "tensors": tensors,
         "dtype": "bfloat16",
         "bits": "1-8",
+        "threads": args.threads,
         "peak_rss_mb": peak / 1e6,
         "import_rss_mb": baseline_peak / 1e6,
         "wall_s": wall,
         "target_mb": args.max_mb,
         "cpu_count": os.cpu_count(),
     }
-    print(f"scan of a {size / 2**30:.2f} GiB bf16 safetensors file: peak RSS {peak / 1e6:.0f} MB "
+    print(f"scan of a {size / 2**30:.2f} GiB bf16 safetensors file ({args.threads} thread(s)): peak RSS {peak / 1e6:.0f} MB "
           f"(target < {args.max_mb:g} MB; importing stecheck alone: {baseline_peak / 1e6:.0f} MB), {wall:.1f} s")
     if status != 0 or baseline_status != 0:
         print("the scan failed", file=sys.stderr)

@@ -307,7 +307,7 @@ def scan(
     widths = tuple(sorted({k for q in parsed if q.kind == "dorefa" for k in (bits if q.spec == "dorefa" else (q.bits,))}))
     others = list({q.spec: q for q in parsed if q.kind != "dorefa"}.values())
     specs = tuple(q.spec for q in others)
-    steps = tuple(float(h) for h in steps)
+    steps = tuple(steps)
     dorefa_records: list[Record] = []
     by_quantizer: dict[str, list[Record]] = {q.spec: [] for q in others}
     results: Iterator[TensorResult]
