@@ -262,6 +262,34 @@ def test_phase_cli_on_the_cluster_writes_the_same_files(runner, scheduler: str, 
         assert (tmp_path / "remote" / name).read_bytes() == (tmp_path / "local" / name).read_bytes(), name
 
 
+def _where_work(index: int) -> tuple[int, str]:
+    import time as _time
+
+    from distributed import get_worker
+
+    _time.sleep(0.05)  # long enough for both workers to take tasks
+    return index, get_worker().address
+
+
+def _where_combine(total, part):
+    """A running total that is large (16 MB) while each part is tiny: left to itself, Dask would move the
+    part to the total; the fold must run the merge where the part is."""
+    from distributed import get_worker
+
+    here = get_worker().address
+    seen = [] if total is None else total[1]
+    return np.zeros(1 << 21), [*seen, (part[0], part[1], here)]
+
+
+def test_a_fold_merges_on_the_worker_that_holds_the_work_result(scheduler: str) -> None:
+    with Cluster(scheduler) as cluster:
+        merged = cluster.fold(_where_work, _where_combine, [((i,), 1) for i in range(12)])
+    links = merged[1]
+    assert [index for index, _, _ in links] == list(range(12))  # merged in order
+    assert len({worker for _, worker, _ in links}) == 2  # the work ran on both workers
+    assert all(worker == here for _, worker, here in links)
+
+
 # ------------------------------------------------------------------ faults
 
 
