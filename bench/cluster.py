@@ -12,7 +12,7 @@ After the scan, each worker reports its peak resident set size: ``VmHWM`` of ``/
 high-water mark of the worker's own memory. Not ``ru_maxrss``: Linux carries it across ``execve``, so a
 worker started by a nanny forked from a large client reports the client's size at that moment (this
 script's process holds the sweep's results by then: 434 MB was measured that way, for workers whose own
-peak was about 250 MB). A fresh cluster serves the scan, so the peak is the scan's.
+peak was about 265 MB). A fresh cluster serves the scan, so the peak is the scan's.
 
     python bench/cluster.py [--gib G] [--repeats R] [--target 1.7] [--max-mb 400] [--keep DIR] [--no-write]
 
