@@ -3,9 +3,16 @@
 Both sides compute the same records (checked here, byte for byte): the sweep with
 ``stecheck.engine.runner.run`` (threads=1, then ``cluster=``), the scan with ``stecheck.weights.scan``
 (in-process, then ``mapper=cluster.map``, each tensor one task that reads its shard by path). Timings are
-medians of interleaved runs after one warm-up on each side (numba compiles in every worker process once;
-the checkpoint is then in the page cache for both sides). After the scan, each worker reports its peak
-resident set size (``ru_maxrss``); a fresh cluster serves the scan, so the peak is the scan's.
+medians of interleaved runs after one warm-up on each side (numba's kernels load in every worker process
+once; the checkpoint is then in the page cache for both sides). Each side's CPU time over its wall time is
+the cores it actually got (the client's process time for the local side; the workers' and the client's
+for the cluster), so a ratio measured on a busy machine can be read against the cores there were.
+
+After the scan, each worker reports its peak resident set size: ``VmHWM`` of ``/proc/self/status``, the
+high-water mark of the worker's own memory. Not ``ru_maxrss``: Linux carries it across ``execve``, so a
+worker started by a nanny forked from a large client reports the client's size at that moment (this
+script's process holds the sweep's results by then: 434 MB was measured that way, for workers whose own
+peak was about 265 MB). A fresh cluster serves the scan, so the peak is the scan's.
 
     python bench/cluster.py [--gib G] [--repeats R] [--target 1.7] [--max-mb 400] [--keep DIR] [--no-write]
 
@@ -19,16 +26,18 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import statistics
 import struct
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 import ml_dtypes
 import numpy as np
 
-from _common import interleaved_times, machine, write_result
+from _common import machine, write_result
 
 from stecheck.config import RunConfig
 from stecheck.engine.cluster import Cluster
@@ -75,9 +84,50 @@ def write_checkpoint(directory: Path, gib: float, seed: int = 20240601) -> tuple
 
 
 def _peak_rss() -> int:
+    """Peak resident set size of this process in bytes (run on each worker): ``VmHWM`` (module docstring)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     import resource
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux; see the module docstring
+
+
+def _cpu_seconds() -> float:
+    """User plus system CPU time of this process (run on each worker)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(fns: dict[str, tuple[Callable[[], object], Callable[[], float]]], repeats: int) -> dict[str, dict[str, float]]:
+    """Median wall time and cores got per side, over ``repeats`` interleaved rounds.
+
+    ``fns`` maps a side to ``(run, cpu)``: ``cpu()`` is read before and after each run, outside its timing.
+    """
+    walls: dict[str, list[float]] = {name: [] for name in fns}
+    cores: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, (fn, cpu) in fns.items():
+            before = cpu()
+            start = time.perf_counter()
+            fn()
+            wall = time.perf_counter() - start
+            walls[name].append(wall)
+            cores[name].append((cpu() - before) / wall)
+    return {name: {"wall_s": statistics.median(walls[name]), "cores": statistics.median(cores[name])} for name in fns}
+
+
+def _sides(local: Callable[[], object], remote: Callable[[], object], cluster: Cluster) -> dict[str, tuple[Callable[[], object], Callable[[], float]]]:
+    def cluster_cpu() -> float:
+        return time.process_time() + sum(cluster.client.run(_cpu_seconds).values())
+
+    return {"local": (local, time.process_time), "cluster": (remote, cluster_cpu)}
 
 
 def bench_sweep(repeats: int) -> dict:
@@ -85,11 +135,12 @@ def bench_sweep(repeats: int) -> dict:
         local = run(SWEEP)
         remote = run(SWEEP, cluster=cluster)  # warm-up: numba compiles in each worker
         identical = to_json_text({}, local.records) == to_json_text({}, remote.records)
-        times = interleaved_times({"local": lambda: run(SWEEP), "cluster": lambda: run(SWEEP, cluster=cluster)}, repeats)
+        times = timed(_sides(lambda: run(SWEEP), lambda: run(SWEEP, cluster=cluster), cluster), repeats)
     cells = len(SWEEP.inputs) * len(SWEEP.bits) * len(SWEEP.roundings)
     return {"inputs": list(SWEEP.inputs), "bits": "1-8", "samples": SWEEP.samples, "cells": cells, "records": len(local.records),
-            "local_s": times["local"][0], "cluster_s": times["cluster"][0], "ratio": times["local"][0] / times["cluster"][0],
-            "identical": identical}
+            "local_s": times["local"]["wall_s"], "cluster_s": times["cluster"]["wall_s"],
+            "ratio": times["local"]["wall_s"] / times["cluster"]["wall_s"], "local_cores": times["local"]["cores"],
+            "cluster_cores": times["cluster"]["cores"], "identical": identical}
 
 
 def bench_scan(directory: Path, repeats: int) -> dict:
@@ -98,19 +149,19 @@ def bench_scan(directory: Path, repeats: int) -> dict:
     bits, steps = tuple(range(1, 9)), (1e-3,)
 
     def local() -> list:
-        fresh = select(open_source(str(directory)).tensors)  # a TensorRef keeps a 16-bit tensor's value table
-        return scan(source.label, fresh, bits, steps)
+        return scan(source.label, tensors, bits, steps)
 
     with Cluster("local:2") as cluster:
         first = local()
         identical = to_json_text({}, first) == to_json_text({}, scan(source.label, tensors, bits, steps, mapper=cluster.map))
-        times = interleaved_times({"local": local, "cluster": lambda: scan(source.label, tensors, bits, steps, mapper=cluster.map)}, repeats)
+        times = timed(_sides(local, lambda: scan(source.label, tensors, bits, steps, mapper=cluster.map), cluster), repeats)
         rss = sorted(cluster.client.run(_peak_rss).values())
     nbytes = sum(t.size * t.dtype.itemsize for t in tensors)
     return {"tensors": len(tensors), "shards": len(list(directory.glob("*.safetensors"))), "bytes": nbytes, "dtype": "bfloat16",
-            "bits": "1-8", "local_s": times["local"][0], "cluster_s": times["cluster"][0],
-            "ratio": times["local"][0] / times["cluster"][0], "identical": identical,
-            "bytes_per_s_one_core": nbytes / times["local"][0], "worker_peak_rss_mb": [r / 1e6 for r in rss]}
+            "bits": "1-8", "local_s": times["local"]["wall_s"], "cluster_s": times["cluster"]["wall_s"],
+            "ratio": times["local"]["wall_s"] / times["cluster"]["wall_s"], "local_cores": times["local"]["cores"],
+            "cluster_cores": times["cluster"]["cores"], "identical": identical,
+            "bytes_per_s_one_core": nbytes / times["local"]["wall_s"], "worker_peak_rss_mb": [r / 1e6 for r in rss]}
 
 
 def main() -> int:
@@ -141,10 +192,11 @@ def main() -> int:
     result["met"] = met
     print(f"sweep ({sweep['cells']} cells, {sweep['samples']:,} samples per input): 1 thread {sweep['local_s']:.2f} s, "
           f"LocalCluster 2 workers {sweep['cluster_s']:.2f} s: {sweep['ratio']:.2f}x (target {args.target:g}x), "
-          f"records identical: {sweep['identical']}")
+          f"records identical: {sweep['identical']}; cores got: {sweep['local_cores']:.2f} local, {sweep['cluster_cores']:.2f} cluster")
     print(f"scan ({scan_result['tensors']} bf16 tensors in {scan_result['shards']} shards, {scan_result['bytes'] / 2**30:.2f} GiB, k = 1-8): "
           f"1 thread {scan_result['local_s']:.2f} s, LocalCluster 2 workers {scan_result['cluster_s']:.2f} s: "
           f"{scan_result['ratio']:.2f}x (target {args.target:g}x), records identical: {scan_result['identical']}; "
+          f"cores got: {scan_result['local_cores']:.2f} local, {scan_result['cluster_cores']:.2f} cluster; "
           f"worker peak RSS {', '.join(f'{m:.0f}' for m in scan_result['worker_peak_rss_mb'])} MB (target < {args.max_mb:g} MB)")
     print(f"load average {before['load_average']} before, {result['load_average_after']} after; "
           + ", ".join(f"{name}: {'met' if ok else 'MISSED'}" for name, ok in met.items()))

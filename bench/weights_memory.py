@@ -2,9 +2,11 @@
 
 Writes the file chunk by chunk (8 tensors of 8192 x 16384 bfloat16 Student-t weights, 2 GiB of data), then
 runs `stecheck weights FILE -k 1-8` in a child process and reads the child's peak resident set size
-(``ru_maxrss`` of ``os.wait4``). The file is read by offset, chunk by chunk, never memory-mapped whole.
+(its own ``VmHWM`` at exit; see ``child_peak_rss``). The file is read by offset, chunk by chunk, never memory-mapped whole.
 
-    python bench/weights_memory.py [--gib G] [--max-mb M] [--keep FILE]
+    python bench/weights_memory.py [--gib G] [--max-mb M] [--threads N] [--keep FILE]
+
+``--threads N`` scans with ``-j N`` (N tensors at a time, each read chunk by chunk).
 
 Writes results/bench/weights_memory.json; exits 1 if the peak RSS reaches --max-mb (default 400).
 """
@@ -46,19 +48,47 @@ def write_file(path: Path, tensors: int, seed: int = 20240601) -> int:
     return path.stat().st_size
 
 
+#: Run in the child before its command: at exit, print the high-water mark of its own memory (``VmHWM``).
+#: Not ``ru_maxrss`` (of ``os.wait4``): Linux carries it across ``execve``, so a child forked from this
+#: script reports at least this script's size at the fork (275 MB right after writing the file).
+_REPORT_PEAK = (
+    "import atexit, sys\n"
+    "def _peak():\n"
+    "    with open('/proc/self/status') as status:\n"
+    "        kib = next(int(line.split()[1]) for line in status if line.startswith('VmHWM:'))\n"
+    "    sys.stderr.write(f'\\nstecheck-bench-vmhwm-kib {kib}\\n')\n"
+    "atexit.register(_peak)\n"
+)
+
+
 def child_peak_rss(command: list[str]) -> tuple[int, float, int]:
-    """``(exit status, wall seconds, peak RSS in bytes)`` of a child process."""
+    """``(exit status, wall seconds, peak RSS in bytes)`` of ``[sys.executable, "-c", CODE, ...]`` or
+    ``[sys.executable, "-m", MODULE, ...]``: the child's own ``VmHWM`` where /proc has it, else ``ru_maxrss``."""
+    import tempfile
+
+    if sys.platform.startswith("linux") and command[1] in ("-c", "-m"):
+        if command[1] == "-c":
+            command = [command[0], "-c", _REPORT_PEAK + command[2], *command[3:]]
+        else:
+            run = f"import runpy\nsys.argv[0] = {command[2]!r}\nrunpy.run_module({command[2]!r}, run_name='__main__', alter_sys=True)\n"
+            command = [command[0], "-c", _REPORT_PEAK + run, *command[3:]]
     start = time.perf_counter()
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
+    with tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        err.seek(0)
+        reported = [int(line.split()[1]) for line in err.read().splitlines() if line.startswith("stecheck-bench-vmhwm-kib ")]
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, time.perf_counter() - start, usage.ru_maxrss * 1024  # ru_maxrss is in KiB on Linux
+    peak = reported[-1] * 1024 if reported else usage.ru_maxrss * 1024  # KiB on Linux
+    return proc.returncode, wall, peak
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gib", type=float, default=2.0, help="file size in GiB (multiples of 0.25)")
     parser.add_argument("--max-mb", type=float, default=400.0)
+    parser.add_argument("--threads", type=int, default=1, help="scan with -j N")
     parser.add_argument("--keep", type=Path, default=None, help="write (or reuse) the file here instead of a temp dir")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
@@ -66,7 +96,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         path = args.keep or Path(tmp) / "generated-bf16.safetensors"
         size = path.stat().st_size if path.exists() else write_file(path, tensors)
-        command = [sys.executable, "-m", "stecheck", "weights", str(path), "--bits", "1-8", "--no-save", "--format", "json", "--quiet"]
+        command = [sys.executable, "-m", "stecheck", "weights", str(path), "--bits", "1-8", "--no-save", "--format", "json", "--quiet", "-j", str(args.threads)]
         status, wall, peak = child_peak_rss(command)
     baseline_status, _, baseline_peak = child_peak_rss([sys.executable, "-c", "import stecheck.cli.app"])
     result = {
@@ -74,13 +104,14 @@ def main() -> int:
         "tensors": tensors,
         "dtype": "bfloat16",
         "bits": "1-8",
+        "threads": args.threads,
         "peak_rss_mb": peak / 1e6,
         "import_rss_mb": baseline_peak / 1e6,
         "wall_s": wall,
         "target_mb": args.max_mb,
         "cpu_count": os.cpu_count(),
     }
-    print(f"scan of a {size / 2**30:.2f} GiB bf16 safetensors file: peak RSS {peak / 1e6:.0f} MB "
+    print(f"scan of a {size / 2**30:.2f} GiB bf16 safetensors file ({args.threads} thread(s)): peak RSS {peak / 1e6:.0f} MB "
           f"(target < {args.max_mb:g} MB; importing stecheck alone: {baseline_peak / 1e6:.0f} MB), {wall:.1f} s")
     if status != 0 or baseline_status != 0:
         print("the scan failed", file=sys.stderr)

@@ -159,29 +159,69 @@ def test_weights_scan_of_a_sharded_checkpoint_on_the_cluster_gives_the_same_reco
     assert local.count("model.layers.") == 6 * 4 * 2
 
 
-def test_a_weights_task_carries_a_path_and_an_index_never_the_tensor(tmp_path: Path) -> None:
+def test_a_weights_task_carries_paths_and_indices_never_the_tensors(tmp_path: Path) -> None:
     import pickle
 
     from stecheck.weights import open_source, scan, select
-    from stecheck.weights.scan import remote_statistics
+    from stecheck.weights.scan import remote_statistics, remote_tensors
 
     source = open_source(str(_checkpoint(tmp_path / "ckpt")))
     tensors = select(source.tensors, all_tensors=True)
     sent: list[tuple] = []
 
     def recording_map(fn, tasks):
+        assert fn is remote_tensors
         for args in tasks:
             sent.append(args)
             yield fn(*pickle.loads(pickle.dumps(args)))
 
-    assert scan(source.label, tensors, (2, 3), (1e-3,), mapper=recording_map) == scan(source.label, tensors, (2, 3), (1e-3,))
-    assert len(sent) == len(tensors) == 7
-    for args, tensor in zip(sent, tensors):
-        path, index, name = args[:3]
+    quantizers = ("dorefa", "absmax(4,group=16)")
+    assert scan(source.label, tensors, (2, 3), (1e-3,), mapper=recording_map, quantizers=quantizers) == scan(
+        source.label, tensors, (2, 3), (1e-3,), quantizers=quantizers)
+    assert len(sent) == 1  # seven small tensors: one batch
+    entries = [entry for args in sent for entry in args[0]]
+    assert len(entries) == len(tensors) == 7
+    for (path, index, name), tensor in zip(entries, tensors):
         assert Path(path) == tmp_path / "ckpt" and Path(path).is_absolute() and name == tensor.name  # the source, opened once per worker
-        assert all(type(a) in (str, int, tuple) for a in args) and len(pickle.dumps(args)) < 1000
+    for args in sent:
+        assert args[1:] == ((2, 3), (1e-3,), "dorefa", ("absmax(4,group=16)",)) and len(pickle.dumps(args)) < 2000
     with pytest.raises(StecheckError, match="same files at the same path"):
         remote_statistics(str(tmp_path / "gone.safetensors"), 0, "x", (2,), (1e-3,), "dorefa")
+
+
+def _pipe_to_memory(root: str, files: dict[str, bytes]) -> int:
+    """Write ``files`` under ``root`` of this process's fsspec memory file system (run on each worker)."""
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    for name, data in files.items():
+        fs.pipe_file(f"{root}/{name}", data)
+    return len(files)
+
+
+def test_weights_from_urls_on_the_cluster_give_the_records_of_the_local_path(runner, scheduler: str, tmp_path: Path) -> None:
+    import uuid
+
+    pytest.importorskip("fsspec")
+    from tests.test_weights_urls import write_checkpoint
+
+    source = write_checkpoint(tmp_path / "ckpt")
+    args = ("-k", "1-4", "--h", "1e-3", "--all", "-Q", "dorefa", "-Q", "absmax(4,group=16)", "--no-save", "--format", "json")
+
+    def records(where: str, *extra: str) -> list[dict]:
+        out = json.loads(_stdout(invoke(runner, "weights", where, *args, *extra)))["records"]
+        return [{k: v for k, v in r.items() if k != "source"} for r in out]
+
+    local = records(str(source))
+    assert records(source.as_uri(), "--cluster", scheduler) == local
+    # fsspec's memory file system lives in each process: the workers get their own copy of the files, so
+    # they can only have read the tensors by URL and byte range
+    root = f"/stecheck-{uuid.uuid4().hex}"
+    files = {p.name: p.read_bytes() for p in source.iterdir()}
+    _pipe_to_memory(root, files)
+    with distributed.Client(scheduler, timeout=10) as client:
+        assert set(client.run(_pipe_to_memory, root, files).values()) == {len(files)}
+    assert records(f"memory://{root}", "--cluster", scheduler) == local
 
 
 def test_check_on_the_cluster_gives_the_same_verdicts(runner, scheduler: str, tmp_path: Path, monkeypatch) -> None:
@@ -220,6 +260,34 @@ def test_phase_cli_on_the_cluster_writes_the_same_files(runner, scheduler: str, 
     assert result.exit_code == 0, result.stderr
     for name in ("records.csv", "map/records.csv", "spot/records.csv"):
         assert (tmp_path / "remote" / name).read_bytes() == (tmp_path / "local" / name).read_bytes(), name
+
+
+def _where_work(index: int) -> tuple[int, str]:
+    import time as _time
+
+    from distributed import get_worker
+
+    _time.sleep(0.05)  # long enough for both workers to take tasks
+    return index, get_worker().address
+
+
+def _where_combine(total, part):
+    """A running total that is large (16 MB) while each part is tiny: left to itself, Dask would move the
+    part to the total; the fold must run the merge where the part is."""
+    from distributed import get_worker
+
+    here = get_worker().address
+    seen = [] if total is None else total[1]
+    return np.zeros(1 << 21), [*seen, (part[0], part[1], here)]
+
+
+def test_a_fold_merges_on_the_worker_that_holds_the_work_result(scheduler: str) -> None:
+    with Cluster(scheduler) as cluster:
+        merged = cluster.fold(_where_work, _where_combine, [((i,), 1) for i in range(12)])
+    links = merged[1]
+    assert [index for index, _, _ in links] == list(range(12))  # merged in order
+    assert len({worker for _, worker, _ in links}) == 2  # the work ran on both workers
+    assert all(worker == here for _, worker, here in links)
 
 
 # ------------------------------------------------------------------ faults

@@ -26,16 +26,22 @@ def render() -> str:
         return "met" if ok else "not met"
 
     rss = max(scan["worker_peak_rss_mb"])
+
+    def cores(part: dict) -> str:
+        """The cores each side got (CPU time over wall time), when the run recorded them."""
+        if "local_cores" not in part:
+            return ""
+        return f" (cores got: {part['local_cores']:.2f} on 1 thread, {part['cluster_cores']:.2f} on the cluster)"
     return (
         f"`python bench/cluster.py` ({b['cpu_count']} cores, load average {b['load_average'][0]:g} before; median of {b['repeats']} "
         f"interleaved runs): a LocalCluster of {b['workers']} worker processes against 1 local thread, records identical: "
         f"{'yes' if sweep['identical'] and scan['identical'] else 'NO'}.\n\n"
         f"- Sweep ({sweep['cells']} cells, {sweep['samples']:,} samples per input, Monte Carlo): {sweep['local_s']:.2f} s on 1 thread, "
         f"{sweep['cluster_s']:.2f} s on the cluster: **{sweep['ratio']:.2f}x** (target {b['target_ratio']:g}x: "
-        f"{verdict(sweep['ratio'] >= b['target_ratio'])}).\n"
+        f"{verdict(sweep['ratio'] >= b['target_ratio'])}){cores(sweep)}.\n"
         f"- Sharded scan ({scan['tensors']} bfloat16 tensors in {scan['shards']} safetensors shards, {scan['bytes'] / 2**30:.2f} GiB, "
         f"k = {scan['bits']}): {scan['local_s']:.2f} s on 1 thread, {scan['cluster_s']:.2f} s on the cluster: **{scan['ratio']:.2f}x** "
-        f"(target {b['target_ratio']:g}x: {verdict(scan['ratio'] >= b['target_ratio'])}); peak resident memory per worker "
+        f"(target {b['target_ratio']:g}x: {verdict(scan['ratio'] >= b['target_ratio'])}){cores(scan)}; peak resident memory per worker "
         f"**{rss:.0f} MB** (target < {b['target_mb']:g} MB: {verdict(rss < b['target_mb'])}).\n\n"
         f"Projected from the measured {scan['bytes_per_s_one_core'] / 1e6:.0f} MB/s per core and the 2-worker efficiency "
         f"(`python experiments/cluster_projection.py`, whose docstring states the assumptions: storage that keeps up, "

@@ -94,13 +94,13 @@ def audit_markdown(records: Sequence[Record], title: str = TITLE) -> str:
     return to_markdown_text(records, AUDIT_MD_COLUMNS, title)
 
 
-def _scan_weights(spec: str, cfg: "AuditConfig", progress: bool = False) -> tuple[list[Record], dict[str, object]]:
+def _scan_weights(spec: str, cfg: "AuditConfig", progress: bool = False, threads: int = 1) -> tuple[list[Record], dict[str, object]]:
     """Scan a weights source (DoReFa transform) at the audit's bit widths and step: records and provenance."""
     from stecheck.weights import open_source, scan, select
 
     source = open_source(spec, progress=progress)
     tensors = select(source.tensors)
-    records = scan(source.label, tensors, cfg.bits, (cfg.h,), "dorefa")  # type: ignore[arg-type]
+    records = scan(source.label, tensors, cfg.bits, (cfg.h,), "dorefa", threads=threads)  # type: ignore[arg-type]
     return records, {"source": source.label, "info": source.info, "transform": "dorefa", "tensors": [t.name for t in tensors]}
 
 
@@ -133,7 +133,7 @@ def audit_command(
     cfg = AuditConfig(bits=tuple(bits) if bits else AuditConfig.bits, samples=samples, seed=parse_seed(seed)).validated()
     target = None if no_save else (out if out is not None else DEFAULT_OUT)
     with claimed_output(target) as locked:  # one writer per --out, for the whole run
-        scanned, described = _scan_weights(weights, cfg, shows_progress(quiet)) if weights is not None else (None, None)
+        scanned, described = _scan_weights(weights, cfg, shows_progress(quiet), threads) if weights is not None else (None, None)
         with progress_bar(audit_samples(cfg), "audit", quiet) as advance:
             result = audit(cfg, threads=threads, progress=advance, weights=scanned)
         if described is not None:

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Final, Optional, Sequence
 import typer
 
 from stecheck.cli.support import (
-    OutputFormat, VersionFlag, claimed_output, cluster_option, cluster_session, emit, progress_bar, shows_progress, stdout_console,
+    OutputFormat, VersionFlag, check_threads, claimed_output, cluster_option, cluster_session, emit, jobs_option, progress_bar,
+    shows_progress, stdout_console,
 )
 from stecheck.errors import ConfigError
 
@@ -115,7 +116,7 @@ def print_summary(console: Console, records: Sequence[Record], title: str, wide:
 
 
 def weights_command(
-    source: Annotated[Optional[str], typer.Argument(metavar="SOURCE", help="A weight file or directory, hf:ORG/NAME[@REV] or zoo:NAME.")] = None,
+    source: Annotated[Optional[str], typer.Argument(metavar="SOURCE", help="A weight file or directory, hf:ORG/NAME[@REV], zoo:NAME, or a safetensors URL (s3://, gs://, https://, file://: fsspec).")] = None,
     bits: Annotated[Optional[list[str]], typer.Option("--bits", "-k", metavar="K", help="Bit widths: 3, 1-8 or 1,2,6-8 (repeatable; default 1-8).")] = None,
     h: Annotated[Optional[list[float]], typer.Option("--h", metavar="FLOAT", help="Forward finite-difference step (repeatable; default 1e-3).")] = None,
     transform: Annotated[str, typer.Option("--transform", "-t", metavar="TRANSFORM", help=f"w -> r in [0, 1]: {' | '.join(TRANSFORM_HELP)}.")] = "dorefa",
@@ -129,6 +130,7 @@ def weights_command(
     output_format: Annotated[OutputFormat, typer.Option("--format", "-f", metavar="FORMAT", help="What to print on stdout: table, csv, json or md.")] = OutputFormat.table,
     list_zoo: Annotated[bool, typer.Option("--list-zoo", help="List the built-in zoo of real networks and exit.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    threads: Annotated[int, jobs_option("tensors scanned in parallel; records do not depend on it")] = 1,
     cluster: Annotated[Optional[str], cluster_option()] = None,
     version: VersionFlag = False,
 ) -> None:
@@ -149,7 +151,8 @@ def weights_command(
         stdout_console().print(zoo_table())
         return
     if not source:
-        raise ConfigError("missing SOURCE: a weight file or directory, hf:ORG/NAME[@REV] or zoo:NAME (see --list-zoo)")
+        raise ConfigError("missing SOURCE: a weight file or directory, hf:ORG/NAME[@REV], zoo:NAME or a URL (see --list-zoo)")
+    check_threads(threads)
     label = safe_name(source)  # a non-UTF-8 file name holds lone surrogates: escaped in every output
     ks = parse_bits(bits or ["1-8"])
     roles = parse_roles(role) if role else DEFAULT_ROLES
@@ -165,20 +168,23 @@ def weights_command(
     if no_save:
         target = None
     # one writer per --out; SIGINT/SIGTERM unwind the run (set up by the command group) and leave --out as it was
-    with cluster_session(cluster, 1, quiet) as dask, claimed_output(target) as locked:
+    with cluster_session(cluster, threads, quiet) as dask, claimed_output(target) as locked:
         start = time.perf_counter()
         opened = open_source(source, progress=shows_progress(quiet))
+        if "url" in opened.info:
+            label = opened.label  # the URL without credentials
         tensors = select(opened.tensors, include or (), exclude or (), all_tensors, roles)
         summary = left_out(opened.tensors, include or (), exclude or (), all_tensors, roles)
         with progress_bar(sum(t.size for t in tensors), f"weights {visible(label)}", quiet) as advance:
             records = scan(label, tensors, ks, steps, transform, progress=advance, mapper=None if dask is None else dask.map,
-                           quantizers=quantizers)
+                           quantizers=quantizers, threads=threads)
         config = {"source": label, "bits": list(ks), "h": list(steps), "transform": transform, "quantizers": list(quantizers),
                   "include": list(include or ()),
                   "exclude": list(exclude or ()), "all": all_tensors, "roles": list(ROLES if all_tensors else roles)}
         meta = provenance(
             "weights", config, None, time.perf_counter() - start, source_info={"format": opened.format, **opened.info},
             tensors_scanned=len(tensors), tensors_skipped=len(opened.tensors) - len(tensors), left_out=summary, exact=EXACT_NOTE,
+            threads=threads, **({"cluster": dask.describe()} if dask is not None else {}),
             claim="claim_holds: |E[D_h] - 1| <= 0.05 and |12 Var(n) - 1| <= 0.05",
         )
         if any(not spec.startswith("dorefa") for spec in quantizers):

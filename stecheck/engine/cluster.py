@@ -290,7 +290,7 @@ class Cluster:
         one chain in task order, each run by Dask where its ``work`` result lies, so only the running total
         moves between workers and only the final one comes back. ``combine`` must not modify its
         arguments (Dask may hold them for a rerun). ``progress(weight)`` is called as each link of the
-        chain finishes, in order; at most :data:`TASKS_PER_WORKER` links per worker are unfinished. A lost
+        chain finishes, in order; at most :data:`TASKS_PER_WORKER` ``work`` tasks per worker are unmerged. A lost
         worker's results are recomputed by Dask from their inputs (for a running total, from the start
         of the chain); on any exception or interrupt the unfinished tasks are cancelled.
         """
@@ -301,12 +301,22 @@ class Cluster:
         chains: Sequence[Iterable[tuple[tuple[Any, ...], int]]], progress: Callable[[int], None] | None = None,
     ) -> list[Any]:
         """:meth:`fold` of each of ``chains``, one result per chain; a chain's tasks are submitted while the
-        previous chain's last links still run, so workers do not wait at the boundaries."""
+        previous chain's last links still run, so workers do not wait at the boundaries.
+
+        A ``work`` result (a few chunks' tables: tens of megabytes) is usually far larger than the running
+        total, so each ``combine`` is submitted once its ``work`` task has finished, asking for the worker
+        that holds the result (a loose restriction: another worker takes it if that one is lost) and with a
+        higher priority than the queued ``work`` tasks: the total moves to the result, never the result to
+        the total, and the chain keeps up with the work. At most :data:`TASKS_PER_WORKER` ``work`` tasks per
+        worker are submitted and not yet merged.
+        """
         from distributed import wait
 
         client = self.client
         window = TASKS_PER_WORKER * self.workers
         results: list[Any] = [None] * len(chains)
+        totals: list[Any] = [None] * len(chains)
+        parts: deque[tuple[Any, int, int, bool]] = deque()
         links: deque[tuple[Any, int, int, bool]] = deque()
 
         def finish(link: Any, weight: int, chain: int, last: bool) -> None:
@@ -318,25 +328,41 @@ class Cluster:
             if last:
                 results[chain] = self._result(link)
 
-        try:
+        def link(part: Any, weight: int, chain: int, last: bool) -> None:
+            wait([part])
+            if part.status != "finished":
+                self._result(part)  # raises the task's error
+            holders = sorted(client.who_has([part]).get(part.key, ()))
+            total = client.submit(combine, totals[chain], part, pure=False, priority=1,
+                                  workers=holders or None, allow_other_workers=bool(holders))
+            totals[chain] = total
+            links.append((total, weight, chain, last))
+            while links and (len(links) > self.workers or links[0][0].done()):
+                finish(*links.popleft())
+
+        def steps() -> Iterator[tuple[tuple[Any, ...], int, int, bool]]:
             for chain, tasks in enumerate(chains):
-                total: Any = None
                 todo = iter(tasks)
                 step = next(todo, None)
                 while step is not None:
                     (args, weight), step = step, next(todo, None)
-                    part = client.submit(work, *args, pure=False)
-                    total = client.submit(combine, total, part, pure=False)
-                    links.append((total, weight, chain, step is None))
-                    if len(links) >= window:
-                        finish(*links.popleft())
+                    yield args, weight, chain, step is None
+
+        try:
+            for args, weight, chain, last in steps():
+                parts.append((client.submit(work, *args, pure=False), weight, chain, last))
+                if len(parts) >= window:
+                    link(*parts.popleft())
+            while parts:
+                link(*parts.popleft())
             while links:
                 finish(*links.popleft())
             return results
         finally:
-            if links:
+            pending = [entry[0] for entry in (*parts, *links)]
+            if pending:
                 try:
-                    client.cancel([link[0] for link in links])
+                    client.cancel(pending)
                 except Exception:  # noqa: BLE001 - the connection may be what failed
                     pass
 

@@ -2,8 +2,10 @@
 
 Public API
 ----------
-open_source : a SOURCE string (path, ``hf:ORG/NAME[@REV]``, ``zoo:NAME``) -> :class:`Source`.
-select, scan : choose tensors and compute the records (one per tensor, k, h, plus aggregate rows).
+open_source : a SOURCE string (path, ``hf:ORG/NAME[@REV]``, ``zoo:NAME``, a safetensors URL read through fsspec) -> :class:`Source`.
+select, scan : choose tensors and compute the records (one per tensor, k, h, plus aggregate rows); ``scan(...,
+    threads=N)`` scans batches of tensors on N threads, ``scan(..., mapper=cluster.map)`` on a Dask cluster, with
+    the same records.
 ROLES, left_out : the tensor roles (weight, bias, norm, buffer, quantized, other) and what a selection leaves out.
 tensor_statistics : the exact statistics of one tensor for many k (pure numerics).
 ZOO, fetch : the model zoo.

@@ -8,10 +8,14 @@ which it holds for that tensor and h.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import os
 import re
+import threading
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Final, Iterable, Iterator, Sequence
 
@@ -20,13 +24,14 @@ import numpy as np
 from stecheck.core.quantizers import Quantizer, parse_quantizer
 from stecheck.errors import ConfigError, StecheckError
 from stecheck.records import Record
-from stecheck.weights.quantized import quantized_statistics
+from stecheck.weights.quantized import QuantizedStatistics, quantized_statistics
 from stecheck.weights.roles import DEFAULT_ROLES, ROLES
 from stecheck.weights.stats import TRANSFORMS, TensorStatistics, tensor_statistics
-from stecheck.weights.tensors import TensorRef, dtype_name
+from stecheck.weights.tensors import CHUNK_ELEMENTS, TensorRef, dtype_name
 
-__all__ = ["WEIGHTS_FIELDS", "WEIGHTS_MD_COLUMNS", "TOLERANCE", "AGGREGATE", "Mapper", "select", "left_out", "scan", "claim_holds",
-           "remote_statistics"]
+__all__ = ["WEIGHTS_FIELDS", "WEIGHTS_MD_COLUMNS", "TOLERANCE", "AGGREGATE", "MAX_THREADS", "BATCH_COST", "TENSOR_COST",
+           "CLUSTER_BATCH_COST", "Mapper", "select", "left_out", "scan", "claim_holds", "batches", "remote_statistics",
+           "remote_tensors"]
 
 #: ``mapper(fn, tasks)`` yields ``fn(*args)`` for each ``args`` of ``tasks``, in order (e.g.
 #: :meth:`stecheck.engine.cluster.Cluster.map`).
@@ -45,6 +50,19 @@ WEIGHTS_MD_COLUMNS: Final = (
 )
 TOLERANCE: Final = 0.05
 AGGREGATE: Final = "(all tensors, size-weighted)"
+#: Most threads a scan takes: each running thread holds one tensor's chunks and its own scratch buffers
+#: (about 10 MB), and threads beyond the cores make no scan faster.
+MAX_THREADS: Final = 256
+#: The fixed cost of a tensor (extent pass, plans, KS by sorting, records), in elements of scan work: a
+#: tensor costs ``size + TENSOR_COST`` when consecutive tensors are packed into batches.
+TENSOR_COST: Final = 1 << 14
+#: Work per thread task: consecutive tensors are batched until their cost reaches one chunk's worth, so a
+#: model of thousands of small tensors pays the cost of a task (a future, a hand-off) per batch, not per
+#: tensor; a larger tensor is a task of its own.
+BATCH_COST: Final = CHUNK_ELEMENTS
+#: Work per cluster task: a Dask task costs a few milliseconds of scheduling and a round trip, so batches
+#: are 16 times larger (about 4M elements, a few hundred milliseconds of work at k = 1..8).
+CLUSTER_BATCH_COST: Final = 16 * CHUNK_ELEMENTS
 
 
 def _compile(patterns: Sequence[str]) -> list[re.Pattern[str]]:
@@ -187,9 +205,9 @@ def _tensor_records(label: str, tensor: TensorRef, st: TensorStatistics, bits: S
     return records
 
 
-def _quantized_records(label: str, tensor: TensorRef, q: Quantizer, steps: Sequence[float]) -> list[Record]:
-    """The records of one tensor under a quantizer other than DoReFa (:mod:`stecheck.weights.quantized`)."""
-    st = quantized_statistics(tensor, q, steps)
+def _quantized_records(label: str, tensor: TensorRef, q: Quantizer, st: QuantizedStatistics, steps: Sequence[float]) -> list[Record]:
+    """The records of one tensor under a quantizer other than DoReFa, from its statistics ``st``
+    (:func:`stecheck.weights.quantized.quantized_statistics`)."""
     records = []
     for j, h in enumerate(steps):
         rec: Record = {
@@ -249,6 +267,11 @@ def _aggregate(label: str, records: Sequence[Record], bits: Sequence[int], steps
     return out
 
 
+#: What one tensor's task returns: its DoReFa statistics (None when no DoReFa width is scanned) and its
+#: statistics under each other quantizer, in the order given.
+TensorResult = tuple["TensorStatistics | None", list[QuantizedStatistics]]
+
+
 def scan(
     label: str,
     tensors: Sequence[TensorRef],
@@ -258,44 +281,55 @@ def scan(
     progress: Callable[[int], None] | None = None,
     mapper: Mapper | None = None,
     quantizers: Sequence[str] = ("dorefa",),
+    threads: int = 1,
 ) -> list[Record]:
     """Records of every tensor (in order), then the aggregate rows per (quantizer, k, h); every field present (None if n/a).
 
     ``dorefa`` runs DoReFa (after ``transform``) at every width of ``bits``, ``dorefa(k)`` at ``k``; any
     other quantizer spec quantizes the raw weights with its own scales (``transform`` is DoReFa's only).
 
-    With a ``mapper`` (a cluster's ordered map), each tensor's DoReFa statistics are one task
-    :func:`remote_statistics` that opens the tensor's file by path where it runs; only the path, the tensor's
-    index and the options travel, and only its statistics come back. The other quantizers' statistics are
-    computed here. The records are the same as without a mapper.
+    Each tensor's statistics are a pure function of its values, so the records do not depend on how the
+    work is spread: with ``threads`` > 1 (at most :data:`MAX_THREADS`) batches of consecutive tensors
+    (:func:`batches`) are scanned by that many threads, at most ``threads`` batches at a time and
+    ``2 * threads`` submitted, and the results are taken in tensor order. With a ``mapper`` (a cluster's
+    ordered map), each batch is one task :func:`remote_tensors` that opens the tensors' files by path or URL
+    where it runs; only the paths, the tensors' indices and the options travel, and only the statistics
+    come back. The records are the same, byte for byte, in every case.
     """
     if transform not in TRANSFORMS:
         raise ConfigError(f"unknown transform {transform!r}: expected one of {', '.join(TRANSFORMS)}")
+    threads = check_threads(threads)
+    if mapper is not None and threads != 1:
+        raise ConfigError(f"{threads} threads and a cluster contradict each other: with a cluster the workers are the cluster's")
     parsed = [parse_quantizer(spec) for spec in quantizers]
     if not parsed:
         raise ConfigError("no quantizer given")
-    widths = sorted({k for q in parsed if q.kind == "dorefa" for k in (bits if q.spec == "dorefa" else (q.bits,))})
+    widths = tuple(sorted({k for q in parsed if q.kind == "dorefa" for k in (bits if q.spec == "dorefa" else (q.bits,))}))
     others = list({q.spec: q for q in parsed if q.kind != "dorefa"}.values())
+    specs = tuple(q.spec for q in others)
+    steps = tuple(steps)
     dorefa_records: list[Record] = []
     by_quantizer: dict[str, list[Record]] = {q.spec: [] for q in others}
-    stats: Iterable[TensorStatistics | None]
-    if not widths:
-        stats = (None for _ in tensors)
-    elif mapper is None:
-        stats = (tensor_statistics(t.chunks, widths, steps, transform) for t in tensors)
+    results: Iterator[TensorResult]
+    if mapper is not None:
+        groups = batches(tensors, CLUSTER_BATCH_COST)
+        tasks = [(tuple((*_origin(t), t.name) for t in group), widths, steps, transform, specs) for group in groups]
+        results = _flatten(mapper(remote_tensors, tasks))
+    elif threads == 1:
+        results = (tensor_work(t, widths, steps, transform, others) for t in tensors)
     else:
-        stats = mapper(remote_statistics, [(*_origin(t), t.name, tuple(widths), tuple(steps), transform) for t in tensors])
+        results = _threaded(tensors, widths, steps, transform, others, threads)
     try:
-        for tensor, st in zip(tensors, stats):
+        for tensor, (st, quantized) in zip(tensors, results):
             if st is not None:
                 dorefa_records.extend(_tensor_records(label, tensor, st, widths, steps, transform))
-            for q in others:
-                by_quantizer[q.spec].extend(_quantized_records(label, tensor, q, steps))
+            for q, qst in zip(others, quantized):
+                by_quantizer[q.spec].extend(_quantized_records(label, tensor, q, qst, steps))
             if progress is not None:
                 progress(tensor.size)
     finally:
-        close = getattr(stats, "close", None)
-        if close is not None:  # a cluster's pending tasks are cancelled on an interrupt
+        close = getattr(results, "close", None)
+        if close is not None:  # pending threads' or a cluster's tasks are cancelled on an interrupt
             close()
     records = dorefa_records + [r for q in others for r in by_quantizer[q.spec]]
     aggregates = _aggregate(label, dorefa_records, widths, steps, transform) if widths else []
@@ -304,35 +338,171 @@ def scan(
     return [{key: rec.get(key) for key in WEIGHTS_FIELDS} for rec in records + aggregates]
 
 
+def _flatten(parts: Iterator[list[TensorResult]]) -> Iterator[TensorResult]:
+    """The results of each batch in turn; closing this closes ``parts`` (a cluster's map cancels its tasks)."""
+    try:
+        for part in parts:
+            yield from part
+    finally:
+        close = getattr(parts, "close", None)
+        if close is not None:
+            close()
+
+
+def check_threads(threads: int) -> int:
+    """``threads`` if it is a whole number in [1, :data:`MAX_THREADS`], else :class:`ConfigError` with the reason."""
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ConfigError(f"thread count {threads!r} must be a positive integer")
+    if threads > MAX_THREADS:
+        raise ConfigError(f"thread count {threads} is above the limit of {MAX_THREADS}: every thread holds a tensor's chunks and "
+                          "its own buffers in memory, and threads beyond the CPU cores make a scan no faster")
+    return threads
+
+
+def batches(tensors: Sequence[TensorRef], cost: int = BATCH_COST) -> list[list[TensorRef]]:
+    """Consecutive tensors packed into batches whose cost (``size + TENSOR_COST`` per tensor) reaches ``cost``.
+
+    Every tensor is in exactly one batch, in order; a tensor of cost ``cost`` or more is a batch of its own.
+    """
+    out: list[list[TensorRef]] = []
+    group: list[TensorRef] = []
+    held = 0
+    for tensor in tensors:
+        weight = tensor.size + TENSOR_COST
+        if group and (held + weight > cost or weight >= cost):
+            out.append(group)
+            group, held = [], 0
+        group.append(tensor)
+        held += weight
+        if held >= cost:
+            out.append(group)
+            group, held = [], 0
+    if group:
+        out.append(group)
+    return out
+
+
+def tensor_work(tensor: TensorRef, bits: tuple[int, ...], steps: tuple[float, ...], transform: str,
+                others: Sequence[Quantizer]) -> TensorResult:
+    """The statistics of one tensor: DoReFa at ``bits`` (None if empty) and each of ``others``.
+
+    The tensor is read through a copy of its :class:`TensorRef`, so a 16-bit tensor's table of distinct
+    values lives as long as this call and is not kept by the caller's tensor list (bounded memory over
+    thousands of tensors).
+    """
+    return _work(dataclasses.replace(tensor), bits, steps, transform, others)
+
+
+def _work(tensor: TensorRef, bits: tuple[int, ...], steps: tuple[float, ...], transform: str,
+          others: Sequence[Quantizer]) -> TensorResult:
+    st = tensor_statistics(tensor.chunks, bits, steps, transform) if bits else None
+    return st, [quantized_statistics(tensor, q, steps) for q in others]
+
+
+class _Stopped(Exception):
+    """Raised in a scan thread that reads after the scan was cancelled (never reaches the caller)."""
+
+
+def _stoppable(tensor: TensorRef, stop: threading.Event) -> TensorRef:
+    """A copy of ``tensor`` whose reads raise :class:`_Stopped` once ``stop`` is set (checked between chunks)."""
+    read = tensor.read
+
+    def checked(start: int, count: int) -> Any:
+        if stop.is_set():
+            raise _Stopped
+        return read(start, count)
+
+    return dataclasses.replace(tensor, read=checked)
+
+
+def _batch_work(group: Sequence[TensorRef], bits: tuple[int, ...], steps: tuple[float, ...], transform: str,
+                others: Sequence[Quantizer], stop: threading.Event) -> list[TensorResult]:
+    return [_work(_stoppable(t, stop), bits, steps, transform, others) for t in group]
+
+
+def _threaded(tensors: Sequence[TensorRef], bits: tuple[int, ...], steps: tuple[float, ...], transform: str,
+              others: Sequence[Quantizer], threads: int) -> Iterator[TensorResult]:
+    """:func:`tensor_work` of every tensor by ``threads`` threads, yielded in tensor order.
+
+    At most ``threads`` batches run at once and ``2 * threads`` are submitted and not yet handed out (a
+    finished batch holds only statistics). On an exception, an interrupt or ``close()``, the batches not
+    started are cancelled and the running ones stop at their next chunk read.
+    """
+    stop = threading.Event()
+    pending: deque[Future[list[TensorResult]]] = deque()
+    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="stecheck-scan")
+    try:
+        todo = iter(batches(tensors))
+        while True:
+            while len(pending) < 2 * threads:
+                group = next(todo, None)
+                if group is None:
+                    break
+                pending.append(pool.submit(_batch_work, group, bits, steps, transform, others, stop))
+            if not pending:
+                return
+            yield from pending.popleft().result()
+    finally:
+        stop.set()
+        for future in pending:
+            future.cancel()
+        pool.shutdown(wait=True)
+
+
 def _origin(tensor: TensorRef) -> tuple[str, int]:
     if tensor.origin is None:
         raise StecheckError(f"tensor {tensor.name!r} was not read from a file: a cluster worker cannot open it by path")
     return tensor.origin
 
 
-@functools.lru_cache(maxsize=2)
-def _opened(path: str, stamp: tuple[int, int]) -> list[TensorRef]:
-    """The tensors of the source at ``path`` (cached per process while the file is unchanged: ``stamp`` is its
-    modification time and size)."""
-    from stecheck.weights.sources import open_path  # the loaders import onnx and safetensors
+def _stamp(path: str) -> tuple[Any, ...]:
+    """What identifies the current contents of the source at ``path`` (a local path or a URL)."""
+    from stecheck.weights.urls import is_url, url_stamp
 
-    return open_path(Path(path)).tensors
-
-
-def remote_statistics(path: str, index: int, name: str, bits: tuple[int, ...], steps: tuple[float, ...], transform: str) -> TensorStatistics:
-    """:func:`tensor_statistics` of tensor ``index`` (named ``name``) of the source at ``path``, opened where this runs.
-
-    A pure function of the file's contents and the arguments: the task a cluster worker runs per tensor.
-    """
+    if is_url(path):
+        return url_stamp(path)
     try:
         info = os.stat(path)
     except OSError as exc:
         raise StecheckError(f"a cluster worker cannot open {path!r} ({exc.strerror or exc}): the workers need the same files at the same path") from None
-    tensors = _opened(path, (info.st_mtime_ns, info.st_size))
+    return (info.st_mtime_ns, info.st_size)
+
+
+@functools.lru_cache(maxsize=2)
+def _opened(path: str, stamp: tuple[Any, ...]) -> list[TensorRef]:
+    """The tensors of the source at ``path`` (cached per process while it is unchanged: ``stamp`` is
+    :func:`_stamp`)."""
+    from stecheck.weights.urls import is_url, open_url
+
+    if is_url(path):
+        return open_url(path).tensors
+    from stecheck.weights.sources import open_path  # loaders are imported by the file types they read
+
+    return open_path(Path(path)).tensors
+
+
+def _remote_tensor(path: str, index: int, name: str) -> TensorRef:
+    tensors = _opened(path, _stamp(path))
     if index >= len(tensors) or tensors[index].name != name:
         raise StecheckError(f"{path!r} changed during the scan: tensor {index} is no longer {name!r}")
-    tensor = tensors[index]
-    try:
-        return tensor_statistics(tensor.chunks, bits, steps, transform)
-    finally:
-        tensor._distinct = None  # the cached source keeps its tensors: drop a 16-bit tensor's value table
+    return tensors[index]
+
+
+def remote_tensors(entries: Sequence[tuple[str, int, str]], bits: tuple[int, ...], steps: tuple[float, ...], transform: str,
+                   quantizers: tuple[str, ...] = ()) -> list[TensorResult]:
+    """:func:`tensor_work` of each ``(path, index, name)`` of ``entries`` (the tensor ``index``, named
+    ``name``, of the source at a local path or URL), opened where this runs, under DoReFa at ``bits`` and
+    each of ``quantizers`` (specs).
+
+    A pure function of the files' contents and the arguments: the task a cluster worker runs per batch.
+    """
+    others = [parse_quantizer(spec) for spec in quantizers]
+    return [tensor_work(_remote_tensor(path, index, name), bits, steps, transform, others) for path, index, name in entries]
+
+
+def remote_statistics(path: str, index: int, name: str, bits: tuple[int, ...], steps: tuple[float, ...], transform: str) -> TensorStatistics:
+    """:func:`tensor_statistics` of tensor ``index`` (named ``name``) of the source at ``path``, opened where this runs."""
+    st, _ = remote_tensors([(path, index, name)], bits, steps, transform)[0]
+    if st is None:
+        raise ConfigError("no bit width given")
+    return st

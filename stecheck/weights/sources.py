@@ -6,33 +6,44 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Final
 
+import importlib
+
 from stecheck.errors import StecheckError
 from stecheck.safe_io import load_json, read_text, require_regular, safe_name
-from stecheck.weights.formats.gguf import gguf_tensors
-from stecheck.weights.formats.keras import keras_tensors
-from stecheck.weights.formats.numpy import npy_tensors, npz_tensors
-from stecheck.weights.formats.onnx import onnx_tensors
 from stecheck.weights.formats.safetensors import safetensors_tensors
-from stecheck.weights.formats.tflite import tflite_tensors
-from stecheck.weights.formats.torch import torch_tensors
 from stecheck.weights.roles import name_roles
 from stecheck.weights.tensors import TensorRef
 
 __all__ = ["LOADERS", "Source", "open_source", "open_path"]
 
+
+class _Loader:
+    """``function(path)`` of a format module, imported on first use: opening a safetensors file (what a
+    cluster worker does) loads neither onnx nor protobuf."""
+
+    def __init__(self, module: str, function: str) -> None:
+        self.module, self.function = module, function
+
+    def __call__(self, path: Path) -> list[TensorRef]:
+        return getattr(importlib.import_module(f"stecheck.weights.formats.{self.module}"), self.function)(path)
+
+    def __repr__(self) -> str:
+        return f"stecheck.weights.formats.{self.module}.{self.function}"
+
+
 LOADERS: Final[dict[str, Callable[[Path], list[TensorRef]]]] = {
     ".safetensors": safetensors_tensors,
-    ".onnx": onnx_tensors,
-    ".npz": npz_tensors,
-    ".npy": npy_tensors,
-    ".pt": torch_tensors,
-    ".pth": torch_tensors,
-    ".bin": torch_tensors,
-    ".gguf": gguf_tensors,
-    ".h5": keras_tensors,
-    ".hdf5": keras_tensors,
-    ".keras": keras_tensors,
-    ".tflite": tflite_tensors,
+    ".onnx": _Loader("onnx", "onnx_tensors"),
+    ".npz": _Loader("numpy", "npz_tensors"),
+    ".npy": _Loader("numpy", "npy_tensors"),
+    ".pt": _Loader("torch", "torch_tensors"),
+    ".pth": _Loader("torch", "torch_tensors"),
+    ".bin": _Loader("torch", "torch_tensors"),
+    ".gguf": _Loader("gguf", "gguf_tensors"),
+    ".h5": _Loader("keras", "keras_tensors"),
+    ".hdf5": _Loader("keras", "keras_tensors"),
+    ".keras": _Loader("keras", "keras_tensors"),
+    ".tflite": _Loader("tflite", "tflite_tensors"),
 }
 _INDEX_SUFFIX: Final = ".safetensors.index.json"
 
@@ -134,7 +145,14 @@ def open_path(path: Path) -> Source:
 
 
 def open_source(spec: str, progress: bool = False) -> Source:
-    """Open ``zoo:NAME``, ``hf:ORG/NAME[@REVISION]`` or a local path (``progress``: a zoo download's bar on stderr)."""
+    """Open ``zoo:NAME``, ``hf:ORG/NAME[@REVISION]``, a URL (``PROTOCOL://...``, :mod:`stecheck.weights.urls`) or a
+    local path (``progress``: a zoo download's bar on stderr)."""
+    from stecheck.weights.urls import is_url
+
+    if is_url(spec):
+        from stecheck.weights.urls import open_url
+
+        return open_url(spec)
     if spec.startswith("zoo:"):
         from stecheck.weights.zoo import fetch
 

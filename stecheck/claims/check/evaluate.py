@@ -128,7 +128,7 @@ def plan_scans(bounds: Sequence[Bound]) -> list[WeightsGroup]:
     return groups
 
 
-def _scan_records(group: WeightsGroup, first: Bound, cluster: Cluster | None = None) -> list[Record]:
+def _scan_records(group: WeightsGroup, first: Bound, cluster: Cluster | None = None, threads: int = 1) -> list[Record]:
     """The records of one weights scan (tensor rows for a pattern, else the aggregate rows).
 
     A source that cannot be opened, or a pattern that selects no tensor, is a :class:`BoundsError`
@@ -152,7 +152,7 @@ def _scan_records(group: WeightsGroup, first: Bound, cluster: Cluster | None = N
     transform = group.transform if group.quantizer.startswith("dorefa") else "dorefa"  # the others quantize raw weights
     try:
         records = scan(src.label, tensors, group.bits, group.steps, transform, mapper=None if cluster is None else cluster.map,
-                       quantizers=(group.quantizer,))
+                       quantizers=(group.quantizer,), threads=threads if cluster is None else 1)
     except SpecError as exc:  # a quantizer whose groups do not fit a tensor
         raise BoundsError(f"{where}, field 'quantizer': {exc}") from None
     return [r for r in records if r["kind"] == ("aggregate" if group.tensor is None else "tensor")]
@@ -290,7 +290,7 @@ def evaluate(
     verdicts: list[list[Record]] = [[] for _ in bounds]
     runs = []
     for wgroup in plan_scans(bounds):
-        records = _scan_records(wgroup, bounds[wgroup.members[0]], cluster)
+        records = _scan_records(wgroup, bounds[wgroup.members[0]], cluster, threads)
         for index in wgroup.members:
             verdicts[index] = [verdict(bounds[index], rec) for rec in _tensor_cells(bounds[index], records)]
         runs.append({"source": wgroup.source, "quantizer": wgroup.quantizer, "samples": None, "seed": None,

@@ -13,7 +13,7 @@ import math
 import os
 import struct
 from pathlib import Path
-from typing import Final
+from typing import Callable, Final
 
 import ml_dtypes
 import numpy as np
@@ -22,7 +22,7 @@ from stecheck.errors import StecheckError
 from stecheck.safe_io import open_regular
 from stecheck.weights.tensors import TensorRef, check_shape
 
-__all__ = ["DTYPES", "read_header", "safetensors_tensors"]
+__all__ = ["DTYPES", "header_tensors", "parse_header", "read_header", "safetensors_tensors"]
 
 DTYPES: Final = {
     "F64": np.dtype("<f8"),
@@ -41,7 +41,7 @@ DTYPES: Final = {
 _MAX_HEADER: Final = 100_000_000
 
 
-def _bad(path: Path, why: str) -> StecheckError:
+def _bad(path: Path | str, why: str) -> StecheckError:
     return StecheckError(f"{str(path)!r} is not a valid safetensors file: {why}")
 
 
@@ -65,30 +65,47 @@ def read_header(path: Path) -> tuple[dict, int, int]:
     try:
         with os.fdopen(fd, "rb") as handle:
             size = os.fstat(handle.fileno()).st_size
-            head = handle.read(8)
-            if len(head) < 8:
-                raise _bad(path, "shorter than its 8-byte header length" if size else "the file is empty")
-            (length,) = struct.unpack("<Q", head)
-            if length > min(_MAX_HEADER, size - 8):
-                raise _bad(path, f"header length {length} exceeds the file size {size}")
-            text = handle.read(length)
+            header, start = parse_header(str(path), size, lambda offset, nbytes: os.pread(handle.fileno(), nbytes, offset))
     except OSError as exc:
         raise StecheckError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
+    return header, start, size
+
+
+def parse_header(label: str, size: int, read_at: Callable[[int, int], bytes]) -> tuple[dict, int]:
+    """``(header, data_start)`` of a safetensors file of ``size`` bytes read by ``read_at(offset, nbytes)``
+    (a local file, or a byte-range request to remote storage); ``label`` names it in errors."""
+    head = read_at(0, 8) if size >= 8 else b""
+    if len(head) < 8:
+        raise _bad(label, "shorter than its 8-byte header length" if size else "the file is empty")
+    (length,) = struct.unpack("<Q", head)
+    if length > min(_MAX_HEADER, size - 8):
+        raise _bad(label, f"header length {length} exceeds the file size {size}")
+    text = read_at(8, length)
+    if len(text) != length:
+        raise _bad(label, "truncated while reading its header")
     try:
         header = json.loads(text.decode("utf-8"), object_pairs_hook=_unique_keys)
     except _DuplicateKey as exc:
-        raise _bad(path, f"the header repeats the key {exc.args[0]!r} (the format forbids duplicate keys)") from None
+        raise _bad(label, f"the header repeats the key {exc.args[0]!r} (the format forbids duplicate keys)") from None
     except (ValueError, RecursionError):  # UnicodeDecodeError, JSONDecodeError, over-long integers, deep nesting
-        raise _bad(path, "the header is not JSON") from None
+        raise _bad(label, "the header is not JSON") from None
     if not isinstance(header, dict):
-        raise _bad(path, "the header is not a JSON object")
-    return header, 8 + length, size
+        raise _bad(label, "the header is not a JSON object")
+    return header, 8 + length
 
 
 def safetensors_tensors(path: Path) -> list[TensorRef]:
     """The tensors of a safetensors file, in file order, each read lazily by offset."""
     path = Path(path)
     header, start, size = read_header(path)
+    return header_tensors(str(path), header, start, size, lambda offset, dtype: _reader(path, offset, dtype))
+
+
+def header_tensors(
+    label: str, header: dict, start: int, size: int, reader: Callable[[int, np.dtype], Callable[[int, int], np.ndarray]]
+) -> list[TensorRef]:
+    """The tensors a parsed header describes, checked against the file ``size``, in file order;
+    ``reader(offset, dtype)`` gives the ``read(first, count)`` of the tensor whose data starts at byte ``offset``."""
     out = []
     for name, info in header.items():
         if name == "__metadata__":
@@ -98,21 +115,21 @@ def safetensors_tensors(path: Path) -> list[TensorRef]:
             shape = check_shape(_integers(info["shape"]))
             begin, end = _integers(info["data_offsets"])
         except (KeyError, TypeError):
-            raise _bad(path, f"tensor {name!r} has a malformed or unsupported entry {str(info)[:200]}") from None
+            raise _bad(label, f"tensor {name!r} has a malformed or unsupported entry {str(info)[:200]}") from None
         except ValueError as exc:
-            raise _bad(path, f"tensor {name!r}: {exc}") from None
+            raise _bad(label, f"tensor {name!r}: {exc}") from None
         count = math.prod(shape)  # exact: an absurd shape cannot wrap around to match the offsets
         if min(shape, default=0) < 0 or end - begin != count * dtype.itemsize or begin < 0:
-            raise _bad(path, f"tensor {name!r}: data_offsets {begin}..{end} do not match shape {list(shape)}")
+            raise _bad(label, f"tensor {name!r}: data_offsets {begin}..{end} do not match shape {list(shape)}")
         if start + end > size:
-            raise _bad(path, f"truncated: tensor {name!r} ends at byte {start + end} of {size}")
-        out.append(TensorRef(name, shape, dtype, _reader(path, start + begin, dtype)))
+            raise _bad(label, f"truncated: tensor {name!r} ends at byte {start + end} of {size}")
+        out.append(TensorRef(name, shape, dtype, reader(start + begin, dtype)))
     out.sort(key=lambda t: header[t.name]["data_offsets"][0])
     previous_end, previous = 0, None
     for tensor in out:
         begin, end = header[tensor.name]["data_offsets"]
         if begin < previous_end:
-            raise _bad(path, f"tensors {previous!r} and {tensor.name!r} overlap (bytes {begin}..{previous_end})")
+            raise _bad(label, f"tensors {previous!r} and {tensor.name!r} overlap (bytes {begin}..{previous_end})")
         previous_end, previous = max(previous_end, end), tensor.name
     return out
 
