@@ -187,8 +187,17 @@ def _scan_tables(plans: tuple[FDPlan, ...]) -> tuple[NDArray[np.float64], NDArra
     return points, point_bins, fastscan.marked_bins(point_bins, HIST_BINS)
 
 
-def _check_scan_input(x: NDArray[np.float64], mode: int) -> None:
-    """Errors given to the scan must lie in its histogram's range [-1, 1] (NaN included in the refusal)."""
+#: ``(PCG64 state words, kind, loc, spread)``: inputs the compiled scan draws itself (see :meth:`CellAccumulator.add_scan`).
+Draw = tuple[NDArray[np.uint64], int, float, float]
+
+
+def _check_scan_input(x: NDArray[np.float64], mode: int, draw: Draw | None = None) -> None:
+    """Errors given to the scan must lie in its histogram's range [-1, 1] (NaN included in the refusal); drawn
+    inputs are rounded (a drawn error is not bounded)."""
+    if draw is not None:
+        if mode == fastscan.MODE_ERRORS:
+            raise ValueError("the scan draws inputs to round, not errors")
+        return
     if mode == fastscan.MODE_ERRORS and x.size and not (x.min() >= -1.0 and x.max() <= 1.0):
         raise ValueError("errors outside [-1, 1] do not fit the histogram of the scan")
 
@@ -283,35 +292,43 @@ class CellAccumulator:
             self.fourier[order] += power.sum()
 
     @classmethod
-    def scanned(cls, plans: list[FDPlan], x: NDArray[np.float64], scale: int, mode: int, crossings: bool) -> CellAccumulator:
+    def scanned(
+        cls, plans: list[FDPlan], x: NDArray[np.float64], scale: int, mode: int, crossings: bool, draw: Draw | None = None
+    ) -> CellAccumulator:
         """A new accumulator holding one chunk added by :meth:`add_scan`.
 
         Its histogram tables are recycled without clearing: the scan stores into them (outside the GIL).
         """
-        _check_scan_input(x, mode)
+        _check_scan_input(x, mode, draw)
         acc = cls(plans, hist=_TABLES.take(np.int64, zeroed=False))
         acc.hist_dev = _TABLES.take(np.float64, zeroed=False)
-        acc._scan(x, scale, mode, crossings, overwrite=True)
+        acc._scan(x, scale, mode, crossings, overwrite=True, draw=draw)
         return acc
 
-    def add_scan(self, x: NDArray[np.float64], scale: int, mode: int, crossings: bool) -> None:
+    def add_scan(
+        self, x: NDArray[np.float64], scale: int, mode: int, crossings: bool, draw: Draw | None = None
+    ) -> None:
         """Add a chunk with the compiled one-pass scan (:func:`stecheck.core.fastscan.scan`).
 
         ``mode`` is :data:`~stecheck.core.fastscan.MODE_ERRORS` (``x`` holds the errors ``e``) or a deterministic
         rounding of ``s = L x``. With ``crossings`` (unclipped deterministic rounding, ``e = n``) the
         finite-difference counts are added too. The Fourier sums are then kept as histogram deviations
         (:func:`stecheck.core.fastscan.binned_fourier_sums`); a scanned accumulator merges only with scanned ones.
+        With ``draw`` = ``(state words, kind, loc, spread)`` the scan draws ``x`` itself and stores it
+        (:func:`stecheck.core.fastscan.draw_scan`; ``x`` is then an output).
         """
         if x.size == 0:
             return
-        _check_scan_input(x, mode)
+        _check_scan_input(x, mode, draw)
         if self.hist_dev is None:
             if self.count:
                 raise ValueError("cannot add a scanned chunk to an accumulator filled by the numpy path")
             self.hist_dev = _TABLES.take(np.float64)
-        self._scan(x, scale, mode, crossings, overwrite=False)
+        self._scan(x, scale, mode, crossings, overwrite=False, draw=draw)
 
-    def _scan(self, x: NDArray[np.float64], scale: int, mode: int, crossings: bool, overwrite: bool) -> None:
+    def _scan(
+        self, x: NDArray[np.float64], scale: int, mode: int, crossings: bool, overwrite: bool, draw: Draw | None = None
+    ) -> None:
         assert self.hist_dev is not None
         if x.size == 0:
             if overwrite:
@@ -323,10 +340,13 @@ class CellAccumulator:
         # samples of earlier chunks below each breakpoint's bin (none in a fresh accumulator)
         earlier = 0 if overwrite or not (crossings and self.count) else fastscan.counts_at_most(self.hist, point_bins, below)
         extremes = np.array([self.lowest, self.highest])
-        self.zeros += fastscan.scan(
-            x, float(scale), mode, fastscan.scratch(HIST_BINS), self.hist, self.hist_dev, self.power, extremes,
-            points, point_bins, marked, below, overwrite,
-        )
+        tables = (fastscan.scratch(HIST_BINS), self.hist, self.hist_dev, self.power, extremes, points, point_bins, marked,
+                  below, overwrite)
+        if draw is None:
+            self.zeros += fastscan.scan(x, float(scale), mode, *tables)
+        else:
+            words, kind, loc, spread = draw
+            self.zeros += fastscan.draw_scan(words, kind, loc, spread, x, float(scale), mode, *tables)
         self.lowest, self.highest = float(extremes[0]), float(extremes[1])
         self.count += x.size
         if crossings:

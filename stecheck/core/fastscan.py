@@ -32,6 +32,8 @@ configure_numba_cache()  # before numba is imported: its cache goes to a per-use
 
 from numba import njit  # noqa: E402
 
+from stecheck.core import pcg64  # noqa: E402
+
 __all__ = [
     "MODE_ERRORS",
     "MODE_HALF_EVEN",
@@ -41,6 +43,7 @@ __all__ = [
     "binned_fourier_bound",
     "binned_fourier_sums",
     "counts_at_most",
+    "draw_scan",
     "marked_bins",
     "scan",
     "scratch",
@@ -60,6 +63,9 @@ DEV_SCALE: Final = 2.0**36
 _COUNT_SHIFT: Final = 40
 #: Samples per block between two unpackings of the packed words (keeps the deviation sums in range).
 BLOCK: Final = 1 << 18
+_THREE: Final = np.uint64(3)
+_SEVEN: Final = np.uint64(7)
+_ONE: Final = np.uint64(1)
 
 
 @njit(nogil=True, cache=True)
@@ -84,6 +90,127 @@ def _unpack(  # pragma: no cover - compiled
         elif overwrite:
             hist[b] = 0
             dev[b] = 0.0
+
+
+@njit(nogil=True, inline="always")
+def _draw(hi, lo, inc_hi, inc_lo, draw, loc, spread):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    """``(hi, lo, loc + spread * u)`` with ``u`` numpy's ``random()`` (``draw`` 1) or ``standard_normal()`` (2)."""
+    if draw == pcg64.UNIFORM:
+        hi, lo, u = pcg64.next_double(hi, lo, inc_hi, inc_lo)
+    else:
+        hi, lo, u = pcg64.standard_normal(hi, lo, inc_hi, inc_lo)
+    return hi, lo, loc + spread * u
+
+
+@njit(nogil=True, inline="always")
+def _error(v, scale, mode):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    """The error ``e`` of an input ``v`` (``mode`` 1, 2), or ``v`` itself (``mode`` 0: ``v`` is an error)."""
+    if mode == MODE_ERRORS:
+        return v
+    s = scale * v
+    if mode == MODE_HALF_EVEN:
+        return np.rint(s) - s
+    return math.floor(s + 0.5) - s
+
+
+@njit(nogil=True, inline="always")
+def _word(e, half, width, last):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    """``(b, w)``: the histogram bin of ``e`` and its packed word ``2^40 + round(d 2^36)``, ``d = e - c_b``."""
+    b = min(int((e + 1.0) * half), last)  # e >= -1, so the truncation is a floor
+    d = (e - ((b + 0.5) * width - 1.0)) * DEV_SCALE
+    return np.uint64(b), (np.int64(1) << _COUNT_SHIFT) + np.int64(math.floor(d + 0.5))
+
+
+@njit(nogil=True)
+def _marked(e, b, points, point_bins, below):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    """The rare work of a sample in a marked bin ``b``: breakpoint counts, and 1 if ``e`` is an exact zero (its bin,
+    the middle one, is marked)."""
+    for j in range(points.size):
+        if point_bins[j] == b and e <= points[j]:
+            below[j] += 1
+    return 1 if e == 0.0 else 0
+
+
+@njit(nogil=True, inline="always")
+def _scan(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    x, words, draw, loc, spread, scale, mode, packed, hist, dev, power, extremes, points, point_bins, marked, below,
+    overwrite,
+):
+    """The loop of :func:`scan` and :func:`draw_scan` (``draw`` and ``mode`` compile-time constants in each).
+
+    Helpers inlined into the loop take scalars only (an inlined helper taking arrays costs reference counting
+    per sample); indices are unsigned (numba then skips the wraparound of negative indices).
+    """
+    bins = packed.size
+    last = bins - 1
+    half = bins / 2.0
+    width = 1.0 / half
+    hi, lo, inc_hi, inc_lo = words[0], words[1], words[2], words[3]
+    p1 = 0.0
+    p2 = 0.0
+    p3 = 0.0
+    p4 = 0.0
+    q1 = 0.0
+    q2 = 0.0
+    q3 = 0.0
+    q4 = 0.0
+    low = extremes[0]
+    high = extremes[1]
+    zeros = 0
+    for start in range(0, x.size, BLOCK):  # BLOCK is even: the parity of an index is its place in a pair
+        stop = min(start + BLOCK, x.size)
+        for i in range(start, stop, 2):
+            ie = np.uint64(i)
+            if draw:
+                hi, lo, v = _draw(hi, lo, inc_hi, inc_lo, draw, loc, spread)
+                x[ie] = v
+            else:
+                v = x[ie]
+            e = _error(v, scale, mode)
+            e2 = e * e
+            q1 += e  # even indices
+            q2 += e2
+            q3 += e2 * e
+            q4 += e2 * e2
+            if e < low:
+                low = e
+            if e > high:
+                high = e
+            b, w = _word(e, half, width, last)
+            packed[b] += w
+            if (marked[b >> _THREE] >> (b & _SEVEN)) & 1:
+                zeros += _marked(e, np.int64(b), points, point_bins, below)
+            if i + 1 == stop:
+                break
+            if draw:
+                hi, lo, v = _draw(hi, lo, inc_hi, inc_lo, draw, loc, spread)
+                x[ie + _ONE] = v
+            else:
+                v = x[ie + _ONE]
+            f = _error(v, scale, mode)
+            f2 = f * f
+            p1 += f  # odd indices
+            p2 += f2
+            p3 += f2 * f
+            p4 += f2 * f2
+            if f < low:
+                low = f
+            if f > high:
+                high = f
+            b, w = _word(f, half, width, last)
+            packed[b] += w
+            if (marked[b >> _THREE] >> (b & _SEVEN)) & 1:
+                zeros += _marked(f, np.int64(b), points, point_bins, below)
+        _unpack(packed, hist, dev, overwrite and start == 0)
+    power[0] += p1 + q1
+    power[1] += p2 + q2
+    power[2] += p3 + q3
+    power[3] += p4 + q4
+    extremes[0] = low
+    extremes[1] = high
+    words[0] = hi
+    words[1] = lo
+    return zeros
 
 
 @njit(nogil=True, cache=True)
@@ -119,7 +246,8 @@ def scan(  # pragma: no cover - compiled; tested through kernel.accumulate_chunk
     hist, dev : ndarray
         Bin counts of ``e`` on [-1, 1] and per-bin sums of ``e - c_b``.
     power : ndarray
-        ``sum e^p``, p = 1..4 (two interleaved partial sums per power shorten the dependency chains).
+        ``sum e^p``, p = 1..4, each as two partial sums (even and odd indices, in index order) added at
+        the end: two shorter dependency chains per power.
     extremes : ndarray
         ``[min e, max e]``.
     points, point_bins, marked, below : ndarray
@@ -130,62 +258,52 @@ def scan(  # pragma: no cover - compiled; tested through kernel.accumulate_chunk
         ``hist`` and ``dev`` hold garbage (recycled tables): the first block stores instead of adding, so
         the tables are cleared here, outside the GIL.
     """
-    bins = packed.size
-    half = bins / 2.0
-    width = 1.0 / half
-    zero_bin = bins // 2
-    one = np.int64(1) << _COUNT_SHIFT
-    p1 = 0.0
-    p2 = 0.0
-    p3 = 0.0
-    p4 = 0.0
-    q1 = 0.0
-    q2 = 0.0
-    q3 = 0.0
-    q4 = 0.0
-    lo = extremes[0]
-    hi = extremes[1]
-    zeros = 0
-    for start in range(0, x.size, BLOCK):
-        for i in range(start, min(start + BLOCK, x.size)):
-            if mode == 0:
-                e = x[i]
-            else:
-                s = scale * x[i]
-                if mode == 1:
-                    e = np.rint(s) - s
-                else:
-                    e = math.floor(s + 0.5) - s
-            e2 = e * e
-            if i & 1:
-                p1 += e
-                p2 += e2
-                p3 += e2 * e
-                p4 += e2 * e2
-            else:
-                q1 += e
-                q2 += e2
-                q3 += e2 * e
-                q4 += e2 * e2
-            lo = min(lo, e)
-            hi = max(hi, e)
-            idx = min(int((e + 1.0) * half), bins - 1)  # e >= -1, so the truncation is a floor
-            d = (e - ((idx + 0.5) * width - 1.0)) * DEV_SCALE
-            packed[idx] += one + np.int64(math.floor(d + 0.5))
-            if (marked[idx >> 3] >> (idx & 7)) & 1:
-                if idx == zero_bin and e == 0.0:
-                    zeros += 1
-                for j in range(points.size):
-                    if point_bins[j] == idx and e <= points[j]:
-                        below[j] += 1
-        _unpack(packed, hist, dev, overwrite and start == 0)
-    power[0] += p1 + q1
-    power[1] += p2 + q2
-    power[2] += p3 + q3
-    power[3] += p4 + q4
-    extremes[0] = lo
-    extremes[1] = hi
-    return zeros
+    words = np.zeros(4, dtype=np.uint64)
+    if mode == MODE_ERRORS:  # one instance of the loop per mode: no branch on it per sample
+        return _scan(x, words, 0, 0.0, 1.0, scale, MODE_ERRORS, packed, hist, dev, power, extremes, points,
+                     point_bins, marked, below, overwrite)
+    if mode == MODE_HALF_EVEN:
+        return _scan(x, words, 0, 0.0, 1.0, scale, MODE_HALF_EVEN, packed, hist, dev, power, extremes, points,
+                     point_bins, marked, below, overwrite)
+    return _scan(x, words, 0, 0.0, 1.0, scale, MODE_HALF_UP, packed, hist, dev, power, extremes, points, point_bins,
+                 marked, below, overwrite)
+
+
+@njit(nogil=True, cache=True)
+def draw_scan(  # pragma: no cover - compiled; tested against numpy's draws and scan (tests/test_pcg64.py)
+    words: NDArray[np.uint64],
+    kind: int,
+    loc: float,
+    spread: float,
+    x: NDArray[np.float64],
+    scale: float,
+    mode: int,
+    packed: NDArray[np.int64],
+    hist: NDArray[np.int64],
+    dev: NDArray[np.float64],
+    power: NDArray[np.float64],
+    extremes: NDArray[np.float64],
+    points: NDArray[np.float64],
+    point_bins: NDArray[np.int64],
+    marked: NDArray[np.uint8],
+    below: NDArray[np.int64],
+    overwrite: bool,
+) -> int:
+    """:func:`scan` of ``x[i] = loc + spread * draw_i``, drawn here from the PCG64 state ``words`` (advanced in
+    place) as numpy's ``random()`` (``kind`` :data:`stecheck.core.pcg64.UNIFORM`) or ``standard_normal()``
+    (:data:`~stecheck.core.pcg64.NORMAL`) would draw them, and stored into ``x``: the same statistics and
+    the same ``x`` as numpy filling ``x`` and :func:`scan` reading it, without the pass over memory."""
+    if kind == pcg64.UNIFORM and mode == MODE_HALF_EVEN:  # one instance of the loop per case, as in scan
+        return _scan(x, words, pcg64.UNIFORM, loc, spread, scale, MODE_HALF_EVEN, packed, hist, dev, power, extremes,
+                     points, point_bins, marked, below, overwrite)
+    if kind == pcg64.UNIFORM:
+        return _scan(x, words, pcg64.UNIFORM, loc, spread, scale, MODE_HALF_UP, packed, hist, dev, power, extremes,
+                     points, point_bins, marked, below, overwrite)
+    if mode == MODE_HALF_EVEN:
+        return _scan(x, words, pcg64.NORMAL, loc, spread, scale, MODE_HALF_EVEN, packed, hist, dev, power, extremes,
+                     points, point_bins, marked, below, overwrite)
+    return _scan(x, words, pcg64.NORMAL, loc, spread, scale, MODE_HALF_UP, packed, hist, dev, power, extremes, points,
+                 point_bins, marked, below, overwrite)
 
 
 def marked_bins(point_bins: NDArray[np.int64], bins: int) -> NDArray[np.uint8]:

@@ -15,15 +15,19 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Final
 
 import numpy as np
+from numpy.typing import NDArray
 
 from stecheck.config import RunConfig
 from stecheck.core.distributions import InputSpec, parse_input
 from stecheck.core.estimators import CellAccumulator, make_plans
 from stecheck.core.exact import MAX_CELLS, exact_error_moments, exact_fd_table
-from stecheck.core.kernel import accumulate_chunk
+from stecheck.core import pcg64
+from stecheck.core.kernel import accumulate_chunk, scans_fused
 from stecheck.core.quantize import DETERMINISTIC_ROUNDINGS, levels
 from stecheck.engine.quantized import fixed_quantizers, quantizer_cells, quantizer_records
-from stecheck.engine.sampling import CHUNK_SIZE, NOISE, chunk_plan, chunk_rng, draw_chunk
+from stecheck.engine.sampling import (
+    CHUNK_SIZE, NOISE, FusedDraw, chunk_buffer, chunk_plan, chunk_rng, draw_chunk, fused_draw,
+)
 from stecheck.errors import ConfigError
 from stecheck.records import Record, provenance
 from stecheck.seeds import SIMULATE_SEED
@@ -70,20 +74,47 @@ def dorefa_bits(config: RunConfig) -> tuple[int, ...]:
 
 
 def _chunk_task(
-    config: RunConfig, inp: InputSpec, seed: int, index: int, length: int, fast: bool
+    config: RunConfig, inp: InputSpec, seed: int, index: int, length: int, fast: bool,
+    into: dict[CellKey, CellAccumulator] | None = None,
 ) -> dict[CellKey, CellAccumulator]:
-    """All cells of one input on one chunk."""
+    """All cells of one input on one chunk: new accumulators, or those of ``into`` with the chunk added
+    (the same sums as merging new ones into them, see :func:`stecheck.core.kernel.accumulate_chunk`).
+
+    With ``fast``, a uniform or normal input is drawn by the compiled code into this thread's reused buffer
+    (:func:`stecheck.engine.sampling.fused_draw`): by the first cell's scan as it goes when that cell takes
+    the fused pass, else in one compiled fill; later cells read the buffer. The numbers are numpy's.
+    """
     needs_noise = any(r not in DETERMINISTIC_ROUNDINGS for r in config.roundings)
-    noise = chunk_rng(seed, inp, index, NOISE).random(length) if needs_noise else None
-    shared = None if inp.dist.depends_on_bits else draw_chunk(seed, inp, index, length, config.bits[0])
+    noise = None
+    if needs_noise:
+        noise = chunk_buffer("noise", length)
+        chunk_rng(seed, inp, index, NOISE).random(out=noise)
     atoms = inp.has_atoms
     out: dict[CellKey, CellAccumulator] = {}
+    x: NDArray[np.float64] | None = None
+    pending: FusedDraw | None = None  # the draws of x, not made yet
     for k in config.bits:
-        x = shared if shared is not None else draw_chunk(seed, inp, index, length, k)
+        if x is None or inp.dist.depends_on_bits:
+            fused = fused_draw(seed, inp, index, k) if fast else None
+            if fused is None:
+                x, pending = draw_chunk(seed, inp, index, length, k), None
+            else:
+                x, pending = chunk_buffer("draw", length), fused
         scale = levels(k)
         plans = make_plans(config.schemes, config.steps, scale)
         for rounding in config.roundings:
-            out[(k, rounding)] = accumulate_chunk(x, scale, rounding, inp.path == "clip", plans, noise, fast, direct=atoms)
+            clip = inp.path == "clip"
+            draw = None
+            if pending is not None:
+                if scans_fused(rounding, clip, atoms):
+                    draw = pending
+                else:
+                    words, kind, loc, spread = pending
+                    pcg64.fill(words, kind, loc, spread, x)
+                pending = None
+            acc = None if into is None else into[(k, rounding)]
+            out[(k, rounding)] = accumulate_chunk(x, scale, rounding, clip, plans, noise, fast, direct=atoms, draw=draw,
+                                                  into=acc)
     return out
 
 
@@ -152,9 +183,11 @@ def monte_carlo(
 
     if cluster is not None:
         merged = cluster.fold(_chunk_range_task, _fold_chunks, _cluster_tasks(config, inp, seed, fast, cluster.workers), progress)
-    elif threads <= 1:
+    elif threads <= 1:  # each chunk added into the running accumulators: no per-chunk tables, no merges
         for index in range(plan.count):
-            absorb(_chunk_task(config, inp, seed, index, plan.length(index), fast), plan.length(index))
+            merged = _chunk_task(config, inp, seed, index, plan.length(index), fast, merged)
+            if progress is not None:
+                progress(plan.length(index))
     else:
         with ThreadPoolExecutor(max_workers=threads) as pool:
             pending: deque[tuple[Future[dict[CellKey, CellAccumulator]], int]] = deque()
