@@ -63,6 +63,8 @@ DEV_SCALE: Final = 2.0**36
 _COUNT_SHIFT: Final = 40
 #: Samples per block between two unpackings of the packed words (keeps the deviation sums in range).
 BLOCK: Final = 1 << 18
+#: Samples per pass of the loop (a multiple of 2 dividing BLOCK; its tables stay in L1).
+SUB: Final = 256
 _THREE: Final = np.uint64(3)
 _SEVEN: Final = np.uint64(7)
 _ONE: Final = np.uint64(1)
@@ -110,15 +112,7 @@ def _error(v, scale, mode):  # type: ignore[no-untyped-def]  # pragma: no cover 
     s = scale * v
     if mode == MODE_HALF_EVEN:
         return np.rint(s) - s
-    return math.floor(s + 0.5) - s
-
-
-@njit(nogil=True, inline="always")
-def _word(e, half, width, last):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
-    """``(b, w)``: the histogram bin of ``e`` and its packed word ``2^40 + round(d 2^36)``, ``d = e - c_b``."""
-    b = min(int((e + 1.0) * half), last)  # e >= -1, so the truncation is a floor
-    d = (e - ((b + 0.5) * width - 1.0)) * DEV_SCALE
-    return np.uint64(b), (np.int64(1) << _COUNT_SHIFT) + np.int64(math.floor(d + 0.5))
+    return np.floor(s + 0.5) - s
 
 
 @njit(nogil=True)
@@ -138,14 +132,21 @@ def _scan(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
 ):
     """The loop of :func:`scan` and :func:`draw_scan` (``draw`` and ``mode`` compile-time constants in each).
 
-    Helpers inlined into the loop take scalars only (an inlined helper taking arrays costs reference counting
-    per sample); indices are unsigned (numba then skips the wraparound of negative indices).
+    Three passes per :data:`SUB` samples (L1-resident): (1) in index order, the draws (stored into ``x``),
+    the power sums and the extremes -- the generator's dependency chain and the sums' overlap; (2) each
+    sample's bin and rounded deviation (vectorised: int32 conversions); (3) the scattered additions into the
+    packed words and the rare look at marked bins. Helpers inlined into the loops take scalars only (an
+    inlined helper taking arrays costs reference counting per sample); indices are unsigned (numba then
+    skips the wraparound of negative indices).
     """
     bins = packed.size
-    last = bins - 1
+    last = np.int32(bins - 1)
     half = bins / 2.0
     width = 1.0 / half
+    one = np.int64(1) << _COUNT_SHIFT
     hi, lo, inc_hi, inc_lo = words[0], words[1], words[2], words[3]
+    where = np.empty(SUB, dtype=np.int32)
+    rounded = np.empty(SUB, dtype=np.int32)
     p1 = 0.0
     p2 = 0.0
     p3 = 0.0
@@ -157,50 +158,58 @@ def _scan(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
     low = extremes[0]
     high = extremes[1]
     zeros = 0
-    for start in range(0, x.size, BLOCK):  # BLOCK is even: the parity of an index is its place in a pair
+    for start in range(0, x.size, BLOCK):
         stop = min(start + BLOCK, x.size)
-        for i in range(start, stop, 2):
-            ie = np.uint64(i)
-            if draw:
-                hi, lo, v = _draw(hi, lo, inc_hi, inc_lo, draw, loc, spread)
-                x[ie] = v
-            else:
-                v = x[ie]
-            e = _error(v, scale, mode)
-            e2 = e * e
-            q1 += e  # even indices
-            q2 += e2
-            q3 += e2 * e
-            q4 += e2 * e2
-            if e < low:
-                low = e
-            if e > high:
-                high = e
-            b, w = _word(e, half, width, last)
-            packed[b] += w
-            if (marked[b >> _THREE] >> (b & _SEVEN)) & 1:
-                zeros += _marked(e, np.int64(b), points, point_bins, below)
-            if i + 1 == stop:
-                break
-            if draw:
-                hi, lo, v = _draw(hi, lo, inc_hi, inc_lo, draw, loc, spread)
-                x[ie + _ONE] = v
-            else:
-                v = x[ie + _ONE]
-            f = _error(v, scale, mode)
-            f2 = f * f
-            p1 += f  # odd indices
-            p2 += f2
-            p3 += f2 * f
-            p4 += f2 * f2
-            if f < low:
-                low = f
-            if f > high:
-                high = f
-            b, w = _word(f, half, width, last)
-            packed[b] += w
-            if (marked[b >> _THREE] >> (b & _SEVEN)) & 1:
-                zeros += _marked(f, np.int64(b), points, point_bins, below)
+        for sub in range(start, stop, SUB):  # BLOCK and SUB are even: an index's parity is its place in a pair
+            end = min(sub + SUB, stop)
+            for i in range(sub, end, 2):
+                ie = np.uint64(i)
+                if draw:
+                    hi, lo, v = _draw(hi, lo, inc_hi, inc_lo, draw, loc, spread)
+                    x[ie] = v
+                else:
+                    v = x[ie]
+                e = _error(v, scale, mode)
+                e2 = e * e
+                q1 += e  # even indices
+                q2 += e2
+                q3 += e2 * e
+                q4 += e2 * e2
+                if e < low:
+                    low = e
+                if e > high:
+                    high = e
+                if i + 1 == end:
+                    break
+                if draw:
+                    hi, lo, v = _draw(hi, lo, inc_hi, inc_lo, draw, loc, spread)
+                    x[ie + _ONE] = v
+                else:
+                    v = x[ie + _ONE]
+                f = _error(v, scale, mode)
+                f2 = f * f
+                p1 += f  # odd indices
+                p2 += f2
+                p3 += f2 * f
+                p4 += f2 * f2
+                if f < low:
+                    low = f
+                if f > high:
+                    high = f
+            count = end - sub
+            for j in range(count):
+                e = _error(x[np.uint64(sub + j)], scale, mode)
+                # e >= -1, so the truncation is a floor; the clamps keep any input's index in the table
+                b = max(min(np.int32((e + 1.0) * half), last), np.int32(0))
+                d = (e - ((b + 0.5) * width - 1.0)) * DEV_SCALE
+                where[np.uint64(j)] = b
+                rounded[np.uint64(j)] = np.int32(np.floor(d + 0.5))
+            for j in range(count):
+                b = np.uint64(where[np.uint64(j)])
+                packed[b] += one + np.int64(rounded[np.uint64(j)])
+                if (marked[b >> _THREE] >> (b & _SEVEN)) & 1:
+                    e = _error(x[np.uint64(sub + j)], scale, mode)
+                    zeros += _marked(e, np.int64(b), points, point_bins, below)
         _unpack(packed, hist, dev, overwrite and start == 0)
     power[0] += p1 + q1
     power[1] += p2 + q2
