@@ -263,6 +263,9 @@ class CellAccumulator:
     ste_count: int = 0
     #: Per-bin sums of ``e - c_b`` when the Fourier sums come from the histogram (compiled scan), else None.
     hist_dev: NDArray[np.float64] | None = None
+    #: ``(points, #{e <= p} from the histogram alone)`` after the last scan with crossings, while the histogram
+    #: has not changed since: the next scan's count of earlier samples without a walk over the table.
+    _hist_at_most: tuple[NDArray[np.float64], NDArray[np.int64]] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.fd_sum = [0] * len(self.plans)
@@ -284,6 +287,7 @@ class CellAccumulator:
         idx = ((e + 1.0) * (HIST_BINS / 2)).astype(np.int64)
         np.clip(idx, 0, HIST_BINS - 1, out=idx)
         self.hist += np.bincount(idx, minlength=HIST_BINS)
+        self._hist_at_most = None
         z = np.exp((2j * np.pi) * e)
         power = z.copy()
         self.fourier[0] += power.sum()
@@ -338,7 +342,11 @@ class CellAccumulator:
         points, point_bins, marked = _scan_tables(tuple(self.plans) if crossings else ())
         below = np.zeros(points.size, dtype=np.int64)
         # samples of earlier chunks below each breakpoint's bin (none in a fresh accumulator)
-        earlier = 0 if overwrite or not (crossings and self.count) else fastscan.counts_at_most(self.hist, point_bins, below)
+        earlier: int | NDArray[np.int64] = 0
+        if crossings and self.count and not overwrite:
+            cached = self._hist_at_most
+            fresh = cached is None or cached[0] is not points
+            earlier = fastscan.counts_at_most(self.hist, point_bins, below) if fresh else cached[1]  # type: ignore[index]
         extremes = np.array([self.lowest, self.highest])
         tables = (fastscan.scratch(HIST_BINS), self.hist, self.hist_dev, self.power, extremes, points, point_bins, marked,
                   below, overwrite)
@@ -350,7 +358,11 @@ class CellAccumulator:
         self.lowest, self.highest = float(extremes[0]), float(extremes[1])
         self.count += x.size
         if crossings:
-            self.add_crossings_at_most(points, fastscan.counts_at_most(self.hist, point_bins, below) - earlier, x.size)
+            total = fastscan.counts_at_most(self.hist, point_bins, below)
+            self._hist_at_most = (points, total - below)
+            self.add_crossings_at_most(points, total - earlier, x.size)
+        else:
+            self._hist_at_most = None
 
     def crossing_points(self) -> NDArray[np.float64]:
         """Sorted breakpoints ``p`` such that every plan's counts follow from ``#{n <= p}`` (identity A)."""
@@ -395,6 +407,7 @@ class CellAccumulator:
         self.highest = max(self.highest, other.highest)
         self.zeros += other.zeros
         self.hist += other.hist
+        self._hist_at_most = None
         if other.hist_dev is not None:
             if self.hist_dev is None:
                 self.hist_dev = other.hist_dev.copy()
@@ -413,6 +426,7 @@ class CellAccumulator:
         memset instead of fresh pages, whose faults serialise threads on the kernel's memory map lock.
         """
         _TABLES.give(self.hist)
+        self._hist_at_most = None
         if self.hist_dev is not None:
             _TABLES.give(self.hist_dev)
         self.hist = np.zeros(0, dtype=np.int64)

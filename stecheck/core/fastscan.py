@@ -332,9 +332,10 @@ def counts_at_most(  # pragma: no cover - compiled
     running = 0
     b = 0
     for j in range(point_bins.size):
-        while b < point_bins[j]:
-            running += hist[b]
-            b += 1
+        stop = point_bins[j]
+        for t in range(b, stop):  # a plain counted loop with unsigned indices: vectorised
+            running += hist[np.uint64(t)]
+        b = max(b, stop)
         out[j] = running + below[j]
     return out
 

@@ -39,7 +39,7 @@ from numba.np.random._constants import (  # noqa: E402
     ziggurat_nor_r,
 )
 
-__all__ = ["fill", "load", "next_double", "next_uint64", "standard_normal", "state_words", "store"]
+__all__ = ["fill", "load", "next_double", "next_uint64", "seeded", "standard_normal", "state_words", "store"]
 
 _MASK64: Final = (1 << 64) - 1
 #: PCG's default 128-bit multiplier (PCG_DEFAULT_MULTIPLIER_128), high and low words.
@@ -152,6 +152,24 @@ def fill(words: NDArray[np.uint64], kind: int, loc: float, spread: float, out: N
 def state_words(state: int, inc: int) -> NDArray[np.uint64]:
     """The four ``uint64`` words ``(state hi, state lo, inc hi, inc lo)`` of 128-bit ``state`` and ``inc``."""
     return np.array([state >> 64, state & _MASK64, inc >> 64, inc & _MASK64], dtype=np.uint64)
+
+
+_MASK128: Final = (1 << 128) - 1
+_MULT: Final = (int(_MULT_HI) << 64) | int(_MULT_LO)
+
+
+def seeded(seq: np.random.SeedSequence) -> NDArray[np.uint64]:
+    """The state words of ``numpy.random.PCG64(seq)``, without building one (a chunk's cost, not a sample's).
+
+    numpy seeds PCG64 with four words ``(s_hi, s_lo, i_hi, i_lo)`` of ``seq.generate_state(4, uint64)`` as
+    PCG's ``srandom_r(initstate = s, initseq = i)``: ``inc = 2 i + 1``, ``state = 0``, step, ``state += s``, step.
+    """
+    s_hi, s_lo, i_hi, i_lo = (int(v) for v in seq.generate_state(4, np.uint64))
+    inc = (((i_hi << 64) | i_lo) << 1 | 1) & _MASK128
+    state = inc  # one step from 0
+    state = (state + ((s_hi << 64) | s_lo)) & _MASK128
+    state = (state * _MULT + inc) & _MASK128
+    return state_words(state, inc)
 
 
 def load(bitgen: np.random.PCG64) -> NDArray[np.uint64]:

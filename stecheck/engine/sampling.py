@@ -91,7 +91,7 @@ _KINDS: Final = {"random": pcg64.UNIFORM, "standard_normal": pcg64.NORMAL}
 def chunk_words(seed: int, inp: InputSpec, chunk: int, purpose: int, k: int | None = None) -> NDArray[np.uint64]:
     """The PCG64 state words of the stream :func:`chunk_rng` returns (for the compiled draws)."""
     key = (inp.stream_key, chunk, purpose) if k is None else (inp.stream_key, chunk, purpose, k)
-    return pcg64.load(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=key)))
+    return pcg64.seeded(np.random.SeedSequence(seed, spawn_key=key))
 
 
 def fused_draw(seed: int, inp: InputSpec, chunk: int, k: int) -> FusedDraw | None:
