@@ -64,7 +64,7 @@ _COUNT_SHIFT: Final = 40
 #: Samples per block between two unpackings of the packed words (keeps the deviation sums in range).
 BLOCK: Final = 1 << 18
 #: Samples per pass of the loop (a multiple of 2 dividing BLOCK; its tables stay in L1).
-SUB: Final = 256
+SUB: Final = 1024
 _THREE: Final = np.uint64(3)
 _SEVEN: Final = np.uint64(7)
 _ONE: Final = np.uint64(1)
