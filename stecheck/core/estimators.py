@@ -297,7 +297,8 @@ class CellAccumulator:
 
     @classmethod
     def scanned(
-        cls, plans: list[FDPlan], x: NDArray[np.float64], scale: int, mode: int, crossings: bool, draw: Draw | None = None
+        cls, plans: list[FDPlan], x: NDArray[np.float64], scale: int, mode: int, crossings: bool, draw: Draw | None = None,
+        samples: int | None = None,
     ) -> CellAccumulator:
         """A new accumulator holding one chunk added by :meth:`add_scan`.
 
@@ -306,11 +307,12 @@ class CellAccumulator:
         _check_scan_input(x, mode, draw)
         acc = cls(plans, hist=_TABLES.take(np.int64, zeroed=False))
         acc.hist_dev = _TABLES.take(np.float64, zeroed=False)
-        acc._scan(x, scale, mode, crossings, overwrite=True, draw=draw)
+        acc._scan(x, scale, mode, crossings, overwrite=True, draw=draw, samples=samples)
         return acc
 
     def add_scan(
-        self, x: NDArray[np.float64], scale: int, mode: int, crossings: bool, draw: Draw | None = None
+        self, x: NDArray[np.float64], scale: int, mode: int, crossings: bool, draw: Draw | None = None,
+        samples: int | None = None,
     ) -> None:
         """Add a chunk with the compiled one-pass scan (:func:`stecheck.core.fastscan.scan`).
 
@@ -319,22 +321,28 @@ class CellAccumulator:
         finite-difference counts are added too. The Fourier sums are then kept as histogram deviations
         (:func:`stecheck.core.fastscan.binned_fourier_sums`); a scanned accumulator merges only with scanned ones.
         With ``draw`` = ``(state words, kind, loc, spread)`` the scan draws ``x`` itself and stores it
-        (:func:`stecheck.core.fastscan.draw_scan`; ``x`` is then an output).
+        (:func:`stecheck.core.fastscan.draw_scan`; ``x`` is then an output), or draws ``samples`` values through
+        a shorter scratch ``x`` that keeps none of them.
         """
-        if x.size == 0:
+        if (x.size if samples is None else samples) == 0:
             return
         _check_scan_input(x, mode, draw)
         if self.hist_dev is None:
             if self.count:
                 raise ValueError("cannot add a scanned chunk to an accumulator filled by the numpy path")
             self.hist_dev = _TABLES.take(np.float64)
-        self._scan(x, scale, mode, crossings, overwrite=False, draw=draw)
+        self._scan(x, scale, mode, crossings, overwrite=False, draw=draw, samples=samples)
 
     def _scan(
-        self, x: NDArray[np.float64], scale: int, mode: int, crossings: bool, overwrite: bool, draw: Draw | None = None
+        self, x: NDArray[np.float64], scale: int, mode: int, crossings: bool, overwrite: bool, draw: Draw | None = None,
+        samples: int | None = None,
     ) -> None:
         assert self.hist_dev is not None
-        if x.size == 0:
+        if samples is None or draw is None:
+            samples = x.size
+        elif x.size < min(samples, fastscan.SUB):
+            raise ValueError(f"a scratch buffer for drawn samples needs at least {fastscan.SUB} entries")
+        if samples == 0:
             if overwrite:
                 self.hist.fill(0)
                 self.hist_dev.fill(0.0)
@@ -354,13 +362,13 @@ class CellAccumulator:
             self.zeros += fastscan.scan(x, float(scale), mode, *tables)
         else:
             words, kind, loc, spread = draw
-            self.zeros += fastscan.draw_scan(words, kind, loc, spread, x, float(scale), mode, *tables)
+            self.zeros += fastscan.draw_scan(words, kind, loc, spread, x, samples, float(scale), mode, *tables)
         self.lowest, self.highest = float(extremes[0]), float(extremes[1])
-        self.count += x.size
+        self.count += samples
         if crossings:
             total = fastscan.counts_at_most(self.hist, point_bins, below)
             self._hist_at_most = (points, total - below)
-            self.add_crossings_at_most(points, total - earlier, x.size)
+            self.add_crossings_at_most(points, total - earlier, samples)
         else:
             self._hist_at_most = None
 

@@ -127,10 +127,11 @@ def _marked(e, b, points, point_bins, below):  # type: ignore[no-untyped-def]  #
 
 @njit(nogil=True, inline="always")
 def _scan(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
-    x, words, draw, loc, spread, scale, mode, packed, hist, dev, power, extremes, points, point_bins, marked, below,
-    overwrite,
+    x, count, words, draw, loc, spread, scale, mode, packed, hist, dev, power, extremes, points, point_bins, marked,
+    below, overwrite,
 ):
-    """The loop of :func:`scan` and :func:`draw_scan` (``draw`` and ``mode`` compile-time constants in each).
+    """The loop of :func:`scan` and :func:`draw_scan` (``draw`` and ``mode`` compile-time constants in each) over
+    ``count`` samples; ``x`` holds all of them, or (drawn samples not kept) the current :data:`SUB` of them.
 
     Three passes per :data:`SUB` samples (L1-resident): (1) in index order, the draws (stored into ``x``),
     the power sums and the extremes -- the generator's dependency chain and the sums' overlap; (2) each
@@ -158,12 +159,14 @@ def _scan(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
     low = extremes[0]
     high = extremes[1]
     zeros = 0
-    for start in range(0, x.size, BLOCK):
-        stop = min(start + BLOCK, x.size)
+    ring = x.size < count
+    for start in range(0, count, BLOCK):
+        stop = min(start + BLOCK, count)
         for sub in range(start, stop, SUB):  # BLOCK and SUB are even: an index's parity is its place in a pair
             end = min(sub + SUB, stop)
+            base = sub if ring else 0  # x[i - base] holds sample i
             for i in range(sub, end, 2):
-                ie = np.uint64(i)
+                ie = np.uint64(i - base)
                 if draw:
                     hi, lo, v = _draw(hi, lo, inc_hi, inc_lo, draw, loc, spread)
                     x[ie] = v
@@ -196,19 +199,19 @@ def _scan(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
                     low = f
                 if f > high:
                     high = f
-            count = end - sub
-            for j in range(count):
-                e = _error(x[np.uint64(sub + j)], scale, mode)
+            size = end - sub
+            for j in range(size):
+                e = _error(x[np.uint64(sub - base + j)], scale, mode)
                 # e >= -1, so the truncation is a floor; the clamps keep any input's index in the table
                 b = max(min(np.int32((e + 1.0) * half), last), np.int32(0))
                 d = (e - ((b + 0.5) * width - 1.0)) * DEV_SCALE
                 where[np.uint64(j)] = b
                 rounded[np.uint64(j)] = np.int32(np.floor(d + 0.5))
-            for j in range(count):
+            for j in range(size):
                 b = np.uint64(where[np.uint64(j)])
                 packed[b] += one + np.int64(rounded[np.uint64(j)])
                 if (marked[b >> _THREE] >> (b & _SEVEN)) & 1:
-                    e = _error(x[np.uint64(sub + j)], scale, mode)
+                    e = _error(x[np.uint64(sub - base + j)], scale, mode)
                     zeros += _marked(e, np.int64(b), points, point_bins, below)
         _unpack(packed, hist, dev, overwrite and start == 0)
     power[0] += p1 + q1
@@ -269,12 +272,12 @@ def scan(  # pragma: no cover - compiled; tested through kernel.accumulate_chunk
     """
     words = np.zeros(4, dtype=np.uint64)
     if mode == MODE_ERRORS:  # one instance of the loop per mode: no branch on it per sample
-        return _scan(x, words, 0, 0.0, 1.0, scale, MODE_ERRORS, packed, hist, dev, power, extremes, points,
+        return _scan(x, x.size, words, 0, 0.0, 1.0, scale, MODE_ERRORS, packed, hist, dev, power, extremes, points,
                      point_bins, marked, below, overwrite)
     if mode == MODE_HALF_EVEN:
-        return _scan(x, words, 0, 0.0, 1.0, scale, MODE_HALF_EVEN, packed, hist, dev, power, extremes, points,
+        return _scan(x, x.size, words, 0, 0.0, 1.0, scale, MODE_HALF_EVEN, packed, hist, dev, power, extremes, points,
                      point_bins, marked, below, overwrite)
-    return _scan(x, words, 0, 0.0, 1.0, scale, MODE_HALF_UP, packed, hist, dev, power, extremes, points, point_bins,
+    return _scan(x, x.size, words, 0, 0.0, 1.0, scale, MODE_HALF_UP, packed, hist, dev, power, extremes, points, point_bins,
                  marked, below, overwrite)
 
 
@@ -285,6 +288,7 @@ def draw_scan(  # pragma: no cover - compiled; tested against numpy's draws and 
     loc: float,
     spread: float,
     x: NDArray[np.float64],
+    count: int,
     scale: float,
     mode: int,
     packed: NDArray[np.int64],
@@ -298,20 +302,22 @@ def draw_scan(  # pragma: no cover - compiled; tested against numpy's draws and 
     below: NDArray[np.int64],
     overwrite: bool,
 ) -> int:
-    """:func:`scan` of ``x[i] = loc + spread * draw_i``, drawn here from the PCG64 state ``words`` (advanced in
-    place) as numpy's ``random()`` (``kind`` :data:`stecheck.core.pcg64.UNIFORM`) or ``standard_normal()``
-    (:data:`~stecheck.core.pcg64.NORMAL`) would draw them, and stored into ``x``: the same statistics and
-    the same ``x`` as numpy filling ``x`` and :func:`scan` reading it, without the pass over memory."""
+    """:func:`scan` of ``count`` samples ``x[i] = loc + spread * draw_i``, drawn here from the PCG64 state ``words``
+    (advanced in place) as numpy's ``random()`` (``kind`` :data:`stecheck.core.pcg64.UNIFORM`) or
+    ``standard_normal()`` (:data:`~stecheck.core.pcg64.NORMAL`) would draw them: the same statistics as numpy
+    filling ``x`` and :func:`scan` reading it, without the pass over memory. With ``x.size >= count`` the draws
+    are stored into ``x``; a shorter ``x`` (at least :data:`SUB`) is scratch for the current :data:`SUB`
+    samples only, when no one needs the draws afterwards (no writes to a large buffer evicting the tables)."""
     if kind == pcg64.UNIFORM and mode == MODE_HALF_EVEN:  # one instance of the loop per case, as in scan
-        return _scan(x, words, pcg64.UNIFORM, loc, spread, scale, MODE_HALF_EVEN, packed, hist, dev, power, extremes,
+        return _scan(x, count, words, pcg64.UNIFORM, loc, spread, scale, MODE_HALF_EVEN, packed, hist, dev, power, extremes,
                      points, point_bins, marked, below, overwrite)
     if kind == pcg64.UNIFORM:
-        return _scan(x, words, pcg64.UNIFORM, loc, spread, scale, MODE_HALF_UP, packed, hist, dev, power, extremes,
+        return _scan(x, count, words, pcg64.UNIFORM, loc, spread, scale, MODE_HALF_UP, packed, hist, dev, power, extremes,
                      points, point_bins, marked, below, overwrite)
     if mode == MODE_HALF_EVEN:
-        return _scan(x, words, pcg64.NORMAL, loc, spread, scale, MODE_HALF_EVEN, packed, hist, dev, power, extremes,
+        return _scan(x, count, words, pcg64.NORMAL, loc, spread, scale, MODE_HALF_EVEN, packed, hist, dev, power, extremes,
                      points, point_bins, marked, below, overwrite)
-    return _scan(x, words, pcg64.NORMAL, loc, spread, scale, MODE_HALF_UP, packed, hist, dev, power, extremes, points,
+    return _scan(x, count, words, pcg64.NORMAL, loc, spread, scale, MODE_HALF_UP, packed, hist, dev, power, extremes, points,
                  point_bins, marked, below, overwrite)
 
 

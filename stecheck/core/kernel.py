@@ -59,6 +59,7 @@ def accumulate_chunk(
     direct: bool = False,
     draw: Draw | None = None,
     into: CellAccumulator | None = None,
+    samples: int | None = None,
 ) -> CellAccumulator:
     """Statistics of one chunk of one cell (a new accumulator, or ``into`` with the chunk added).
 
@@ -88,7 +89,8 @@ def accumulate_chunk(
     draw : tuple, optional
         ``(PCG64 state words, kind, loc, spread)``: ``x`` is an output buffer, filled with ``loc + spread *
         draw_i`` by the compiled scan as it goes (:func:`stecheck.core.fastscan.draw_scan`). Only for the fused
-        path (:func:`scans_fused`).
+        path (:func:`scans_fused`). With ``samples`` larger than ``x``, ``x`` is scratch for the scan (at least
+        :data:`stecheck.core.fastscan.SUB` long) and the ``samples`` draws are not kept.
     into : CellAccumulator, optional
         Add the chunk to this accumulator (same ``plans``) instead of a new one. The sums then equal a new
         accumulator's merged into ``into``, bit for bit: each running sum takes the chunk's total in one
@@ -96,13 +98,16 @@ def accumulate_chunk(
     """
     if draw is not None and not (fast and scans_fused(rounding, clip, direct)):
         raise ValueError("only the fused scan draws its own inputs")
+    if samples is not None and draw is None and samples != x.size:
+        raise ValueError("a sample count other than the length of x needs drawn inputs")
     if direct:
         return _direct_chunk(x, scale, rounding, clip, plans, noise, into)
     if fast and scans_fused(rounding, clip, direct):
         # one fused pass, nothing materialised
         if into is None:
-            return CellAccumulator.scanned(plans, x, scale, _SCAN_MODES[rounding], crossings=True, draw=draw)
-        into.add_scan(x, scale, _SCAN_MODES[rounding], crossings=True, draw=draw)
+            return CellAccumulator.scanned(plans, x, scale, _SCAN_MODES[rounding], crossings=True, draw=draw,
+                                           samples=samples)
+        into.add_scan(x, scale, _SCAN_MODES[rounding], crossings=True, draw=draw, samples=samples)
         return into
     acc = CellAccumulator(plans) if into is None else into
     s = scale * x

@@ -21,6 +21,7 @@ from stecheck.config import RunConfig
 from stecheck.core.distributions import InputSpec, parse_input
 from stecheck.core.estimators import CellAccumulator, make_plans
 from stecheck.core.exact import MAX_CELLS, exact_error_moments, exact_fd_table
+from stecheck.core.fastscan import SUB
 from stecheck.core import pcg64
 from stecheck.core.kernel import accumulate_chunk, scans_fused
 from stecheck.core.quantize import DETERMINISTIC_ROUNDINGS, levels
@@ -93,11 +94,16 @@ def _chunk_task(
     out: dict[CellKey, CellAccumulator] = {}
     x: NDArray[np.float64] | None = None
     pending: FusedDraw | None = None  # the draws of x, not made yet
+    # cells that read the same draws: one per (k, rounding), or per rounding when each k has its own stream
+    readers = len(config.roundings) * (1 if inp.dist.depends_on_bits else len(config.bits))
     for k in config.bits:
         if x is None or inp.dist.depends_on_bits:
             fused = fused_draw(seed, inp, index, k) if fast else None
             if fused is None:
                 x, pending = draw_chunk(seed, inp, index, length, k), None
+            elif readers == 1 and scans_fused(config.roundings[0], inp.path == "clip", atoms):
+                # the scan is the draws' only reader: it keeps them in a small scratch, not in a chunk-long buffer
+                x, pending = chunk_buffer("draw", SUB), fused
             else:
                 x, pending = chunk_buffer("draw", length), fused
         scale = levels(k)
@@ -114,7 +120,7 @@ def _chunk_task(
                 pending = None
             acc = None if into is None else into[(k, rounding)]
             out[(k, rounding)] = accumulate_chunk(x, scale, rounding, clip, plans, noise, fast, direct=atoms, draw=draw,
-                                                  into=acc)
+                                                  into=acc, samples=length if draw is not None else None)
     return out
 
 
