@@ -25,6 +25,7 @@ from stecheck.core.fastscan import SUB
 from stecheck.core import pcg64
 from stecheck.core.kernel import accumulate_chunk, scans_fused
 from stecheck.core.quantize import DETERMINISTIC_ROUNDINGS, levels
+from stecheck.engine.cellrecord import cell_record
 from stecheck.engine.quantized import fixed_quantizers, quantizer_cells, quantizer_records
 from stecheck.engine.sampling import (
     CHUNK_SIZE, NOISE, FusedDraw, chunk_buffer, chunk_plan, chunk_rng, draw_chunk, fused_draw,
@@ -167,7 +168,8 @@ def monte_carlo(
 ) -> dict[CellKey, CellAccumulator]:
     """The merged accumulators ``(k, rounding) -> CellAccumulator`` of one input (``config`` validated).
 
-    Chunk results are merged in chunk order, with at most ``2 * threads`` chunks in flight. With a
+    One thread adds each chunk into the running accumulators; more threads merge the chunks' own accumulators
+    in chunk order, with at most ``2 * threads`` chunks in flight (the same sums, bit for bit). With a
     ``cluster``, a few consecutive chunks are one task (a pure function of ``(config, input, seed, chunks)``)
     and the chunks are merged in chunk order by a chain of merge tasks on the workers
     (:meth:`stecheck.engine.cluster.Cluster.fold`): the same sequence of floating-point operations as with
@@ -224,41 +226,9 @@ def _records_for(
             for index, fd_plan in enumerate(fd_plans):
                 exact_fd, exact_zero = (None, None) if table is None else table[index]
                 slope = None if acc is None else acc.slope_summary(index)
-                rec: Record = {
-                    "dist": inp.spec,
-                    "path": inp.path,
-                    "quantizer": f"dorefa({k})",
-                    "k": k,
-                    "rounding": rounding,
-                    "fd": fd_plan.scheme,
-                    "h": fd_plan.h,
-                    "samples": 0 if err is None else err.samples,
-                    "seed": str(seed),
-                    "mean_n": None if err is None else err.mean,
-                    "mean_n_se": None if err is None else err.mean_se,
-                    "var_n": None if err is None else err.var,
-                    "var_n_se": None if err is None else err.var_se,
-                    "var12_n": None if err is None else 12.0 * err.var,
-                    "p_n_zero": None if err is None else err.p_zero,
-                    "ks_stat": None if err is None else err.ks_stat,
-                    "ks_resolution": None if err is None else err.ks_resolution,
-                    "ks_pvalue": None if err is None else err.ks_pvalue,
-                    "chi2_stat": None if err is None else err.chi2_stat,
-                    "chi2_pvalue": None if err is None else err.chi2_pvalue,
-                    "fourier_abs": None if err is None else list(err.fourier_abs),
-                    "hist_n": None if err is None else list(err.hist),
-                    "mean_fd": None if slope is None else slope.mean_fd,
-                    "mean_fd_se": None if slope is None else slope.mean_fd_se,
-                    "mean_fd_upper": None if slope is None else slope.mean_fd_upper,
-                    "p_fd_zero": None if slope is None else slope.p_fd_zero,
-                    "ste": None if slope is None else slope.ste,
-                    "exact_mean_n": None if moments is None else moments.mean,
-                    "exact_var_n": None if moments is None else moments.var,
-                    "exact_fourier_abs": None if moments is None else list(moments.fourier_abs),
-                    "exact_mean_fd": exact_fd,
-                    "exact_p_fd_zero": exact_zero,
-                    "exact_note": exact_note(inp, k, rounding, fd_plan.lh, moments, exact_fd, exact_zero) if want_exact else None,
-                }
+                note = exact_note(inp, k, rounding, fd_plan.lh, moments, exact_fd, exact_zero) if want_exact else None
+                rec = cell_record(inp, f"dorefa({k})", k, rounding, fd_plan, seed, err, slope, moments, exact_fd,
+                                  exact_zero, note)
                 records.append(rec)
     return records
 
