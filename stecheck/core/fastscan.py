@@ -226,7 +226,57 @@ def _scan(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
 
 
 @njit(nogil=True, cache=True)
-def scan(  # pragma: no cover - compiled; tested through kernel.accumulate_chunk against the reference
+def _scan_errors(x, scale, words, packed, hist, dev, power, extremes, points, point_bins, marked, below, overwrite):  # type: ignore[no-untyped-def]  # pragma: no cover
+    return _scan(x, x.size, words, 0, 0.0, 1.0, scale, MODE_ERRORS, packed, hist, dev, power, extremes, points,
+                 point_bins, marked, below, overwrite)
+
+
+@njit(nogil=True, cache=True)
+def _scan_half_even(x, scale, words, packed, hist, dev, power, extremes, points, point_bins, marked, below, overwrite):  # type: ignore[no-untyped-def]  # pragma: no cover
+    return _scan(x, x.size, words, 0, 0.0, 1.0, scale, MODE_HALF_EVEN, packed, hist, dev, power, extremes, points,
+                 point_bins, marked, below, overwrite)
+
+
+@njit(nogil=True, cache=True)
+def _scan_half_up(x, scale, words, packed, hist, dev, power, extremes, points, point_bins, marked, below, overwrite):  # type: ignore[no-untyped-def]  # pragma: no cover
+    return _scan(x, x.size, words, 0, 0.0, 1.0, scale, MODE_HALF_UP, packed, hist, dev, power, extremes, points,
+                 point_bins, marked, below, overwrite)
+
+
+@njit(nogil=True, cache=True)
+def _draw_uniform_half_even(x, count, words, loc, spread, scale, packed, hist, dev, power, extremes, points, point_bins, marked, below, overwrite):  # type: ignore[no-untyped-def]  # pragma: no cover
+    return _scan(x, count, words, pcg64.UNIFORM, loc, spread, scale, MODE_HALF_EVEN, packed, hist, dev, power, extremes,
+                 points, point_bins, marked, below, overwrite)
+
+
+@njit(nogil=True, cache=True)
+def _draw_uniform_half_up(x, count, words, loc, spread, scale, packed, hist, dev, power, extremes, points, point_bins, marked, below, overwrite):  # type: ignore[no-untyped-def]  # pragma: no cover
+    return _scan(x, count, words, pcg64.UNIFORM, loc, spread, scale, MODE_HALF_UP, packed, hist, dev, power, extremes,
+                 points, point_bins, marked, below, overwrite)
+
+
+@njit(nogil=True, cache=True)
+def _draw_normal_half_even(x, count, words, loc, spread, scale, packed, hist, dev, power, extremes, points, point_bins, marked, below, overwrite):  # type: ignore[no-untyped-def]  # pragma: no cover
+    return _scan(x, count, words, pcg64.NORMAL, loc, spread, scale, MODE_HALF_EVEN, packed, hist, dev, power, extremes,
+                 points, point_bins, marked, below, overwrite)
+
+
+@njit(nogil=True, cache=True)
+def _draw_normal_half_up(x, count, words, loc, spread, scale, packed, hist, dev, power, extremes, points, point_bins, marked, below, overwrite):  # type: ignore[no-untyped-def]  # pragma: no cover
+    return _scan(x, count, words, pcg64.NORMAL, loc, spread, scale, MODE_HALF_UP, packed, hist, dev, power, extremes,
+                 points, point_bins, marked, below, overwrite)
+
+
+#: One compiled instance of the loop per case (no branch on the case per sample), each compiled on first use.
+_SCANS: Final = {MODE_ERRORS: _scan_errors, MODE_HALF_EVEN: _scan_half_even, MODE_HALF_UP: _scan_half_up}
+_DRAW_SCANS: Final = {
+    (pcg64.UNIFORM, MODE_HALF_EVEN): _draw_uniform_half_even, (pcg64.UNIFORM, MODE_HALF_UP): _draw_uniform_half_up,
+    (pcg64.NORMAL, MODE_HALF_EVEN): _draw_normal_half_even, (pcg64.NORMAL, MODE_HALF_UP): _draw_normal_half_up,
+}
+_NO_WORDS: Final = np.zeros(4, dtype=np.uint64)
+
+
+def scan(
     x: NDArray[np.float64],
     scale: float,
     mode: int,
@@ -270,19 +320,11 @@ def scan(  # pragma: no cover - compiled; tested through kernel.accumulate_chunk
         ``hist`` and ``dev`` hold garbage (recycled tables): the first block stores instead of adding, so
         the tables are cleared here, outside the GIL.
     """
-    words = np.zeros(4, dtype=np.uint64)
-    if mode == MODE_ERRORS:  # one instance of the loop per mode: no branch on it per sample
-        return _scan(x, x.size, words, 0, 0.0, 1.0, scale, MODE_ERRORS, packed, hist, dev, power, extremes, points,
-                     point_bins, marked, below, overwrite)
-    if mode == MODE_HALF_EVEN:
-        return _scan(x, x.size, words, 0, 0.0, 1.0, scale, MODE_HALF_EVEN, packed, hist, dev, power, extremes, points,
-                     point_bins, marked, below, overwrite)
-    return _scan(x, x.size, words, 0, 0.0, 1.0, scale, MODE_HALF_UP, packed, hist, dev, power, extremes, points, point_bins,
-                 marked, below, overwrite)
+    return int(_SCANS[mode](x, float(scale), _NO_WORDS.copy(), packed, hist, dev, power, extremes, points, point_bins,
+                            marked, below, bool(overwrite)))
 
 
-@njit(nogil=True, cache=True)
-def draw_scan(  # pragma: no cover - compiled; tested against numpy's draws and scan (tests/test_pcg64.py)
+def draw_scan(
     words: NDArray[np.uint64],
     kind: int,
     loc: float,
@@ -308,17 +350,8 @@ def draw_scan(  # pragma: no cover - compiled; tested against numpy's draws and 
     filling ``x`` and :func:`scan` reading it, without the pass over memory. With ``x.size >= count`` the draws
     are stored into ``x``; a shorter ``x`` (at least :data:`SUB`) is scratch for the current :data:`SUB`
     samples only, when no one needs the draws afterwards (no writes to a large buffer evicting the tables)."""
-    if kind == pcg64.UNIFORM and mode == MODE_HALF_EVEN:  # one instance of the loop per case, as in scan
-        return _scan(x, count, words, pcg64.UNIFORM, loc, spread, scale, MODE_HALF_EVEN, packed, hist, dev, power, extremes,
-                     points, point_bins, marked, below, overwrite)
-    if kind == pcg64.UNIFORM:
-        return _scan(x, count, words, pcg64.UNIFORM, loc, spread, scale, MODE_HALF_UP, packed, hist, dev, power, extremes,
-                     points, point_bins, marked, below, overwrite)
-    if mode == MODE_HALF_EVEN:
-        return _scan(x, count, words, pcg64.NORMAL, loc, spread, scale, MODE_HALF_EVEN, packed, hist, dev, power, extremes,
-                     points, point_bins, marked, below, overwrite)
-    return _scan(x, count, words, pcg64.NORMAL, loc, spread, scale, MODE_HALF_UP, packed, hist, dev, power, extremes, points,
-                 point_bins, marked, below, overwrite)
+    return int(_DRAW_SCANS[(kind, mode)](x, int(count), words, float(loc), float(spread), float(scale), packed, hist, dev,
+                                         power, extremes, points, point_bins, marked, below, bool(overwrite)))
 
 
 def marked_bins(point_bins: NDArray[np.int64], bins: int) -> NDArray[np.uint8]:
