@@ -2,7 +2,9 @@
 
 This is the fast path of :func:`stecheck.core.kernel.accumulate_chunk`; the numpy code in
 :mod:`stecheck.core.estimators` stays the reference it is tested against (tests/test_fastpaths.py). Per
-sample the loop rounds ``s = L x`` (or takes a precomputed error), then updates
+sample the loop draws ``x`` (:func:`draw_scan`: numpy's uniform or normal stream, computed here by
+:mod:`stecheck.core.pcg64`) or reads it (:func:`scan`), rounds ``s = L x`` (or takes a precomputed
+error), then updates
 
 - the power sums of the error ``e``, its extremes and the number of exact zeros;
 - the fine histogram of ``e`` on [-1, 1] (the same bins as the reference: KS and chi-square come from it)

@@ -8,7 +8,8 @@ quantizer directly.
 
 By default the unclipped deterministic cells -- the common case -- take one compiled pass over the
 inputs (:mod:`stecheck.core.fastscan`: rounding, moments, histogram, Fourier deviations and crossing counts
-fused, nothing materialised); the other cells materialise their errors with numpy and scan those.
+fused, nothing materialised; uniform and normal inputs can be drawn in that pass too); the other cells
+materialise their errors with numpy and scan those.
 ``fast=False`` runs the numpy reference path throughout.
 """
 
