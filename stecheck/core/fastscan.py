@@ -228,43 +228,61 @@ def _scan(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
 
 
 @njit(nogil=True, cache=True)
-def _scan_errors(x, scale, words, packed, hist, dev, power, extremes, points, point_bins, marked, below, overwrite):  # type: ignore[no-untyped-def]  # pragma: no cover
+def _scan_errors(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    x, scale, words, packed, hist, dev, power, extremes, points, point_bins, marked, below, overwrite
+):
     return _scan(x, x.size, words, 0, 0.0, 1.0, scale, MODE_ERRORS, packed, hist, dev, power, extremes, points,
                  point_bins, marked, below, overwrite)
 
 
 @njit(nogil=True, cache=True)
-def _scan_half_even(x, scale, words, packed, hist, dev, power, extremes, points, point_bins, marked, below, overwrite):  # type: ignore[no-untyped-def]  # pragma: no cover
+def _scan_half_even(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    x, scale, words, packed, hist, dev, power, extremes, points, point_bins, marked, below, overwrite
+):
     return _scan(x, x.size, words, 0, 0.0, 1.0, scale, MODE_HALF_EVEN, packed, hist, dev, power, extremes, points,
                  point_bins, marked, below, overwrite)
 
 
 @njit(nogil=True, cache=True)
-def _scan_half_up(x, scale, words, packed, hist, dev, power, extremes, points, point_bins, marked, below, overwrite):  # type: ignore[no-untyped-def]  # pragma: no cover
+def _scan_half_up(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    x, scale, words, packed, hist, dev, power, extremes, points, point_bins, marked, below, overwrite
+):
     return _scan(x, x.size, words, 0, 0.0, 1.0, scale, MODE_HALF_UP, packed, hist, dev, power, extremes, points,
                  point_bins, marked, below, overwrite)
 
 
 @njit(nogil=True, cache=True)
-def _draw_uniform_half_even(x, count, words, loc, spread, scale, packed, hist, dev, power, extremes, points, point_bins, marked, below, overwrite):  # type: ignore[no-untyped-def]  # pragma: no cover
+def _draw_uniform_half_even(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    x, count, words, loc, spread, scale, packed, hist, dev, power, extremes, points, point_bins, marked, below,
+    overwrite,
+):
     return _scan(x, count, words, pcg64.UNIFORM, loc, spread, scale, MODE_HALF_EVEN, packed, hist, dev, power, extremes,
                  points, point_bins, marked, below, overwrite)
 
 
 @njit(nogil=True, cache=True)
-def _draw_uniform_half_up(x, count, words, loc, spread, scale, packed, hist, dev, power, extremes, points, point_bins, marked, below, overwrite):  # type: ignore[no-untyped-def]  # pragma: no cover
+def _draw_uniform_half_up(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    x, count, words, loc, spread, scale, packed, hist, dev, power, extremes, points, point_bins, marked, below,
+    overwrite,
+):
     return _scan(x, count, words, pcg64.UNIFORM, loc, spread, scale, MODE_HALF_UP, packed, hist, dev, power, extremes,
                  points, point_bins, marked, below, overwrite)
 
 
 @njit(nogil=True, cache=True)
-def _draw_normal_half_even(x, count, words, loc, spread, scale, packed, hist, dev, power, extremes, points, point_bins, marked, below, overwrite):  # type: ignore[no-untyped-def]  # pragma: no cover
+def _draw_normal_half_even(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    x, count, words, loc, spread, scale, packed, hist, dev, power, extremes, points, point_bins, marked, below,
+    overwrite,
+):
     return _scan(x, count, words, pcg64.NORMAL, loc, spread, scale, MODE_HALF_EVEN, packed, hist, dev, power, extremes,
                  points, point_bins, marked, below, overwrite)
 
 
 @njit(nogil=True, cache=True)
-def _draw_normal_half_up(x, count, words, loc, spread, scale, packed, hist, dev, power, extremes, points, point_bins, marked, below, overwrite):  # type: ignore[no-untyped-def]  # pragma: no cover
+def _draw_normal_half_up(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    x, count, words, loc, spread, scale, packed, hist, dev, power, extremes, points, point_bins, marked, below,
+    overwrite,
+):
     return _scan(x, count, words, pcg64.NORMAL, loc, spread, scale, MODE_HALF_UP, packed, hist, dev, power, extremes,
                  points, point_bins, marked, below, overwrite)
 
