@@ -180,10 +180,8 @@ def _scan(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
                 q2 += e2
                 q3 += e2 * e
                 q4 += e2 * e2
-                if e < low:
-                    low = e
-                if e > high:
-                    high = e
+                low = min(low, e)
+                high = max(high, e)
                 if i + 1 == end:
                     break
                 if draw:
@@ -197,10 +195,8 @@ def _scan(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
                 p2 += f2
                 p3 += f2 * f
                 p4 += f2 * f2
-                if f < low:
-                    low = f
-                if f > high:
-                    high = f
+                low = min(low, f)
+                high = max(high, f)
             size = end - sub
             for j in range(size):
                 e = _error(x[np.uint64(sub - base + j)], scale, mode)
