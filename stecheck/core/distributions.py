@@ -109,6 +109,10 @@ class Continuous(Distribution):
     #: The law of ``lo + hi - X`` for a bounded support (beta(a,b) -> beta(b,a)): its density near ``lo``
     #: is this one's near ``hi``, without the cancellation of ``hi - (hi - d)``.
     mirror: stats.rv_continuous | None = field(default=None, repr=False, compare=False)
+    #: ``(base, loc, spread)`` when ``sampler`` draws ``loc + spread * rng.<base>()`` (``base`` ``"random"`` or
+    #: ``"standard_normal"``), as numpy's ``uniform`` and ``normal`` do: the compiled scan then draws the same
+    #: numbers itself (:mod:`stecheck.core.pcg64`).
+    affine: tuple[str, float, float] | None = field(default=None, repr=False, compare=False)
 
     def draw(self, rng: np.random.Generator, size: int) -> NDArray[np.float64]:
         return self.sampler(rng, size)
@@ -262,6 +266,7 @@ def _uniform(a: float, b: float, spec: str | None = None) -> Continuous:
         spec or f"uniform({format_number(a)},{format_number(b)})",
         stats.uniform(loc=a, scale=b - a),
         lambda rng, n: rng.uniform(a, b, n),
+        affine=("random", float(a), float(b) - float(a)),  # numpy's uniform: low + (high - low) * random()
     )
 
 
@@ -299,7 +304,8 @@ def _build_family(name: str, args: list[float]) -> Distribution:
     if name == "normal":
         mu, sigma = args
         _positive(spec, sigma, "sigma")
-        return Continuous(spec, stats.norm(mu, sigma), lambda rng, n: rng.normal(mu, sigma, n))
+        return Continuous(spec, stats.norm(mu, sigma), lambda rng, n: rng.normal(mu, sigma, n),
+                          affine=("standard_normal", mu, sigma))  # numpy's normal: loc + scale * standard_normal()
     if name == "laplace":
         mu, b = args
         _positive(spec, b, "b")

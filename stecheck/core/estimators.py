@@ -187,8 +187,17 @@ def _scan_tables(plans: tuple[FDPlan, ...]) -> tuple[NDArray[np.float64], NDArra
     return points, point_bins, fastscan.marked_bins(point_bins, HIST_BINS)
 
 
-def _check_scan_input(x: NDArray[np.float64], mode: int) -> None:
-    """Errors given to the scan must lie in its histogram's range [-1, 1] (NaN included in the refusal)."""
+#: ``(PCG64 state words, kind, loc, spread)``: inputs the compiled scan draws itself (see :meth:`CellAccumulator.add_scan`).
+Draw = tuple[NDArray[np.uint64], int, float, float]
+
+
+def _check_scan_input(x: NDArray[np.float64], mode: int, draw: Draw | None = None) -> None:
+    """Errors given to the scan must lie in its histogram's range [-1, 1] (NaN included in the refusal); drawn
+    inputs are rounded (a drawn error is not bounded)."""
+    if draw is not None:
+        if mode == fastscan.MODE_ERRORS:
+            raise ValueError("the scan draws inputs to round, not errors")
+        return
     if mode == fastscan.MODE_ERRORS and x.size and not (x.min() >= -1.0 and x.max() <= 1.0):
         raise ValueError("errors outside [-1, 1] do not fit the histogram of the scan")
 
@@ -254,6 +263,9 @@ class CellAccumulator:
     ste_count: int = 0
     #: Per-bin sums of ``e - c_b`` when the Fourier sums come from the histogram (compiled scan), else None.
     hist_dev: NDArray[np.float64] | None = None
+    #: ``(points, #{e <= p} from the histogram alone)`` after the last scan with crossings, while the histogram
+    #: has not changed since: the next scan's count of earlier samples without a walk over the table.
+    _hist_at_most: tuple[NDArray[np.float64], NDArray[np.int64]] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.fd_sum = [0] * len(self.plans)
@@ -275,6 +287,7 @@ class CellAccumulator:
         idx = ((e + 1.0) * (HIST_BINS / 2)).astype(np.int64)
         np.clip(idx, 0, HIST_BINS - 1, out=idx)
         self.hist += np.bincount(idx, minlength=HIST_BINS)
+        self._hist_at_most = None
         z = np.exp((2j * np.pi) * e)
         power = z.copy()
         self.fourier[0] += power.sum()
@@ -283,37 +296,53 @@ class CellAccumulator:
             self.fourier[order] += power.sum()
 
     @classmethod
-    def scanned(cls, plans: list[FDPlan], x: NDArray[np.float64], scale: int, mode: int, crossings: bool) -> CellAccumulator:
+    def scanned(
+        cls, plans: list[FDPlan], x: NDArray[np.float64], scale: int, mode: int, crossings: bool, draw: Draw | None = None,
+        samples: int | None = None,
+    ) -> CellAccumulator:
         """A new accumulator holding one chunk added by :meth:`add_scan`.
 
         Its histogram tables are recycled without clearing: the scan stores into them (outside the GIL).
         """
-        _check_scan_input(x, mode)
+        _check_scan_input(x, mode, draw)
         acc = cls(plans, hist=_TABLES.take(np.int64, zeroed=False))
         acc.hist_dev = _TABLES.take(np.float64, zeroed=False)
-        acc._scan(x, scale, mode, crossings, overwrite=True)
+        acc._scan(x, scale, mode, crossings, overwrite=True, draw=draw, samples=samples)
         return acc
 
-    def add_scan(self, x: NDArray[np.float64], scale: int, mode: int, crossings: bool) -> None:
+    def add_scan(
+        self, x: NDArray[np.float64], scale: int, mode: int, crossings: bool, draw: Draw | None = None,
+        samples: int | None = None,
+    ) -> None:
         """Add a chunk with the compiled one-pass scan (:func:`stecheck.core.fastscan.scan`).
 
         ``mode`` is :data:`~stecheck.core.fastscan.MODE_ERRORS` (``x`` holds the errors ``e``) or a deterministic
         rounding of ``s = L x``. With ``crossings`` (unclipped deterministic rounding, ``e = n``) the
         finite-difference counts are added too. The Fourier sums are then kept as histogram deviations
         (:func:`stecheck.core.fastscan.binned_fourier_sums`); a scanned accumulator merges only with scanned ones.
+        With ``draw`` = ``(state words, kind, loc, spread)`` the scan draws ``x`` itself and stores it
+        (:func:`stecheck.core.fastscan.draw_scan`; ``x`` is then an output), or draws ``samples`` values through
+        a shorter scratch ``x`` that keeps none of them.
         """
-        if x.size == 0:
+        if (x.size if samples is None else samples) == 0:
             return
-        _check_scan_input(x, mode)
+        _check_scan_input(x, mode, draw)
         if self.hist_dev is None:
             if self.count:
                 raise ValueError("cannot add a scanned chunk to an accumulator filled by the numpy path")
             self.hist_dev = _TABLES.take(np.float64)
-        self._scan(x, scale, mode, crossings, overwrite=False)
+        self._scan(x, scale, mode, crossings, overwrite=False, draw=draw, samples=samples)
 
-    def _scan(self, x: NDArray[np.float64], scale: int, mode: int, crossings: bool, overwrite: bool) -> None:
+    def _scan(
+        self, x: NDArray[np.float64], scale: int, mode: int, crossings: bool, overwrite: bool, draw: Draw | None = None,
+        samples: int | None = None,
+    ) -> None:
         assert self.hist_dev is not None
-        if x.size == 0:
+        if samples is None or draw is None:
+            samples = x.size
+        elif x.size < min(samples, fastscan.SUB):
+            raise ValueError(f"a scratch buffer for drawn samples needs at least {fastscan.SUB} entries")
+        if samples == 0:
             if overwrite:
                 self.hist.fill(0)
                 self.hist_dev.fill(0.0)
@@ -321,16 +350,27 @@ class CellAccumulator:
         points, point_bins, marked = _scan_tables(tuple(self.plans) if crossings else ())
         below = np.zeros(points.size, dtype=np.int64)
         # samples of earlier chunks below each breakpoint's bin (none in a fresh accumulator)
-        earlier = 0 if overwrite or not (crossings and self.count) else fastscan.counts_at_most(self.hist, point_bins, below)
+        earlier: int | NDArray[np.int64] = 0
+        if crossings and self.count and not overwrite:
+            cached = self._hist_at_most
+            fresh = cached is None or cached[0] is not points
+            earlier = fastscan.counts_at_most(self.hist, point_bins, below) if fresh else cached[1]  # type: ignore[index]
         extremes = np.array([self.lowest, self.highest])
-        self.zeros += fastscan.scan(
-            x, float(scale), mode, fastscan.scratch(HIST_BINS), self.hist, self.hist_dev, self.power, extremes,
-            points, point_bins, marked, below, overwrite,
-        )
+        tables = (fastscan.scratch(HIST_BINS), self.hist, self.hist_dev, self.power, extremes, points, point_bins, marked,
+                  below, overwrite)
+        if draw is None:
+            self.zeros += fastscan.scan(x, float(scale), mode, *tables)
+        else:
+            words, kind, loc, spread = draw
+            self.zeros += fastscan.draw_scan(words, kind, loc, spread, x, samples, float(scale), mode, *tables)
         self.lowest, self.highest = float(extremes[0]), float(extremes[1])
-        self.count += x.size
+        self.count += samples
         if crossings:
-            self.add_crossings_at_most(points, fastscan.counts_at_most(self.hist, point_bins, below) - earlier, x.size)
+            total = fastscan.counts_at_most(self.hist, point_bins, below)
+            self._hist_at_most = (points, total - below)
+            self.add_crossings_at_most(points, total - earlier, samples)
+        else:
+            self._hist_at_most = None
 
     def crossing_points(self) -> NDArray[np.float64]:
         """Sorted breakpoints ``p`` such that every plan's counts follow from ``#{n <= p}`` (identity A)."""
@@ -375,6 +415,7 @@ class CellAccumulator:
         self.highest = max(self.highest, other.highest)
         self.zeros += other.zeros
         self.hist += other.hist
+        self._hist_at_most = None
         if other.hist_dev is not None:
             if self.hist_dev is None:
                 self.hist_dev = other.hist_dev.copy()
@@ -393,6 +434,7 @@ class CellAccumulator:
         memset instead of fresh pages, whose faults serialise threads on the kernel's memory map lock.
         """
         _TABLES.give(self.hist)
+        self._hist_at_most = None
         if self.hist_dev is not None:
             _TABLES.give(self.hist_dev)
         self.hist = np.zeros(0, dtype=np.int64)

@@ -2,7 +2,9 @@
 
 This is the fast path of :func:`stecheck.core.kernel.accumulate_chunk`; the numpy code in
 :mod:`stecheck.core.estimators` stays the reference it is tested against (tests/test_fastpaths.py). Per
-sample the loop rounds ``s = L x`` (or takes a precomputed error), then updates
+sample the loop draws ``x`` (:func:`draw_scan`: numpy's uniform or normal stream, computed here by
+:mod:`stecheck.core.pcg64`) or reads it (:func:`scan`), rounds ``s = L x`` (or takes a precomputed
+error), then updates
 
 - the power sums of the error ``e``, its extremes and the number of exact zeros;
 - the fine histogram of ``e`` on [-1, 1] (the same bins as the reference: KS and chi-square come from it)
@@ -32,6 +34,8 @@ configure_numba_cache()  # before numba is imported: its cache goes to a per-use
 
 from numba import njit  # noqa: E402
 
+from stecheck.core import pcg64  # noqa: E402
+
 __all__ = [
     "MODE_ERRORS",
     "MODE_HALF_EVEN",
@@ -41,6 +45,7 @@ __all__ = [
     "binned_fourier_bound",
     "binned_fourier_sums",
     "counts_at_most",
+    "draw_scan",
     "marked_bins",
     "scan",
     "scratch",
@@ -60,6 +65,11 @@ DEV_SCALE: Final = 2.0**36
 _COUNT_SHIFT: Final = 40
 #: Samples per block between two unpackings of the packed words (keeps the deviation sums in range).
 BLOCK: Final = 1 << 18
+#: Samples per pass of the loop (a multiple of 2 dividing BLOCK; its tables stay in L1).
+SUB: Final = 1024
+_THREE: Final = np.uint64(3)
+_SEVEN: Final = np.uint64(7)
+_ONE: Final = np.uint64(1)
 
 
 @njit(nogil=True, cache=True)
@@ -86,8 +96,203 @@ def _unpack(  # pragma: no cover - compiled
             dev[b] = 0.0
 
 
+@njit(nogil=True, inline="always")
+def _draw(hi, lo, inc_hi, inc_lo, draw, loc, spread):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    """``(hi, lo, loc + spread * u)`` with ``u`` numpy's ``random()`` (``draw`` 1) or ``standard_normal()`` (2)."""
+    if draw == pcg64.UNIFORM:
+        hi, lo, u = pcg64.next_double(hi, lo, inc_hi, inc_lo)
+    else:
+        hi, lo, u = pcg64.standard_normal(hi, lo, inc_hi, inc_lo)
+    return hi, lo, loc + spread * u
+
+
+@njit(nogil=True, inline="always")
+def _error(v, scale, mode):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    """The error ``e`` of an input ``v`` (``mode`` 1, 2), or ``v`` itself (``mode`` 0: ``v`` is an error)."""
+    if mode == MODE_ERRORS:
+        return v
+    s = scale * v
+    if mode == MODE_HALF_EVEN:
+        return np.rint(s) - s
+    return np.floor(s + 0.5) - s
+
+
+@njit(nogil=True)
+def _marked(e, b, points, point_bins, below):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    """The rare work of a sample in a marked bin ``b``: breakpoint counts, and 1 if ``e`` is an exact zero (its bin,
+    the middle one, is marked)."""
+    for j in range(points.size):
+        if point_bins[j] == b and e <= points[j]:
+            below[j] += 1
+    return 1 if e == 0.0 else 0
+
+
+@njit(nogil=True, inline="always")
+def _scan(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    x, count, words, draw, loc, spread, scale, mode, packed, hist, dev, power, extremes, points, point_bins, marked,
+    below, overwrite,
+):
+    """The loop of :func:`scan` and :func:`draw_scan` (``draw`` and ``mode`` compile-time constants in each) over
+    ``count`` samples; ``x`` holds all of them, or (drawn samples not kept) the current :data:`SUB` of them.
+
+    Three passes per :data:`SUB` samples (L1-resident): (1) in index order, the draws (stored into ``x``),
+    the power sums and the extremes -- the generator's dependency chain and the sums' overlap; (2) each
+    sample's bin and rounded deviation (vectorised: int32 conversions); (3) the scattered additions into the
+    packed words and the rare look at marked bins. Helpers inlined into the loops take scalars only (an
+    inlined helper taking arrays costs reference counting per sample); indices are unsigned (numba then
+    skips the wraparound of negative indices).
+    """
+    bins = packed.size
+    last = np.int32(bins - 1)
+    half = bins / 2.0
+    width = 1.0 / half
+    one = np.int64(1) << _COUNT_SHIFT
+    hi, lo, inc_hi, inc_lo = words[0], words[1], words[2], words[3]
+    where = np.empty(SUB, dtype=np.int32)
+    rounded = np.empty(SUB, dtype=np.int32)
+    p1 = 0.0
+    p2 = 0.0
+    p3 = 0.0
+    p4 = 0.0
+    q1 = 0.0
+    q2 = 0.0
+    q3 = 0.0
+    q4 = 0.0
+    low = extremes[0]
+    high = extremes[1]
+    zeros = 0
+    ring = x.size < count
+    for start in range(0, count, BLOCK):
+        stop = min(start + BLOCK, count)
+        for sub in range(start, stop, SUB):  # BLOCK and SUB are even: an index's parity is its place in a pair
+            end = min(sub + SUB, stop)
+            base = sub if ring else 0  # x[i - base] holds sample i
+            for i in range(sub, end, 2):
+                ie = np.uint64(i - base)
+                if draw:
+                    hi, lo, v = _draw(hi, lo, inc_hi, inc_lo, draw, loc, spread)
+                    x[ie] = v
+                else:
+                    v = x[ie]
+                e = _error(v, scale, mode)
+                e2 = e * e
+                q1 += e  # even indices
+                q2 += e2
+                q3 += e2 * e
+                q4 += e2 * e2
+                low = min(low, e)
+                high = max(high, e)
+                if i + 1 == end:
+                    break
+                if draw:
+                    hi, lo, v = _draw(hi, lo, inc_hi, inc_lo, draw, loc, spread)
+                    x[ie + _ONE] = v
+                else:
+                    v = x[ie + _ONE]
+                f = _error(v, scale, mode)
+                f2 = f * f
+                p1 += f  # odd indices
+                p2 += f2
+                p3 += f2 * f
+                p4 += f2 * f2
+                low = min(low, f)
+                high = max(high, f)
+            size = end - sub
+            for j in range(size):
+                e = _error(x[np.uint64(sub - base + j)], scale, mode)
+                # e >= -1, so the truncation is a floor; the clamps keep any input's index in the table
+                b = max(min(np.int32((e + 1.0) * half), last), np.int32(0))
+                d = (e - ((b + 0.5) * width - 1.0)) * DEV_SCALE
+                where[np.uint64(j)] = b
+                rounded[np.uint64(j)] = np.int32(np.floor(d + 0.5))
+            for j in range(size):
+                b = np.uint64(where[np.uint64(j)])
+                packed[b] += one + np.int64(rounded[np.uint64(j)])
+                if (marked[b >> _THREE] >> (b & _SEVEN)) & 1:
+                    e = _error(x[np.uint64(sub - base + j)], scale, mode)
+                    zeros += _marked(e, np.int64(b), points, point_bins, below)
+        _unpack(packed, hist, dev, overwrite and start == 0)
+    power[0] += p1 + q1
+    power[1] += p2 + q2
+    power[2] += p3 + q3
+    power[3] += p4 + q4
+    extremes[0] = low
+    extremes[1] = high
+    words[0] = hi
+    words[1] = lo
+    return zeros
+
+
 @njit(nogil=True, cache=True)
-def scan(  # pragma: no cover - compiled; tested through kernel.accumulate_chunk against the reference
+def _scan_errors(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    x, scale, words, packed, hist, dev, power, extremes, points, point_bins, marked, below, overwrite
+):
+    return _scan(x, x.size, words, 0, 0.0, 1.0, scale, MODE_ERRORS, packed, hist, dev, power, extremes, points,
+                 point_bins, marked, below, overwrite)
+
+
+@njit(nogil=True, cache=True)
+def _scan_half_even(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    x, scale, words, packed, hist, dev, power, extremes, points, point_bins, marked, below, overwrite
+):
+    return _scan(x, x.size, words, 0, 0.0, 1.0, scale, MODE_HALF_EVEN, packed, hist, dev, power, extremes, points,
+                 point_bins, marked, below, overwrite)
+
+
+@njit(nogil=True, cache=True)
+def _scan_half_up(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    x, scale, words, packed, hist, dev, power, extremes, points, point_bins, marked, below, overwrite
+):
+    return _scan(x, x.size, words, 0, 0.0, 1.0, scale, MODE_HALF_UP, packed, hist, dev, power, extremes, points,
+                 point_bins, marked, below, overwrite)
+
+
+@njit(nogil=True, cache=True)
+def _draw_uniform_half_even(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    x, count, words, loc, spread, scale, packed, hist, dev, power, extremes, points, point_bins, marked, below,
+    overwrite,
+):
+    return _scan(x, count, words, pcg64.UNIFORM, loc, spread, scale, MODE_HALF_EVEN, packed, hist, dev, power, extremes,
+                 points, point_bins, marked, below, overwrite)
+
+
+@njit(nogil=True, cache=True)
+def _draw_uniform_half_up(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    x, count, words, loc, spread, scale, packed, hist, dev, power, extremes, points, point_bins, marked, below,
+    overwrite,
+):
+    return _scan(x, count, words, pcg64.UNIFORM, loc, spread, scale, MODE_HALF_UP, packed, hist, dev, power, extremes,
+                 points, point_bins, marked, below, overwrite)
+
+
+@njit(nogil=True, cache=True)
+def _draw_normal_half_even(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    x, count, words, loc, spread, scale, packed, hist, dev, power, extremes, points, point_bins, marked, below,
+    overwrite,
+):
+    return _scan(x, count, words, pcg64.NORMAL, loc, spread, scale, MODE_HALF_EVEN, packed, hist, dev, power, extremes,
+                 points, point_bins, marked, below, overwrite)
+
+
+@njit(nogil=True, cache=True)
+def _draw_normal_half_up(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    x, count, words, loc, spread, scale, packed, hist, dev, power, extremes, points, point_bins, marked, below,
+    overwrite,
+):
+    return _scan(x, count, words, pcg64.NORMAL, loc, spread, scale, MODE_HALF_UP, packed, hist, dev, power, extremes,
+                 points, point_bins, marked, below, overwrite)
+
+
+#: One compiled instance of the loop per case (no branch on the case per sample), each compiled on first use.
+_SCANS: Final = {MODE_ERRORS: _scan_errors, MODE_HALF_EVEN: _scan_half_even, MODE_HALF_UP: _scan_half_up}
+_DRAW_SCANS: Final = {
+    (pcg64.UNIFORM, MODE_HALF_EVEN): _draw_uniform_half_even, (pcg64.UNIFORM, MODE_HALF_UP): _draw_uniform_half_up,
+    (pcg64.NORMAL, MODE_HALF_EVEN): _draw_normal_half_even, (pcg64.NORMAL, MODE_HALF_UP): _draw_normal_half_up,
+}
+_NO_WORDS: Final = np.zeros(4, dtype=np.uint64)
+
+
+def scan(
     x: NDArray[np.float64],
     scale: float,
     mode: int,
@@ -119,7 +324,8 @@ def scan(  # pragma: no cover - compiled; tested through kernel.accumulate_chunk
     hist, dev : ndarray
         Bin counts of ``e`` on [-1, 1] and per-bin sums of ``e - c_b``.
     power : ndarray
-        ``sum e^p``, p = 1..4 (two interleaved partial sums per power shorten the dependency chains).
+        ``sum e^p``, p = 1..4, each as two partial sums (even and odd indices, in index order) added at
+        the end: two shorter dependency chains per power.
     extremes : ndarray
         ``[min e, max e]``.
     points, point_bins, marked, below : ndarray
@@ -130,62 +336,38 @@ def scan(  # pragma: no cover - compiled; tested through kernel.accumulate_chunk
         ``hist`` and ``dev`` hold garbage (recycled tables): the first block stores instead of adding, so
         the tables are cleared here, outside the GIL.
     """
-    bins = packed.size
-    half = bins / 2.0
-    width = 1.0 / half
-    zero_bin = bins // 2
-    one = np.int64(1) << _COUNT_SHIFT
-    p1 = 0.0
-    p2 = 0.0
-    p3 = 0.0
-    p4 = 0.0
-    q1 = 0.0
-    q2 = 0.0
-    q3 = 0.0
-    q4 = 0.0
-    lo = extremes[0]
-    hi = extremes[1]
-    zeros = 0
-    for start in range(0, x.size, BLOCK):
-        for i in range(start, min(start + BLOCK, x.size)):
-            if mode == 0:
-                e = x[i]
-            else:
-                s = scale * x[i]
-                if mode == 1:
-                    e = np.rint(s) - s
-                else:
-                    e = math.floor(s + 0.5) - s
-            e2 = e * e
-            if i & 1:
-                p1 += e
-                p2 += e2
-                p3 += e2 * e
-                p4 += e2 * e2
-            else:
-                q1 += e
-                q2 += e2
-                q3 += e2 * e
-                q4 += e2 * e2
-            lo = min(lo, e)
-            hi = max(hi, e)
-            idx = min(int((e + 1.0) * half), bins - 1)  # e >= -1, so the truncation is a floor
-            d = (e - ((idx + 0.5) * width - 1.0)) * DEV_SCALE
-            packed[idx] += one + np.int64(math.floor(d + 0.5))
-            if (marked[idx >> 3] >> (idx & 7)) & 1:
-                if idx == zero_bin and e == 0.0:
-                    zeros += 1
-                for j in range(points.size):
-                    if point_bins[j] == idx and e <= points[j]:
-                        below[j] += 1
-        _unpack(packed, hist, dev, overwrite and start == 0)
-    power[0] += p1 + q1
-    power[1] += p2 + q2
-    power[2] += p3 + q3
-    power[3] += p4 + q4
-    extremes[0] = lo
-    extremes[1] = hi
-    return zeros
+    return int(_SCANS[mode](x, float(scale), _NO_WORDS.copy(), packed, hist, dev, power, extremes, points, point_bins,
+                            marked, below, bool(overwrite)))
+
+
+def draw_scan(
+    words: NDArray[np.uint64],
+    kind: int,
+    loc: float,
+    spread: float,
+    x: NDArray[np.float64],
+    count: int,
+    scale: float,
+    mode: int,
+    packed: NDArray[np.int64],
+    hist: NDArray[np.int64],
+    dev: NDArray[np.float64],
+    power: NDArray[np.float64],
+    extremes: NDArray[np.float64],
+    points: NDArray[np.float64],
+    point_bins: NDArray[np.int64],
+    marked: NDArray[np.uint8],
+    below: NDArray[np.int64],
+    overwrite: bool,
+) -> int:
+    """:func:`scan` of ``count`` samples ``x[i] = loc + spread * draw_i``, drawn here from the PCG64 state ``words``
+    (advanced in place) as numpy's ``random()`` (``kind`` :data:`stecheck.core.pcg64.UNIFORM`) or
+    ``standard_normal()`` (:data:`~stecheck.core.pcg64.NORMAL`) would draw them: the same statistics as numpy
+    filling ``x`` and :func:`scan` reading it, without the pass over memory. With ``x.size >= count`` the draws
+    are stored into ``x``; a shorter ``x`` (at least :data:`SUB`) is scratch for the current :data:`SUB`
+    samples only, when no one needs the draws afterwards (no writes to a large buffer evicting the tables)."""
+    return int(_DRAW_SCANS[(kind, mode)](x, int(count), words, float(loc), float(spread), float(scale), packed, hist, dev,
+                                         power, extremes, points, point_bins, marked, below, bool(overwrite)))
 
 
 def marked_bins(point_bins: NDArray[np.int64], bins: int) -> NDArray[np.uint8]:
@@ -205,9 +387,10 @@ def counts_at_most(  # pragma: no cover - compiled
     running = 0
     b = 0
     for j in range(point_bins.size):
-        while b < point_bins[j]:
-            running += hist[b]
-            b += 1
+        stop = point_bins[j]
+        for t in range(b, stop):  # a plain counted loop with unsigned indices: vectorised
+            running += hist[np.uint64(t)]
+        b = max(b, stop)
         out[j] = running + below[j]
     return out
 

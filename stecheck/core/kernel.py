@@ -8,7 +8,8 @@ quantizer directly.
 
 By default the unclipped deterministic cells -- the common case -- take one compiled pass over the
 inputs (:mod:`stecheck.core.fastscan`: rounding, moments, histogram, Fourier deviations and crossing counts
-fused, nothing materialised); the other cells materialise their errors with numpy and scan those.
+fused, nothing materialised; uniform and normal inputs can be drawn in that pass too); the other cells
+materialise their errors with numpy and scan those.
 ``fast=False`` runs the numpy reference path throughout.
 """
 
@@ -17,13 +18,18 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from stecheck.core.estimators import CellAccumulator, FDPlan, crossing_counts
+from stecheck.core.estimators import CellAccumulator, Draw, FDPlan, crossing_counts
 from stecheck.core.fastscan import MODE_ERRORS, MODE_HALF_EVEN, MODE_HALF_UP
 from stecheck.core.quantize import DETERMINISTIC_ROUNDINGS, round_scaled
 
-__all__ = ["accumulate_chunk", "rounded_levels"]
+__all__ = ["accumulate_chunk", "rounded_levels", "scans_fused"]
 
 _SCAN_MODES = {"half-even": MODE_HALF_EVEN, "half-up": MODE_HALF_UP}
+
+
+def scans_fused(rounding: str, clip: bool, direct: bool) -> bool:
+    """True when :func:`accumulate_chunk` (``fast``) takes the one fused pass, which can also draw its inputs."""
+    return not direct and not clip and rounding in DETERMINISTIC_ROUNDINGS
 
 
 def rounded_levels(
@@ -52,8 +58,11 @@ def accumulate_chunk(
     noise: NDArray[np.float64] | None = None,
     fast: bool = True,
     direct: bool = False,
+    draw: Draw | None = None,
+    into: CellAccumulator | None = None,
+    samples: int | None = None,
 ) -> CellAccumulator:
-    """Statistics of one chunk of one cell.
+    """Statistics of one chunk of one cell (a new accumulator, or ``into`` with the chunk added).
 
     Parameters
     ----------
@@ -78,13 +87,30 @@ def accumulate_chunk(
         ``round(L (x + hi)) - round(L (x + lo))``, instead of through identity A. Identity A is exact except
         when a window end sits exactly on a rounding tie, which has probability 0 for continuous inputs but
         not for point masses; the engine selects this path for inputs with atoms.
+    draw : tuple, optional
+        ``(PCG64 state words, kind, loc, spread)``: ``x`` is an output buffer, filled with ``loc + spread *
+        draw_i`` by the compiled scan as it goes (:func:`stecheck.core.fastscan.draw_scan`). Only for the fused
+        path (:func:`scans_fused`). With ``samples`` larger than ``x``, ``x`` is scratch for the scan (at least
+        :data:`stecheck.core.fastscan.SUB` long) and the ``samples`` draws are not kept.
+    into : CellAccumulator, optional
+        Add the chunk to this accumulator (same ``plans``) instead of a new one. The sums then equal a new
+        accumulator's merged into ``into``, bit for bit: each running sum takes the chunk's total in one
+        addition either way.
     """
+    if draw is not None and not (fast and scans_fused(rounding, clip, direct)):
+        raise ValueError("only the fused scan draws its own inputs")
+    if samples is not None and draw is None and samples != x.size:
+        raise ValueError("a sample count other than the length of x needs drawn inputs")
     if direct:
-        return _direct_chunk(x, scale, rounding, clip, plans, noise)
-    if fast and not clip and rounding in DETERMINISTIC_ROUNDINGS:
+        return _direct_chunk(x, scale, rounding, clip, plans, noise, into)
+    if fast and scans_fused(rounding, clip, direct):
         # one fused pass, nothing materialised
-        return CellAccumulator.scanned(plans, x, scale, _SCAN_MODES[rounding], crossings=True)
-    acc = CellAccumulator(plans)
+        if into is None:
+            return CellAccumulator.scanned(plans, x, scale, _SCAN_MODES[rounding], crossings=True, draw=draw,
+                                           samples=samples)
+        into.add_scan(x, scale, _SCAN_MODES[rounding], crossings=True, draw=draw, samples=samples)
+        return into
+    acc = CellAccumulator(plans) if into is None else into
     s = scale * x
     m, n_v = rounded_levels(s, rounding, noise)
     add_error = (lambda e: acc.add_scan(e, scale, MODE_ERRORS, crossings=False)) if fast else acc.add_error
@@ -115,6 +141,7 @@ def _direct_chunk(
     clip: bool,
     plans: list[FDPlan],
     noise: NDArray[np.float64] | None,
+    into: CellAccumulator | None = None,
 ) -> CellAccumulator:
     """The plain evaluation of every statistic: ``q`` at ``x``, ``x + lo`` and ``x + hi`` for each plan."""
 
@@ -122,7 +149,7 @@ def _direct_chunk(
         m, _ = rounded_levels(scale * (x + shift) if shift else scale * x, rounding, noise)
         return np.clip(m, 0, scale) if clip else m
 
-    acc = CellAccumulator(plans)
+    acc = CellAccumulator(plans) if into is None else into
     s = scale * x
     acc.add_error(level(0.0) - (np.clip(s, 0.0, float(scale)) if clip else s))
     counts = []

@@ -23,6 +23,7 @@ from stecheck.core.estimators import NO_CROSSING_LEVEL, CellAccumulator, FDPlan,
 from stecheck.core.exact import MAX_CELLS, fd_window
 from stecheck.core.quantizers import FixedGrid, Quantizer, code_error, parse_quantizer
 from stecheck.core.quantizers.exact import grid_error_moments, grid_fd_table
+from stecheck.engine.cellrecord import cell_record
 from stecheck.engine.sampling import chunk_plan, draw_chunk
 from stecheck.records import Record
 
@@ -125,39 +126,6 @@ def quantizer_records(
         note = None
         if want_exact and (moments is None or exact_fd is None):
             note = f"more than {MAX_CELLS} levels of {quantizer.spec} within the input's 1e-15 tails"
-        records.append({
-            "dist": inp.spec,
-            "path": inp.path,
-            "quantizer": quantizer.spec,
-            "k": quantizer.bits,
-            "rounding": "half-even",
-            "fd": plan.scheme,
-            "h": plan.h,
-            "samples": 0 if err is None else err.samples,
-            "seed": str(seed),
-            "mean_n": None if err is None else err.mean,
-            "mean_n_se": None if err is None else err.mean_se,
-            "var_n": None if err is None else err.var,
-            "var_n_se": None if err is None else err.var_se,
-            "var12_n": None if err is None else 12.0 * err.var,
-            "p_n_zero": None if err is None else err.p_zero,
-            "ks_stat": None if err is None else err.ks_stat,
-            "ks_resolution": None if err is None else err.ks_resolution,
-            "ks_pvalue": None if err is None else err.ks_pvalue,
-            "chi2_stat": None if err is None else err.chi2_stat,
-            "chi2_pvalue": None if err is None else err.chi2_pvalue,
-            "fourier_abs": None if err is None else list(err.fourier_abs),
-            "hist_n": None if err is None else list(err.hist),
-            "mean_fd": None if slope is None else slope.mean_fd,
-            "mean_fd_se": None if slope is None else slope.mean_fd_se,
-            "mean_fd_upper": upper,
-            "p_fd_zero": None if slope is None else slope.p_fd_zero,
-            "ste": None if slope is None else slope.ste,
-            "exact_mean_n": None if moments is None else moments.mean,
-            "exact_var_n": None if moments is None else moments.var,
-            "exact_fourier_abs": None if moments is None else list(moments.fourier_abs),
-            "exact_mean_fd": exact_fd,
-            "exact_p_fd_zero": exact_zero,
-            "exact_note": note,
-        })
+        records.append(cell_record(inp, quantizer.spec, quantizer.bits, "half-even", plan, seed, err, slope, moments,
+                                   exact_fd, exact_zero, note, mean_fd_upper=upper))
     return records

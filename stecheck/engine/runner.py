@@ -15,15 +15,21 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Final
 
 import numpy as np
+from numpy.typing import NDArray
 
 from stecheck.config import RunConfig
 from stecheck.core.distributions import InputSpec, parse_input
 from stecheck.core.estimators import CellAccumulator, make_plans
 from stecheck.core.exact import MAX_CELLS, exact_error_moments, exact_fd_table
-from stecheck.core.kernel import accumulate_chunk
+from stecheck.core.fastscan import SUB
+from stecheck.core import pcg64
+from stecheck.core.kernel import accumulate_chunk, scans_fused
 from stecheck.core.quantize import DETERMINISTIC_ROUNDINGS, levels
+from stecheck.engine.cellrecord import cell_record
 from stecheck.engine.quantized import fixed_quantizers, quantizer_cells, quantizer_records
-from stecheck.engine.sampling import CHUNK_SIZE, NOISE, chunk_plan, chunk_rng, draw_chunk
+from stecheck.engine.sampling import (
+    CHUNK_SIZE, NOISE, FusedDraw, chunk_buffer, chunk_plan, chunk_rng, draw_chunk, fused_draw,
+)
 from stecheck.errors import ConfigError
 from stecheck.records import Record, provenance
 from stecheck.seeds import SIMULATE_SEED
@@ -70,20 +76,52 @@ def dorefa_bits(config: RunConfig) -> tuple[int, ...]:
 
 
 def _chunk_task(
-    config: RunConfig, inp: InputSpec, seed: int, index: int, length: int, fast: bool
+    config: RunConfig, inp: InputSpec, seed: int, index: int, length: int, fast: bool,
+    into: dict[CellKey, CellAccumulator] | None = None,
 ) -> dict[CellKey, CellAccumulator]:
-    """All cells of one input on one chunk."""
+    """All cells of one input on one chunk: new accumulators, or those of ``into`` with the chunk added
+    (the same sums as merging new ones into them, see :func:`stecheck.core.kernel.accumulate_chunk`).
+
+    With ``fast``, a uniform or normal input is drawn by the compiled code into this thread's reused buffer
+    (:func:`stecheck.engine.sampling.fused_draw`): by the first cell's scan as it goes when that cell takes
+    the fused pass, else in one compiled fill; later cells read the buffer. The numbers are numpy's.
+    """
     needs_noise = any(r not in DETERMINISTIC_ROUNDINGS for r in config.roundings)
-    noise = chunk_rng(seed, inp, index, NOISE).random(length) if needs_noise else None
-    shared = None if inp.dist.depends_on_bits else draw_chunk(seed, inp, index, length, config.bits[0])
+    noise = None
+    if needs_noise:
+        noise = chunk_buffer("noise", length)
+        chunk_rng(seed, inp, index, NOISE).random(out=noise)
     atoms = inp.has_atoms
     out: dict[CellKey, CellAccumulator] = {}
+    x: NDArray[np.float64] | None = None
+    pending: FusedDraw | None = None  # the draws of x, not made yet
+    # cells that read the same draws: one per (k, rounding), or per rounding when each k has its own stream
+    readers = len(config.roundings) * (1 if inp.dist.depends_on_bits else len(config.bits))
     for k in config.bits:
-        x = shared if shared is not None else draw_chunk(seed, inp, index, length, k)
+        if x is None or inp.dist.depends_on_bits:
+            fused = fused_draw(seed, inp, index, k) if fast else None
+            if fused is None:
+                x, pending = draw_chunk(seed, inp, index, length, k), None
+            elif readers == 1 and scans_fused(config.roundings[0], inp.path == "clip", atoms):
+                # the scan is the draws' only reader: it keeps them in a small scratch, not in a chunk-long buffer
+                x, pending = chunk_buffer("draw", SUB), fused
+            else:
+                x, pending = chunk_buffer("draw", length), fused
         scale = levels(k)
         plans = make_plans(config.schemes, config.steps, scale)
         for rounding in config.roundings:
-            out[(k, rounding)] = accumulate_chunk(x, scale, rounding, inp.path == "clip", plans, noise, fast, direct=atoms)
+            clip = inp.path == "clip"
+            draw = None
+            if pending is not None:
+                if scans_fused(rounding, clip, atoms):
+                    draw = pending
+                else:
+                    words, kind, loc, spread = pending
+                    pcg64.fill(words, kind, loc, spread, x)
+                pending = None
+            acc = None if into is None else into[(k, rounding)]
+            out[(k, rounding)] = accumulate_chunk(x, scale, rounding, clip, plans, noise, fast, direct=atoms, draw=draw,
+                                                  into=acc, samples=length if draw is not None else None)
     return out
 
 
@@ -130,7 +168,8 @@ def monte_carlo(
 ) -> dict[CellKey, CellAccumulator]:
     """The merged accumulators ``(k, rounding) -> CellAccumulator`` of one input (``config`` validated).
 
-    Chunk results are merged in chunk order, with at most ``2 * threads`` chunks in flight. With a
+    One thread adds each chunk into the running accumulators; more threads merge the chunks' own accumulators
+    in chunk order, with at most ``2 * threads`` chunks in flight (the same sums, bit for bit). With a
     ``cluster``, a few consecutive chunks are one task (a pure function of ``(config, input, seed, chunks)``)
     and the chunks are merged in chunk order by a chain of merge tasks on the workers
     (:meth:`stecheck.engine.cluster.Cluster.fold`): the same sequence of floating-point operations as with
@@ -152,9 +191,11 @@ def monte_carlo(
 
     if cluster is not None:
         merged = cluster.fold(_chunk_range_task, _fold_chunks, _cluster_tasks(config, inp, seed, fast, cluster.workers), progress)
-    elif threads <= 1:
+    elif threads <= 1:  # each chunk added into the running accumulators: no per-chunk tables, no merges
         for index in range(plan.count):
-            absorb(_chunk_task(config, inp, seed, index, plan.length(index), fast), plan.length(index))
+            merged = _chunk_task(config, inp, seed, index, plan.length(index), fast, merged)
+            if progress is not None:
+                progress(plan.length(index))
     else:
         with ThreadPoolExecutor(max_workers=threads) as pool:
             pending: deque[tuple[Future[dict[CellKey, CellAccumulator]], int]] = deque()
@@ -185,41 +226,9 @@ def _records_for(
             for index, fd_plan in enumerate(fd_plans):
                 exact_fd, exact_zero = (None, None) if table is None else table[index]
                 slope = None if acc is None else acc.slope_summary(index)
-                rec: Record = {
-                    "dist": inp.spec,
-                    "path": inp.path,
-                    "quantizer": f"dorefa({k})",
-                    "k": k,
-                    "rounding": rounding,
-                    "fd": fd_plan.scheme,
-                    "h": fd_plan.h,
-                    "samples": 0 if err is None else err.samples,
-                    "seed": str(seed),
-                    "mean_n": None if err is None else err.mean,
-                    "mean_n_se": None if err is None else err.mean_se,
-                    "var_n": None if err is None else err.var,
-                    "var_n_se": None if err is None else err.var_se,
-                    "var12_n": None if err is None else 12.0 * err.var,
-                    "p_n_zero": None if err is None else err.p_zero,
-                    "ks_stat": None if err is None else err.ks_stat,
-                    "ks_resolution": None if err is None else err.ks_resolution,
-                    "ks_pvalue": None if err is None else err.ks_pvalue,
-                    "chi2_stat": None if err is None else err.chi2_stat,
-                    "chi2_pvalue": None if err is None else err.chi2_pvalue,
-                    "fourier_abs": None if err is None else list(err.fourier_abs),
-                    "hist_n": None if err is None else list(err.hist),
-                    "mean_fd": None if slope is None else slope.mean_fd,
-                    "mean_fd_se": None if slope is None else slope.mean_fd_se,
-                    "mean_fd_upper": None if slope is None else slope.mean_fd_upper,
-                    "p_fd_zero": None if slope is None else slope.p_fd_zero,
-                    "ste": None if slope is None else slope.ste,
-                    "exact_mean_n": None if moments is None else moments.mean,
-                    "exact_var_n": None if moments is None else moments.var,
-                    "exact_fourier_abs": None if moments is None else list(moments.fourier_abs),
-                    "exact_mean_fd": exact_fd,
-                    "exact_p_fd_zero": exact_zero,
-                    "exact_note": exact_note(inp, k, rounding, fd_plan.lh, moments, exact_fd, exact_zero) if want_exact else None,
-                }
+                note = exact_note(inp, k, rounding, fd_plan.lh, moments, exact_fd, exact_zero) if want_exact else None
+                rec = cell_record(inp, f"dorefa({k})", k, rounding, fd_plan, seed, err, slope, moments, exact_fd,
+                                  exact_zero, note)
                 records.append(rec)
     return records
 

@@ -4,20 +4,29 @@ Each chunk's random stream is ``SeedSequence(seed, spawn_key=(input key, chunk, 
 PCG64 bit generator, so a result depends only on the seed, the input spec and the sample count -- not on
 thread count, chunk scheduling or machine. All bit widths of a grid-independent input share the same
 draws (common random numbers across k).
+
+Uniform and normal inputs are drawn by compiled code (:mod:`stecheck.core.pcg64`, the same numbers as
+numpy's ``uniform`` and ``normal`` on the same stream), into per-thread buffers that are reused from chunk
+to chunk (:func:`chunk_buffer`); :func:`fused_draw` says which inputs qualify.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
 from numpy.typing import NDArray
 
+from stecheck.core import pcg64
 from stecheck.core.distributions import InputSpec
 from stecheck.core.quantize import dorefa_weight_transform
 
-__all__ = ["CHUNK_SIZE", "DRAW", "NOISE", "ChunkPlan", "chunk_plan", "chunk_rng", "draw_chunk"]
+__all__ = [
+    "CHUNK_SIZE", "DRAW", "NOISE", "ChunkPlan", "FusedDraw", "chunk_buffer", "chunk_plan", "chunk_rng", "chunk_words",
+    "draw_chunk", "fused_draw",
+]
 
 #: Samples per chunk. Part of the result's identity (it fixes the streams), recorded in meta.
 CHUNK_SIZE: Final = 1 << 18
@@ -70,3 +79,48 @@ def draw_chunk(seed: int, inp: InputSpec, chunk: int, length: int, k: int) -> ND
         assert inp.tensor_size is not None
         x = dorefa_weight_transform(x.reshape(-1, inp.tensor_size), axis=-1).ravel()
     return x
+
+
+#: ``(state words, kind, loc, spread)``: a chunk's draws ``loc + spread * base`` for the compiled code
+#: (:func:`stecheck.core.fastscan.draw_scan`, :func:`stecheck.core.pcg64.fill`); ``kind`` names the base stream.
+FusedDraw = tuple[NDArray[np.uint64], int, float, float]
+
+_KINDS: Final = {"random": pcg64.UNIFORM, "standard_normal": pcg64.NORMAL}
+
+
+def chunk_words(seed: int, inp: InputSpec, chunk: int, purpose: int, k: int | None = None) -> NDArray[np.uint64]:
+    """The PCG64 state words of the stream :func:`chunk_rng` returns (for the compiled draws)."""
+    key = (inp.stream_key, chunk, purpose) if k is None else (inp.stream_key, chunk, purpose, k)
+    return pcg64.seeded(np.random.SeedSequence(seed, spawn_key=key))
+
+
+def fused_draw(seed: int, inp: InputSpec, chunk: int, k: int) -> FusedDraw | None:
+    """How compiled code draws chunk ``chunk`` at bit width ``k`` -- the numbers :func:`draw_chunk` returns --
+    or None when the input is not an affine image of numpy's ``random()`` or ``standard_normal()`` (or takes the
+    DoReFa path, whose transform works tensor by tensor)."""
+    if inp.path == "dorefa":
+        return None
+    affine = getattr(inp.dist.at_bits(k), "affine", None)
+    if affine is None:
+        return None
+    base, loc, spread = affine
+    words = chunk_words(seed, inp, chunk, DRAW, k if inp.dist.depends_on_bits else None)
+    return words, _KINDS[base], float(loc), float(spread)
+
+
+_LOCAL = threading.local()
+
+
+def chunk_buffer(name: str, length: int) -> NDArray[np.float64]:
+    """This thread's reusable float64 buffer ``name``, ``length`` long (its contents are arbitrary).
+
+    A chunk's draws go into one instead of a fresh array: no allocation and no page faults per chunk. The
+    buffer is overwritten by the thread's next chunk, so nothing may keep a reference to it.
+    """
+    buffers = getattr(_LOCAL, "buffers", None)
+    if buffers is None:
+        buffers = _LOCAL.buffers = {}
+    buf = buffers.get(name)
+    if buf is None or buf.size < length:
+        buf = buffers[name] = np.empty(max(length, CHUNK_SIZE))
+    return buf[:length]
