@@ -60,8 +60,10 @@ def render() -> str:
         f"- Threads ({_load_note(threads)}; {threads['samples']:,} samples, median of {threads['repeats']}): "
         f"{threads['seconds_1_thread']:.2f} s with 1 thread, {threads['seconds_2_threads']:.2f} s with 2, for "
         f"{threads['run']}; the process got {threads['cores_used_1_thread']:.2f} cores of CPU time with 1 thread "
-        f"and {threads['cores_used_2_threads']:.2f} with 2. The chunk work (the draws, the compiled scan) runs "
-        "outside the GIL, so the speedup follows the cores the process is given: 1.7x needs two idle cores.",
+        f"and {threads['cores_used_2_threads']:.2f} with 2, and spent "
+        f"{threads['seconds_1_thread'] * threads['cores_used_1_thread']:.2f} and "
+        f"{threads['seconds_2_threads'] * threads['cores_used_2_threads']:.2f} CPU-seconds: the speedup is the cores "
+        "gained divided by the extra CPU time two threads spend on the same work.",
         f"- Memory ({_load_note(memory)}): "
         + "; ".join(f"{r['samples']:.0e} samples: {r['peak_rss_mb']:.0f} MB in {r['seconds']:.0f} s" for r in memory["runs"])
         + f", fresh process each ({memory['cell']}; imports included).",
