@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Callable, Collection, Final, Iterator, TypeVar
 
 from stecheck.errors import OutputError
-from stecheck.safety import out_dir_lock, signals_deferred
+from stecheck.safety import out_dir_lock, raise_if_interrupted, signals_deferred
 
 __all__ = ["BOX_INFIX", "COMMITTED", "target_path", "claim", "recover", "replace_set", "boxes"]
 
@@ -205,6 +205,7 @@ def replace_set(target: Path, write: Callable[[Path], T], owned: Collection[str]
         new = box / _SET
         new.mkdir()
         value = write(new)
+        raise_if_interrupted()  # a signal whose exception a library swallowed while the set was written
         with signals_deferred():  # the swap and the clean-up run to their end; a signal is delivered after
             carried = []
             if target.is_dir():

@@ -35,6 +35,7 @@ __all__ = [
     "interrupt_exit_code",
     "is_interrupt",
     "signals_deferred",
+    "raise_if_interrupted",
 ]
 
 #: The lock of output ``NAME`` is the file ``.NAME`` + this beside it (removed when the run ends).
@@ -155,6 +156,15 @@ def is_interrupt(exc: BaseException) -> bool:
     that ran during the unwinding.
     """
     return isinstance(exc, KeyboardInterrupt) or _signal_taken[0]
+
+
+def raise_if_interrupted() -> None:
+    """Raise :class:`KeyboardInterrupt` if a signal was taken inside the current :func:`interruptible` block
+    although no exception reached the caller: a library caught it, e.g. an optional import whose C extension
+    was being initialised when the signal landed (``ImportError: initialization failed``, caught as "not
+    installed"). Called before results are swapped in and when a command returns."""
+    if _signal_taken[0]:
+        raise KeyboardInterrupt(signal.Signals(_last_signal[0]).name)
 
 
 @contextmanager

@@ -481,15 +481,29 @@ def _signal_self_in_extension_init(signum: int):
     return work
 
 
+def _signal_swallowed(signum: int, real):
+    """As :func:`_signal_self_in_extension_init`, inside a library that takes the ImportError for "not
+    installed" and goes on (PIL's plugin imports do): the command's real work then runs to its end."""
+    def work(*args, **kwargs):
+        try:
+            _signal_self_in_extension_init(signum)()
+        except ImportError:
+            pass
+        return real(*args, **kwargs)
+
+    return work
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-@pytest.mark.parametrize("where", ["python", "extension-init"])
+@pytest.mark.parametrize("where", ["python", "extension-init", "swallowed"])
 @pytest.mark.parametrize("command", ["audit", "check", "plot", "phase", "weights"])
 def test_every_command_ends_a_signal_with_one_line_and_128_plus_signum(command: str, where: str, signum: int,
                                                                       tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """In process: the command's work is replaced by one that signals the process; the command group turns
     it into ``error: interrupted, nothing written`` and exit 130 (SIGINT) or 143 (SIGTERM), and --out is untouched.
-    Also when the interrupt surfaces as another exception (a signal inside a C extension's initialisation)."""
+    Also when the interrupt surfaces as another exception (a signal inside a C extension's initialisation), and
+    when a library swallows that exception and the work runs to its end: nothing is swapped in."""
     import stecheck.claims.audit.run
     import stecheck.claims.check.evaluate
     import stecheck.claims.phase.run
@@ -501,7 +515,10 @@ def test_every_command_ends_a_signal_with_one_line_and_128_plus_signum(command: 
     patches = {"audit": (stecheck.claims.audit.run, "audit"), "check": (stecheck.claims.check.evaluate, "evaluate"),
                "plot": (stecheck.views.plots.runs, "_draw_all"), "phase": (stecheck.claims.phase.run, "run_phase"),
                "weights": (stecheck.weights, "scan")}
-    monkeypatch.setattr(*patches[command], (_signal_self if where == "python" else _signal_self_in_extension_init)(signum))
+    if where == "swallowed":
+        monkeypatch.setattr(*patches[command], _signal_swallowed(signum, getattr(*patches[command])))
+    else:
+        monkeypatch.setattr(*patches[command], (_signal_self if where == "python" else _signal_self_in_extension_init)(signum))
     name = {"check": "check --out"}.get(command, command)
     out = tmp_path / FILE_OUTPUTS.get(name, "out")
     before = _tree(tmp_path)

@@ -189,7 +189,9 @@ def _write_outputs(result: CheckResult, bounds_files: Sequence[Path], threads: i
     """The --format text to ``--out`` (one atomic rename) or stdout; the table on stdout."""
     from stecheck.claims.check.evaluate import CHECK_FIELDS
     from stecheck.records import to_json_text, write_text_atomic
+    from stecheck.safety import raise_if_interrupted
 
+    raise_if_interrupted()  # a signal whose exception a library swallowed: no verdicts are shown or written
     title = "stecheck check: " + ", ".join(str(p) for p in bounds_files)
     table = verdict_table(result.verdicts, title)  # every column: for a file
     console = stdout_console()

@@ -14,7 +14,7 @@ from typer.main import get_command as typer_command
 
 from stecheck.cli.lazy import LazyCommands
 from stecheck.errors import StecheckError
-from stecheck.safety import interrupt_exit_code, interruptible, is_interrupt
+from stecheck.safety import interrupt_exit_code, interruptible, is_interrupt, raise_if_interrupted
 
 try:  # typer >= 0.22 vendors click; older versions use the click package
     from typer import _click as click
@@ -157,7 +157,9 @@ class OneLineErrorGroup(TyperGroup):
         _committed().clear()
         with interruptible():
             try:
-                return super().invoke(ctx)
+                result = super().invoke(ctx)
+                raise_if_interrupted()
+                return result
             except BaseException as exc:
                 if not is_interrupt(exc) or isinstance(exc, typer.Exit):
                     raise
