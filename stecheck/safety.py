@@ -138,6 +138,8 @@ def _acquire(path: Path, out_dir: Path) -> int:
 _last_signal: list[int] = [signal.SIGINT]
 #: Whether a signal was taken since the current :func:`interruptible` block began.
 _signal_taken: list[bool] = [False]
+#: How many :func:`interruptible` blocks the main thread is in (a signal is ours to re-raise only inside one).
+_blocks: list[int] = [0]
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -162,8 +164,9 @@ def raise_if_interrupted() -> None:
     """Raise :class:`KeyboardInterrupt` if a signal was taken inside the current :func:`interruptible` block
     although no exception reached the caller: a library caught it, e.g. an optional import whose C extension
     was being initialised when the signal landed (``ImportError: initialization failed``, caught as "not
-    installed"). Called before results are swapped in and when a command returns."""
-    if _signal_taken[0]:
+    installed"). Called before results are swapped in and when a command returns; outside an
+    :func:`interruptible` block (the Python API) it does nothing."""
+    if _blocks[0] and _signal_taken[0] and threading.current_thread() is threading.main_thread():
         raise KeyboardInterrupt(signal.Signals(_last_signal[0]).name)
 
 
@@ -179,9 +182,11 @@ def interruptible() -> Iterator[None]:
     _last_signal[0] = signal.SIGINT
     _signal_taken[0] = False
     previous = {signum: signal.signal(signum, _raise_interrupt) for signum in _SIGNALS}
+    _blocks[0] += 1
     try:
         yield
     finally:
+        _blocks[0] -= 1
         for signum, handler in previous.items():
             signal.signal(signum, handler)
 

@@ -616,3 +616,18 @@ def test_the_busy_message_names_the_holder_once_it_has_written_its_pid(tmp_path:
     assert _holder(lock, patience_s=0.05) == ""
     lock.write_text("1234\n")
     assert _holder(lock) == " (pid 1234)"
+
+
+def test_a_signal_a_command_took_does_not_reach_later_python_api_calls(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The interrupt a command took ends that command only: a result set written afterwards through the
+    Python API (outside any command) is swapped in."""
+    import stecheck.views.plots.runs
+    from stecheck.resultset import replace_set
+
+    _setup_sets(tmp_path)
+    monkeypatch.setattr(stecheck.views.plots.runs, "_draw_all", _signal_self(signal.SIGINT))
+    result = invoke(CliRunner(), *_argv(WRITERS["plot"][1], tmp_path, tmp_path / "out"))
+    assert result.exit_code == 130
+    replace_set(tmp_path / "api", lambda directory: (directory / "a.txt").write_text("1"), ("a.txt",))
+    assert (tmp_path / "api" / "a.txt").read_text() == "1"
