@@ -165,6 +165,26 @@ def test_sorted_ks_is_scipys_statistic(w, k) -> None:
     assert got == pytest.approx(expected, abs=1e-15)
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    w=hnp.arrays(np.float64, st.integers(1, 700), elements=st.one_of(st.floats(-1, 1, width=64), st.sampled_from([-1.0, -0.0, 0.0, 0.5, 1.0, 1 / 3]))),
+    counts=st.integers(1, 5), weighted=st.booleans(),
+)
+def test_bucket_sorted_ks_of_every_width_is_scipys_statistic(w, counts, weighted) -> None:
+    """:func:`weightscan.ks_small` (bucket sort, crowded buckets by numpy's sort) against scipy's exact KS
+    statistic of the errors, weights expanded to repeated values; ties and few distinct values included."""
+    r = w * 0.5 + 0.5
+    mult = np.random.default_rng(SEED + r.size).integers(1, counts + 1, r.size) if weighted else np.ones(r.size, dtype=np.int64)
+    scales = np.array([1, 3, 15, 255, 4095], dtype=np.int64)
+    out = np.empty(scales.size)
+    m = r.size
+    scratch = (np.empty(m), np.empty(m, dtype=np.int64), np.empty(m), np.empty(m, dtype=np.int64), np.empty(m + 1, dtype=np.int64))
+    weightscan.ks_small(r, mult, weighted, scales, float(mult.sum()), out, *scratch)
+    for d, scale in zip(out, scales.astype(np.float64)):
+        n = np.repeat(np.rint(r * scale) - r * scale, mult)
+        assert d == pytest.approx(stats.kstest(n, "uniform", args=(-0.5, 1.0), method="exact").statistic, abs=1e-15)
+
+
 def test_chunk_extent_counts_weighted_and_nonfinite() -> None:
     acc = np.array([0.0, 0.0, math.inf, -math.inf])
     bad = weightscan.chunk_extent(np.array([1.0, np.nan, -3.0, np.inf]), np.array([2, 5, 1, 7], dtype=np.int64), True, acc)

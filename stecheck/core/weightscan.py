@@ -41,6 +41,7 @@ __all__ = [
     "ks_sorted",
     "errors_all",
     "ks_rows",
+    "ks_small",
     "candidates",
     "pairwise_sum",
     "unit_phasor",
@@ -49,6 +50,8 @@ __all__ = [
     "pairwise_plan",
 ]
 
+#: Buckets of :func:`ks_small` holding more values than this are sorted by numpy's sort, not by insertion.
+_CROWDED: Final = 16
 #: numpy's pairwise-summation block (``PW_BLOCKSIZE``).
 _BLOCK: Final = 128
 #: Rows of the recursion scratch: the pairwise tree of 2^62 values is at most 57 levels deep.
@@ -560,6 +563,85 @@ def ks_rows(n, w, weighted: bool, total: float, out) -> None:  # pragma: no cove
                 upto += 1.0
             best = max(best, upto / total - cdf, cdf - lower / total)
         out[k] = best
+
+
+@njit(nogil=True, cache=True)
+def _sort_slice(keys, ws, lo: int, hi: int, weighted: bool) -> None:  # pragma: no cover - compiled
+    """Sort ``keys[lo:hi]`` in place by numpy's sort (``ws[lo:hi]`` moved alongside when ``weighted``)."""
+    if not weighted:
+        keys[lo:hi].sort()
+        return
+    order = np.argsort(keys[lo:hi])
+    k2 = keys[lo:hi][order]
+    w2 = ws[lo:hi][order]
+    keys[lo:hi] = k2
+    ws[lo:hi] = w2
+
+
+@njit(nogil=True, cache=True)
+def ks_small(r, w, weighted: bool, scales, total: float, out, nbuf, bbuf, keys, ws, starts) -> None:  # pragma: no cover - compiled
+    """The exact KS distance of ``n = rint(L r) - L r`` for every ``L`` in ``scales`` (into ``out``), each by
+    a bucket sort of n then the terms of :func:`ks_rows`.
+
+    ``n`` is put in ``m = r.size`` equal buckets of ``[-1/2, 1/2]`` by ``floor((n + 1/2) m)`` (a counting
+    sort, stable), and each bucket is sorted (one insertion sort over all of them): for errors spread over the interval that
+    is a few values per bucket, so the cost grows like ``m``, not ``m log m``; a bucket holding many values
+    (a tensor of few distinct values; more than :data:`_CROWDED`) by numpy's sort. The sorted order is that of ``numpy.sort``
+    up to the order of equal values, which the terms of :func:`ks_rows` do not depend on (their partial
+    counts are exact integers). Scratch: ``nbuf``, ``keys`` (float64), ``bbuf``, ``ws`` (int64) of ``m``
+    values, ``starts`` of ``m + 1``.
+    """
+    m = r.size
+    for kk in range(scales.size):
+        scale = np.float64(scales[kk])
+        starts[:] = 0
+        for i in range(m):
+            s = r[i] * scale
+            e = np.rint(s) - s
+            nbuf[i] = e
+            b = min(int((e + 0.5) * m), m - 1)
+            bbuf[i] = b
+            starts[b + 1] += 1
+        for b in range(m):
+            starts[b + 1] += starts[b]
+        for i in range(m):
+            b = bbuf[i]
+            pos = starts[b]
+            starts[b] = pos + 1
+            keys[pos] = nbuf[i]
+            if weighted:
+                ws[pos] = w[i]
+        lo = 0
+        for b in range(m):  # starts[b] is now the end of bucket b: crowded buckets sorted by numpy
+            hi = starts[b]
+            if hi - lo > _CROWDED:
+                _sort_slice(keys, ws, lo, hi, weighted)
+            lo = hi
+        for i in range(1, m):  # then one insertion sort: values are out of order only within a bucket
+            x = keys[i]
+            if keys[i - 1] <= x:
+                continue
+            c = ws[i]
+            j = i - 1
+            while j >= 0 and keys[j] > x:
+                keys[j + 1] = keys[j]
+                if weighted:
+                    ws[j + 1] = ws[j]
+                j -= 1
+            keys[j + 1] = x
+            if weighted:
+                ws[j + 1] = c
+        best = 0.0
+        upto = 0.0
+        for j in range(m):
+            cdf = keys[j] + 0.5
+            lower = upto
+            if weighted:
+                upto += np.float64(ws[j])
+            else:
+                upto += 1.0
+            best = max(best, upto / total - cdf, cdf - lower / total)
+        out[kk] = best
 
 
 @njit(nogil=True, cache=True)

@@ -52,6 +52,8 @@ class _Scratch(threading.local):
         self.taylor_size = 0
         self.taylor = (np.empty(0, dtype=np.int64), np.empty(0), np.empty(0))
         self.starts = np.empty(ref.TAYLOR_BINS + 1, dtype=np.int64)
+        self.sort_size = -1
+        self.sorting = (np.empty(0), np.empty(0, dtype=np.int64), np.empty(0), np.empty(0, dtype=np.int64), np.empty(1, dtype=np.int64))
 
     def values(self, size: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         if size > self.size:
@@ -66,6 +68,14 @@ class _Scratch(threading.local):
         out = self.hist[:rows]
         out.fill(0.0)
         return out
+
+    def sort_scratch(self, size: int) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.float64], NDArray[np.int64], NDArray[np.int64]]:
+        """Scratch of :func:`stecheck.core.weightscan.ks_small` for ``size`` values (at most :data:`SORT_MAX`)."""
+        if size > self.sort_size:
+            self.sort_size = size
+            self.sorting = (np.empty(size), np.empty(size, dtype=np.int64), np.empty(size), np.empty(size, dtype=np.int64), np.empty(size + 1, dtype=np.int64))
+        n, b, keys, ws, starts = self.sorting
+        return n[:size], b[:size], keys[:size], ws[:size], starts[:size + 1]
 
     def taylor_scratch(self, size: int) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
         """Scratch of :func:`stecheck.core.weightscan.taylor_moments` for a chunk of ``size`` values."""
@@ -142,14 +152,18 @@ def _chunks_of_r(source, tr: ref.Transform, keep: bool) -> Iterator[tuple[NDArra
 
 
 @lru_cache(maxsize=64)
-def _setup(bits: tuple[int, ...], steps: tuple[float, ...]) -> tuple[NDArray[np.int64], list[list[FDPlan]], NDArray[np.float64]]:
-    """Per-(bits, steps) constants: ``L`` per bit width, the forward plans and ``L h + 1/2`` (shared, read-only)."""
+def _setup(bits: tuple[int, ...], steps: tuple[float, ...]) -> tuple[NDArray[np.int64], list[list[FDPlan]], NDArray[np.float64], NDArray[np.bool_], NDArray[np.bool_]]:
+    """Per-(bits, steps) constants (shared, read-only): ``L`` per bit width, the forward plans, ``L h + 1/2``,
+    and which bit widths take the Taylor grid in a tensor of more than ``DIRECT_FOURIER_MAX`` values (none
+    in a smaller one)."""
     scales = np.array([levels(k) for k in bits], dtype=np.int64)
     plans = [[FDPlan("forward", float(h), int(L)) for h in steps] for L in scales]
     a_half = np.array([[plan.lh + 0.5 for plan in row] for row in plans], dtype=np.float64).reshape(len(bits), len(steps))
-    scales.flags.writeable = False
-    a_half.flags.writeable = False
-    return scales, plans, a_half
+    taylor_able = np.array([ref.uses_taylor(int(L), ref.DIRECT_FOURIER_MAX + 1) for L in scales], dtype=bool)
+    no_taylor = np.zeros(len(bits), dtype=bool)
+    for a in (scales, a_half, taylor_able, no_taylor):
+        a.flags.writeable = False
+    return scales, plans, a_half, taylor_able, no_taylor
 
 
 def fast_tensor_statistics(
@@ -161,8 +175,8 @@ def fast_tensor_statistics(
     if tr is None:
         return ref.TensorStatistics(extent.count, extent.nonfinite, True)
     total = float(extent.count)
-    scales, plans, a_half = _setup(tuple(int(k) for k in bits), tuple(float(h) for h in steps))
-    taylor = np.array([ref.uses_taylor(int(L), extent.count) for L in scales], dtype=bool)
+    scales, plans, a_half, taylor_able, no_taylor = _setup(tuple(int(k) for k in bits), tuple(float(h) for h in steps))
+    taylor = taylor_able if extent.count > ref.DIRECT_FOURIER_MAX else no_taylor  # ref.uses_taylor of each width
     direct = ~taylor
     small = entries <= SORT_MAX
     sums = np.zeros((len(bits), 2 + len(steps) + 2 * FOURIER_ORDERS))
@@ -195,28 +209,19 @@ def fast_tensor_statistics(
         source = (lambda: iter(kept)) if kept is not None else (lambda: _chunks_of_r(_kernel_chunks(chunks), tr, keep=False))
         ks = _ks_refined(source, scales, hist, total)
     nh = len(steps)
-    out = []
-    for i, (k, L) in enumerate(zip(bits, scales)):
-        fourier = None
-        if direct[i]:
-            fourier = sums[i, 2 + nh::2][:FOURIER_ORDERS] + 1j * sums[i, 3 + nh::2][:FOURIER_ORDERS]
-        out.append((k, int(L), plans[i], float(sums[i, 0]), float(sums[i, 1]), sums[i, 2:2 + nh].tolist(), fourier))
+    fourier = sums[:, 2 + nh::2] + 1j * sums[:, 3 + nh::2] if direct.any() else None
+    rows = sums.tolist()
+    out = [
+        (k, int(L), plans[i], rows[i][0], rows[i][1], rows[i][2:2 + nh], fourier[i] if direct[i] else None)
+        for i, (k, L) in enumerate(zip(bits, scales))
+    ]
     return ref.finish_statistics(extent, out, ks, moments, r1, r2)
 
 
 def _ks_by_sorting(r: NDArray[np.float64], w: NDArray[np.int64], weighted: bool, scales: NDArray[np.int64], total: float) -> list[float]:
-    """Exact KS statistics of every bit width by sorting its errors (numpy's sort, one call for all)."""
-    n = np.empty((scales.size, r.size))
-    weightscan.errors_all(r, scales, n)
-    if weighted:
-        order = np.argsort(n, axis=1)
-        n = np.take_along_axis(n, order, axis=1)
-        ws = w[order]
-    else:
-        n.sort(axis=1)
-        ws = _NO_WEIGHTS.reshape(1, 1)
+    """Exact KS statistics of every bit width by sorting its errors (:func:`stecheck.core.weightscan.ks_small`)."""
     out = np.empty(scales.size)
-    weightscan.ks_rows(n, ws, weighted, total, out)
+    weightscan.ks_small(r, w, weighted, scales, total, out, *_SCRATCH.sort_scratch(r.size))
     return out.tolist()
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import operator
 import os
 import re
 import threading
@@ -232,10 +233,22 @@ def _quantized_records(label: str, tensor: TensorRef, q: Quantizer, st: Quantize
 _AVERAGED: Final = ("mean_n", "var_n", "var12_n", "p_n_zero", "ks_stat", "mean_fd", "ste", "sqnr_db", "sqnr_uniform_db")
 
 
+_averaged_present = operator.itemgetter(*_AVERAGED)
+
+
+def _averaged_fields(record: Record) -> tuple[Any, ...]:
+    """The :data:`_AVERAGED` fields of a record, in order (None where absent)."""
+    try:
+        return _averaged_present(record)
+    except KeyError:
+        return tuple(record.get(key) for key in _AVERAGED)
+
+
 def _aggregate(label: str, records: Sequence[Record], bits: Sequence[int], steps: Sequence[float], transform: str,
                quantizer: str | None = None) -> list[Record]:
     """Size-weighted aggregates per (k, h) of ``records`` (one quantizer: ``quantizer``, or DoReFa at each k)."""
     out = []
+    averaged = _averaged_fields
     groups: dict[tuple[Any, Any], list[Record]] = {}
     for r in records:
         groups.setdefault((r["k"], r["h"]), []).append(r)
@@ -250,8 +263,8 @@ def _aggregate(label: str, records: Sequence[Record], bits: Sequence[int], steps
                 "degenerate": False, "transform": transform, "quantizer": quantizer or f"dorefa({k})", "k": k, "h": h, "ste": 1.0,
             }
             if rows and weight.sum() > 0:
-                for key in _AVERAGED:
-                    values = np.array([math.nan if r.get(key) is None else r[key] for r in rows], dtype=np.float64)
+                table = np.array([averaged(r) for r in rows], dtype=np.float64).reshape(len(rows), len(_AVERAGED))  # None -> nan
+                for key, values in zip(_AVERAGED, table.T):
                     ok = np.isfinite(values)
                     rec[key] = float(np.average(values[ok], weights=weight[ok])) if ok.any() else None
                 fourier = np.array([r["fourier_abs"] for r in rows], dtype=np.float64)
@@ -335,7 +348,7 @@ def scan(
     aggregates = _aggregate(label, dorefa_records, widths, steps, transform) if widths else []
     for q in others:
         aggregates += _aggregate(label, by_quantizer[q.spec], (q.bits,), steps, "none", q.spec)
-    return [{key: rec.get(key) for key in WEIGHTS_FIELDS} for rec in records + aggregates]
+    return [rec if tuple(rec) == WEIGHTS_FIELDS else {key: rec.get(key) for key in WEIGHTS_FIELDS} for rec in records + aggregates]
 
 
 def _flatten(parts: Iterator[list[TensorResult]]) -> Iterator[TensorResult]:
