@@ -21,8 +21,8 @@ import pytest
 from stecheck.errors import ConfigError
 from stecheck.records import to_json_text
 from stecheck.weights import open_source, scan, select
-from stecheck.weights.scan import BATCH_COST, MAX_THREADS, TENSOR_COST, batches
-from stecheck.weights.tensors import TensorRef
+from stecheck.weights.scan import BATCH_COST, LOOKAHEAD_PER_THREAD, MAX_THREADS, TENSOR_COST, batches, lookahead
+from stecheck.weights.tensors import TensorRef, array_reader
 from tests.conftest import SEED, invoke
 from tests.weights_fixtures import weights_like, write_safetensors
 
@@ -112,7 +112,48 @@ def test_at_most_two_batches_per_thread_are_submitted_ahead_of_the_results(mixed
 
     scan(source.label, tensors, (2,), (1e-3,), progress=progress, threads=2)
     assert len(groups) > 8 and sorted(started) == list(range(len(groups)))
-    assert max(ahead) <= 2 * 2
+    costs = [sum(t.size + TENSOR_COST for t in g) for g in groups]
+    bound = max(2 * 2, *(1 + sum(1 for j in range(i + 1, len(costs)) if sum(costs[i + 1:j]) < costs[i]) for i in range(len(costs))))
+    assert max(ahead) <= min(bound, LOOKAHEAD_PER_THREAD * 2)
+
+
+def test_lookahead_covers_the_other_threads_while_a_large_batch_runs() -> None:
+    """Beyond 2 per thread, batches are submitted until those behind the awaited one hold (threads - 1)
+    times its cost, and never more than LOOKAHEAD_PER_THREAD per thread."""
+    assert lookahead([10] * 3, 2) and not lookahead([10] * 4, 2)
+    assert lookahead([100, 10, 10, 10], 2) and lookahead([100] + [10] * 9, 2) and not lookahead([100] + [10] * 10, 2)
+    assert lookahead([100] + [10] * 19, 3) and not lookahead([100] + [10] * 20, 3)
+    assert not lookahead([10**12] + [1] * (LOOKAHEAD_PER_THREAD * 2 - 1), 2)
+
+
+def test_a_large_first_tensor_does_not_hold_back_the_other_thread(monkeypatch) -> None:
+    """A first tensor of 40 batches' cost waits, at its first read, until every small batch behind it has
+    started: that happens only if the second thread is given all of them while the first one runs (with two
+    batches per thread submitted ahead, it would wait out its timeout)."""
+    small = [TensorRef(f"s{i}", (BATCH_COST,), np.dtype(np.float32), array_reader(np.linspace(-1, 1, BATCH_COST, dtype=np.float32) * (i + 2)))
+             for i in range(30)]
+    all_started = threading.Event()
+    waited = []
+    read_big = array_reader(np.linspace(-1, 1, 40 * BATCH_COST, dtype=np.float32))
+
+    def gated(start: int, count: int):
+        if not waited:
+            waited.append(all_started.wait(timeout=60))
+        return read_big(start, count)
+
+    big = TensorRef("big", (40 * BATCH_COST,), np.dtype(np.float32), gated)
+    started = set()
+    work = scan_module._batch_work
+
+    def recording(group, *args):
+        started.add(group[0].name)
+        if len(started) == 1 + len(small):
+            all_started.set()
+        return work(group, *args)
+
+    monkeypatch.setattr(scan_module, "_batch_work", recording)
+    scan("t", [big, *small], (2,), (1e-3,), threads=2)
+    assert waited == [True]
 
 
 def test_batches_keep_the_order_and_pack_small_tensors() -> None:

@@ -31,7 +31,7 @@ from stecheck.weights.stats import TRANSFORMS, TensorStatistics, tensor_statisti
 from stecheck.weights.tensors import CHUNK_ELEMENTS, TensorRef, dtype_name
 
 __all__ = ["WEIGHTS_FIELDS", "WEIGHTS_MD_COLUMNS", "TOLERANCE", "AGGREGATE", "MAX_THREADS", "BATCH_COST", "TENSOR_COST",
-           "CLUSTER_BATCH_COST", "Mapper", "select", "left_out", "scan", "claim_holds", "batches", "remote_statistics",
+           "CLUSTER_BATCH_COST", "LOOKAHEAD_PER_THREAD", "lookahead", "Mapper", "select", "left_out", "scan", "claim_holds", "batches", "remote_statistics",
            "remote_tensors"]
 
 #: ``mapper(fn, tasks)`` yields ``fn(*args)`` for each ``args`` of ``tasks``, in order (e.g.
@@ -64,6 +64,8 @@ BATCH_COST: Final = CHUNK_ELEMENTS
 #: Work per cluster task: a Dask task costs a few milliseconds of scheduling and a round trip, so batches
 #: are 16 times larger (about 4M elements, a few hundred milliseconds of work at k = 1..8).
 CLUSTER_BATCH_COST: Final = 16 * CHUNK_ELEMENTS
+#: Most batches per thread :func:`scan` submits ahead of the one whose results it awaits (:func:`lookahead`).
+LOOKAHEAD_PER_THREAD: Final = 64
 
 
 def _compile(patterns: Sequence[str]) -> list[re.Pattern[str]]:
@@ -303,8 +305,8 @@ def scan(
 
     Each tensor's statistics are a pure function of its values, so the records do not depend on how the
     work is spread: with ``threads`` > 1 (at most :data:`MAX_THREADS`) batches of consecutive tensors
-    (:func:`batches`) are scanned by that many threads, at most ``threads`` batches at a time and
-    ``2 * threads`` submitted, and the results are taken in tensor order. With a ``mapper`` (a cluster's
+    (:func:`batches`) are scanned by that many threads, at most ``threads`` batches at a time, as many
+    submitted ahead as :func:`lookahead` allows, and the results are taken in tensor order. With a ``mapper`` (a cluster's
     ordered map), each batch is one task :func:`remote_tensors` that opens the tensors' files by path or URL
     where it runs; only the paths, the tensors' indices and the options travel, and only the statistics
     come back. The records are the same, byte for byte, in every case.
@@ -437,29 +439,49 @@ def _threaded(tensors: Sequence[TensorRef], bits: tuple[int, ...], steps: tuple[
               others: Sequence[Quantizer], threads: int) -> Iterator[TensorResult]:
     """:func:`tensor_work` of every tensor by ``threads`` threads, yielded in tensor order.
 
-    At most ``threads`` batches run at once and ``2 * threads`` are submitted and not yet handed out (a
-    finished batch holds only statistics). On an exception, an interrupt or ``close()``, the batches not
+    At most ``threads`` batches run at once; :func:`lookahead` decides how many are submitted and not yet
+    handed out (a finished batch holds only statistics). On an exception, an interrupt or ``close()``, the batches not
     started are cancelled and the running ones stop at their next chunk read.
     """
     stop = threading.Event()
     pending: deque[Future[list[TensorResult]]] = deque()
+    costs: deque[int] = deque()  # of the pending batches
     pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="stecheck-scan")
     try:
         todo = iter(batches(tensors))
         while True:
-            while len(pending) < 2 * threads:
+            while lookahead(list(costs), threads):
                 group = next(todo, None)
                 if group is None:
                     break
                 pending.append(pool.submit(_batch_work, group, bits, steps, transform, others, stop))
+                costs.append(sum(t.size + TENSOR_COST for t in group))
             if not pending:
                 return
+            costs.popleft()
             yield from pending.popleft().result()
     finally:
         stop.set()
         for future in pending:
             future.cancel()
         pool.shutdown(wait=True)
+
+
+def lookahead(costs: Sequence[int], threads: int) -> bool:
+    """May one more batch be submitted, when batches of ``costs`` are pending (the first is the one whose
+    results are awaited)?
+
+    Yes while fewer than ``2 threads`` are pending; beyond that, while the batches behind the first cost
+    less than ``threads - 1`` times the first (the other threads' share of the time the first takes, so
+    that one large tensor does not leave them idle), up to :data:`LOOKAHEAD_PER_THREAD` per thread. A
+    batch not started holds no values and a finished one only its statistics, so this bounds memory at
+    ``threads`` running batches and the statistics of at most ``LOOKAHEAD_PER_THREAD * threads`` batches.
+    """
+    if len(costs) < 2 * threads:
+        return True
+    if len(costs) >= LOOKAHEAD_PER_THREAD * threads:
+        return False
+    return sum(costs[1:]) < (threads - 1) * costs[0]
 
 
 def _origin(tensor: TensorRef) -> tuple[str, int]:
