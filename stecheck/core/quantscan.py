@@ -37,7 +37,7 @@ configure_numba_cache()  # before numba is imported: its cache goes to a per-use
 
 from numba import njit  # noqa: E402
 
-from stecheck.core.weightscan import COS_COEFFS, PHASOR_TERMS, SIN_COEFFS, _combine, _leaf, pairwise_plan  # noqa: E402
+from stecheck.core.weightscan import _combine, _leaf, pairwise_plan, phasors_into  # noqa: E402
 
 __all__ = ["SCALAR", "ABSMAX", "AFFINE", "COLUMNS", "FOURIER_COLUMN", "block_statistics", "given_block_statistics", "error_histogram",
            "bin_candidates"]
@@ -180,13 +180,7 @@ def _leaf_sums(xs, gi, lo_i, n, div, mul, zero, sigma, code_lo, code_hi, hs, n_o
         for j in range(nh):
             moved = _clip(np.rint(((x + hs[j]) / d) * f + z), code_lo, code_hi)
             bufs[6 + j, i] = s * (moved - c)
-    counts[0] += zeros
-    counts[1] += inside
-    for q in range(6):
-        out[level, q] = _leaf(bufs[q], n)
-    for j in range(nh):
-        out[level, COLUMNS + 2 * _FOURIER_ORDERS + j] = _leaf(bufs[6 + j], n)
-    _fourier_leaf(n, out, level, bufs)
+    _finish_leaf(n, nh, zeros, inside, out, level, bufs, counts)
 
 
 @njit(nogil=True, cache=True)
@@ -279,6 +273,14 @@ def _given_leaf(idx, lo_i, n, x, y, code, rounded, yc, step, sigma, zero, moved,
             inside += 1
         for j in range(nh):
             bufs[6 + j, i] = s * (moved[j, k] - c)
+    _finish_leaf(n, nh, zeros, inside, out, level, bufs, counts)
+
+
+@njit(nogil=True, cache=True)
+def _finish_leaf(n: int, nh: int, zeros: int, inside: int, out, level: int, bufs, counts) -> None:  # pragma: no cover - compiled
+    """The end of a leaf whose per-element terms are in ``bufs`` (rows 0-5: n, n^2, x, x^2, the squared
+    error and the squared step; rows 6 on: the moved levels per h): its counts, its leaf sums and its
+    Fourier sums."""
     counts[0] += zeros
     counts[1] += inside
     for q in range(6):
@@ -295,17 +297,7 @@ def _fourier_leaf(n, out, level, bufs) -> None:  # pragma: no cover - compiled
     sb = bufs[3]
     re = bufs[4]
     im = bufs[5]
-    for i in range(n):
-        a = math.pi * bufs[0, i]
-        a2 = a * a
-        cc = COS_COEFFS[PHASOR_TERMS - 1]
-        t = SIN_COEFFS[PHASOR_TERMS - 1]
-        for j in range(PHASOR_TERMS - 2, -1, -1):
-            cc = cc * a2 + COS_COEFFS[j]
-            t = t * a2 + SIN_COEFFS[j]
-        t = t * a
-        cb[i] = cc * cc - t * t
-        sb[i] = (cc * t) * 2.0
+    phasors_into(bufs[0], n, cb, sb)
     for l in range(_FOURIER_ORDERS):
         if l == 0:
             for i in range(n):

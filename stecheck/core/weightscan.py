@@ -45,6 +45,7 @@ __all__ = [
     "candidates",
     "pairwise_sum",
     "unit_phasor",
+    "phasors_into",
     "COS_COEFFS",
     "SIN_COEFFS",
     "pairwise_plan",
@@ -81,6 +82,23 @@ def unit_phasor(n: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np
         s = s * a2 + SIN_COEFFS[j]
     s = s * a
     return c * c - s * s, (c * s) * 2.0
+
+
+@njit(nogil=True, cache=True)
+def phasors_into(e, n: int, cos_out, sin_out) -> None:  # pragma: no cover - compiled
+    """``cos_out[i], sin_out[i] = cos 2 pi e[i], sin 2 pi e[i]`` for ``i < n`` (``|e| <= 1/2``): :func:`unit_phasor`
+    value by value, by the same IEEE operations in the same order."""
+    for i in range(n):
+        a = math.pi * e[i]
+        a2 = a * a
+        c = COS_COEFFS[PHASOR_TERMS - 1]
+        t = SIN_COEFFS[PHASOR_TERMS - 1]
+        for j in range(PHASOR_TERMS - 2, -1, -1):
+            c = c * a2 + COS_COEFFS[j]
+            t = t * a2 + SIN_COEFFS[j]
+        t = t * a
+        cos_out[i] = c * c - t * t
+        sin_out[i] = (c * t) * 2.0
 
 
 @njit(nogil=True, cache=True)
@@ -311,17 +329,7 @@ def _bits_leaf(r, w, weighted, lo, n, scale, a_half, fourier, hist, counts, use_
             out[level, 2 + j] = _leaf(qbuf, n)
     if fourier:
         # powers of exp(2 pi i n) in real arithmetic: (pr, pi) <- (pr c - pi s, pr s + pi c)
-        for i in range(n):  # unit_phasor, value by value
-            a = math.pi * nbuf[i]
-            a2 = a * a
-            c = COS_COEFFS[PHASOR_TERMS - 1]
-            t = SIN_COEFFS[PHASOR_TERMS - 1]
-            for j in range(PHASOR_TERMS - 2, -1, -1):
-                c = c * a2 + COS_COEFFS[j]
-                t = t * a2 + SIN_COEFFS[j]
-            t = t * a
-            cbuf[i] = c * c - t * t
-            sbuf[i] = (c * t) * 2.0
+        phasors_into(nbuf, n, cbuf, sbuf)
         col = 2 + nh
         for l in range(8):
             if l == 0:
