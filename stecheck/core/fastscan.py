@@ -127,6 +127,42 @@ def _marked(e, b, points, point_bins, below):  # type: ignore[no-untyped-def]  #
     return 1 if e == 0.0 else 0
 
 
+@njit(nogil=True)
+def _bins(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    x, off, size, scale, mode, bins, where, rounded,
+):
+    """Pass (2) of :func:`_scan`: for ``j < size``, the bin ``where[j]`` (of ``bins`` on [-1, 1]) of the error of
+    ``x[off + j]``, and its deviation from the bin centre in units of ``1 / DEV_SCALE`` rounded half up,
+    ``rounded[j]`` (vectorised: int32 conversions). ``e >= -1``, so the truncation is a floor; the clamps keep
+    any input's index in the table."""
+    last = np.int32(bins - 1)
+    half = bins / 2.0
+    width = 1.0 / half
+    for j in range(size):
+        e = _error(x[np.uint64(off + j)], scale, mode)
+        b = max(min(np.int32((e + 1.0) * half), last), np.int32(0))
+        d = (e - ((b + 0.5) * width - 1.0)) * DEV_SCALE
+        where[np.uint64(j)] = b
+        rounded[np.uint64(j)] = np.int32(np.floor(d + 0.5))
+
+
+@njit(nogil=True)
+def _scatter(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    x, off, size, scale, mode, where, rounded, packed, marked, points, point_bins, below,
+):
+    """Pass (3) of :func:`_scan`: the scattered additions of ``2^40 + rounded[j]`` into the packed words and the rare
+    look at marked bins; returns the number of exact zeros among the ``size`` samples."""
+    one = np.int64(1) << _COUNT_SHIFT
+    zeros = 0
+    for j in range(size):
+        b = np.uint64(where[np.uint64(j)])
+        packed[b] += one + np.int64(rounded[np.uint64(j)])
+        if (marked[b >> _THREE] >> (b & _SEVEN)) & 1:
+            e = _error(x[np.uint64(off + j)], scale, mode)
+            zeros += _marked(e, np.int64(b), points, point_bins, below)
+    return zeros
+
+
 @njit(nogil=True, inline="always")
 def _scan(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
     x, count, words, draw, loc, spread, scale, mode, packed, hist, dev, power, extremes, points, point_bins, marked,
@@ -138,15 +174,13 @@ def _scan(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
     Three passes per :data:`SUB` samples (L1-resident): (1) in index order, the draws (stored into ``x``),
     the power sums and the extremes -- the generator's dependency chain and the sums' overlap; (2) each
     sample's bin and rounded deviation (vectorised: int32 conversions); (3) the scattered additions into the
-    packed words and the rare look at marked bins. Helpers inlined into the loops take scalars only (an
-    inlined helper taking arrays costs reference counting per sample); indices are unsigned (numba then
-    skips the wraparound of negative indices).
+    packed words and the rare look at marked bins. Passes (2) and (3) are compiled functions of their own
+    (:func:`_bins`, :func:`_scatter`), called once per :data:`SUB`: inlined, their pointers and constants
+    pushed the eight running sums of (1) out of registers onto the stack (a store and a load per sum and
+    sample). Helpers inlined into the loops take scalars only (an inlined helper taking arrays costs
+    reference counting per sample); indices are unsigned (numba then skips the wraparound of negative
+    indices).
     """
-    bins = packed.size
-    last = np.int32(bins - 1)
-    half = bins / 2.0
-    width = 1.0 / half
-    one = np.int64(1) << _COUNT_SHIFT
     hi, lo, inc_hi, inc_lo = words[0], words[1], words[2], words[3]
     where = np.empty(SUB, dtype=np.int32)
     rounded = np.empty(SUB, dtype=np.int32)
@@ -198,19 +232,8 @@ def _scan(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
                 low = min(low, f)
                 high = max(high, f)
             size = end - sub
-            for j in range(size):
-                e = _error(x[np.uint64(sub - base + j)], scale, mode)
-                # e >= -1, so the truncation is a floor; the clamps keep any input's index in the table
-                b = max(min(np.int32((e + 1.0) * half), last), np.int32(0))
-                d = (e - ((b + 0.5) * width - 1.0)) * DEV_SCALE
-                where[np.uint64(j)] = b
-                rounded[np.uint64(j)] = np.int32(np.floor(d + 0.5))
-            for j in range(size):
-                b = np.uint64(where[np.uint64(j)])
-                packed[b] += one + np.int64(rounded[np.uint64(j)])
-                if (marked[b >> _THREE] >> (b & _SEVEN)) & 1:
-                    e = _error(x[np.uint64(sub - base + j)], scale, mode)
-                    zeros += _marked(e, np.int64(b), points, point_bins, below)
+            _bins(x, sub - base, size, scale, mode, packed.size, where, rounded)
+            zeros += _scatter(x, sub - base, size, scale, mode, where, rounded, packed, marked, points, point_bins, below)
         _unpack(packed, hist, dev, overwrite and start == 0)
     power[0] += p1 + q1
     power[1] += p2 + q2
