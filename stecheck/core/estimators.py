@@ -180,6 +180,27 @@ def crossing_points(plans: tuple[FDPlan, ...]) -> NDArray[np.float64]:
 
 
 @lru_cache(maxsize=256)
+def _plan_points(plans: tuple[FDPlan, ...], points: tuple[float, ...]) -> tuple[tuple[int, int, int], ...]:
+    """Per plan ``(base, j_le, j_ge)``: ``count = base + 1{n <= points[j_le]} + 1{n > points[j_ge]}`` (``j_ge``
+    -1 for forward plans), the indices into the breakpoints of :meth:`CellAccumulator.add_crossings_at_most`."""
+    where = {p: j for j, p in enumerate(points)}
+    out = []
+    for plan in plans:
+        base, b_le, b_ge = plan.parts()
+        out.append((base, where[b_le], -1 if b_ge is None else where[float(np.nextafter(b_ge, -np.inf))]))
+    return tuple(out)
+
+
+@lru_cache(maxsize=1)
+def _uniform_cdf_at_edges() -> NDArray[np.float64]:
+    """The Uniform[-1/2, 1/2] CDF at the histogram's bin edges (shared, read-only)."""
+    edges = np.linspace(-1.0, 1.0, HIST_BINS + 1)
+    cdf = np.clip(edges + 0.5, 0.0, 1.0)
+    cdf.flags.writeable = False
+    return cdf
+
+
+@lru_cache(maxsize=256)
 def _scan_tables(plans: tuple[FDPlan, ...]) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.uint8]]:
     """Breakpoints, their histogram bins and the marked-bin bit set for :func:`stecheck.core.fastscan.scan`."""
     points = crossing_points(plans)
@@ -384,12 +405,11 @@ class CellAccumulator:
 
     def add_crossings_at_most(self, points: NDArray[np.float64], at_most: NDArray[np.int64], size: int) -> None:
         """Add the counts of ``size`` samples given ``at_most[j] = #{n <= points[j]}`` (see :meth:`crossing_points`)."""
-        table = dict(zip(points.tolist(), at_most.tolist()))
-        for i, plan in enumerate(self.plans):
-            base, b_le, b_ge = plan.parts()
-            c1 = table[b_le]
-            c2 = 0 if b_ge is None else size - table[float(np.nextafter(b_ge, -np.inf))]
-            both = max(0, c1 + c2 - size) if b_ge is not None else 0
+        counts = at_most.tolist()
+        for i, (base, le, ge) in enumerate(_plan_points(tuple(self.plans), tuple(points.tolist()))):
+            c1 = counts[le]
+            c2 = 0 if ge < 0 else size - counts[ge]
+            both = max(0, c1 + c2 - size) if ge >= 0 else 0
             hits = c1 + c2
             self.fd_sum[i] += base * size + hits
             self.fd_sumsq[i] += base * base * size + (2 * base + 1) * hits + 2 * both
@@ -480,9 +500,8 @@ class CellAccumulator:
         return self.fourier + fastscan.binned_fourier_sums(self.hist, self.hist_dev, FOURIER_ORDERS)
 
     def _ks(self) -> tuple[float, float]:
-        edges = np.linspace(-1.0, 1.0, HIST_BINS + 1)
         ecdf = np.concatenate([[0.0], np.cumsum(self.hist) / self.count])
-        uniform = np.clip(edges + 0.5, 0.0, 1.0)
+        uniform = _uniform_cdf_at_edges()
         at_edges = float(np.max(np.abs(ecdf - uniform)))
         upper = float(max(np.max(ecdf[1:] - uniform[:-1]), np.max(uniform[1:] - ecdf[:-1])))
         return at_edges, max(upper - at_edges, 0.0)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import threading
+from functools import lru_cache
 from typing import Final
 
 import numpy as np
@@ -438,7 +439,7 @@ def binned_fourier_sums(hist: NDArray[np.int64], dev: NDArray[np.float64], order
     (:func:`binned_fourier_bound`; a first-order Taylor expansion per bin).
     """
     used = np.flatnonzero(hist)
-    base = np.exp((2j * np.pi) * bin_centres(hist.size)[used])
+    base = _centre_phases(hist.size)[used]
     counts = hist[used].astype(np.float64)
     devs = dev[used]
     out = np.empty(orders, dtype=np.complex128)
@@ -448,6 +449,14 @@ def binned_fourier_sums(hist: NDArray[np.int64], dev: NDArray[np.float64], order
             phase *= base  # exp(2 pi i l c_b), within a few ulps of the direct exponential
         out[l - 1] = (phase * counts).sum() + (2j * np.pi * l) * (phase * devs).sum()
     return out
+
+
+@lru_cache(maxsize=4)
+def _centre_phases(bins: int) -> NDArray[np.complex128]:
+    """``exp(2 pi i c_b)`` of every bin centre (elementwise, so equal to the exponential of any subset); shared, read-only."""
+    phases = np.exp((2j * np.pi) * bin_centres(bins))
+    phases.flags.writeable = False
+    return phases
 
 
 def binned_fourier_bound(bins: int, orders: int) -> NDArray[np.float64]:
