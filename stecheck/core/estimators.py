@@ -287,6 +287,9 @@ class CellAccumulator:
     #: ``(points, #{e <= p} from the histogram alone)`` after the last scan with crossings, while the histogram
     #: has not changed since: the next scan's count of earlier samples without a walk over the table.
     _hist_at_most: tuple[NDArray[np.float64], NDArray[np.int64]] | None = field(default=None, repr=False, compare=False)
+    #: This accumulator's plan tables (:func:`_scan_tables` with and without crossings, :func:`_plan_points` of the
+    #: last breakpoints), looked up once instead of hashing the plans per chunk.
+    _memo: dict[object, object] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.fd_sum = [0] * len(self.plans)
@@ -368,7 +371,10 @@ class CellAccumulator:
                 self.hist.fill(0)
                 self.hist_dev.fill(0.0)
             return
-        points, point_bins, marked = _scan_tables(tuple(self.plans) if crossings else ())
+        tables = self._memo.get(bool(crossings))
+        if tables is None:
+            tables = self._memo[bool(crossings)] = _scan_tables(tuple(self.plans) if crossings else ())
+        points, point_bins, marked = tables  # type: ignore[misc]
         below = np.zeros(points.size, dtype=np.int64)
         # samples of earlier chunks below each breakpoint's bin (none in a fresh accumulator)
         earlier: int | NDArray[np.int64] = 0
@@ -406,7 +412,10 @@ class CellAccumulator:
     def add_crossings_at_most(self, points: NDArray[np.float64], at_most: NDArray[np.int64], size: int) -> None:
         """Add the counts of ``size`` samples given ``at_most[j] = #{n <= points[j]}`` (see :meth:`crossing_points`)."""
         counts = at_most.tolist()
-        for i, (base, le, ge) in enumerate(_plan_points(tuple(self.plans), tuple(points.tolist()))):
+        memo = self._memo.get("points")
+        if memo is None or memo[0] is not points:  # type: ignore[index]
+            memo = self._memo["points"] = (points, _plan_points(tuple(self.plans), tuple(points.tolist())))
+        for i, (base, le, ge) in enumerate(memo[1]):  # type: ignore[index]
             c1 = counts[le]
             c2 = 0 if ge < 0 else size - counts[ge]
             both = max(0, c1 + c2 - size) if ge >= 0 else 0
