@@ -38,18 +38,23 @@ from numba import njit  # noqa: E402
 from stecheck.core import pcg64  # noqa: E402
 
 __all__ = [
+    "ADD",
+    "KEEP",
     "MODE_ERRORS",
     "MODE_HALF_EVEN",
     "MODE_HALF_UP",
+    "STORE",
     "bin_centres",
     "bin_of",
     "binned_fourier_bound",
     "binned_fourier_sums",
     "counts_at_most",
+    "counts_at_most_packed",
     "draw_scan",
     "marked_bins",
     "scan",
     "scratch",
+    "unpack_add",
 ]
 
 #: The input array already holds the errors ``e``.
@@ -60,6 +65,12 @@ MODE_HALF_EVEN: Final = 1
 MODE_HALF_UP: Final = 2
 
 
+#: What the scan does with ``hist`` and ``dev`` (its ``overwrite`` argument): add the chunk into them, store it
+#: (the tables held garbage), or leave the chunk's packed words in ``packed`` (one block at most; see
+#: :func:`counts_at_most_packed`, :func:`unpack_add`).
+ADD: Final = 0
+STORE: Final = 1
+KEEP: Final = 2
 #: Fixed-point scale of the per-bin deviation sums (a deviation is at most half a bin, 2^-16).
 DEV_SCALE: Final = 2.0**36
 #: A bin's count sits above bit 40 of its packed word, its deviation sum (|.| < 2^38 per block) below.
@@ -235,7 +246,8 @@ def _scan(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
             size = end - sub
             _bins(x, sub - base, size, scale, mode, packed.size, where, rounded)
             zeros += _scatter(x, sub - base, size, scale, mode, where, rounded, packed, marked, points, point_bins, below)
-        _unpack(packed, hist, dev, overwrite and start == 0)
+        if not (overwrite == KEEP and stop == count):
+            _unpack(packed, hist, dev, overwrite == STORE and start == 0)
     power[0] += p1 + q1
     power[1] += p2 + q2
     power[2] += p3 + q3
@@ -356,12 +368,14 @@ def scan(
         Crossing breakpoints and their bins, a bit set of the bins that need a look at the exact value
         (the breakpoints' bins and the bin of 0, see :func:`marked_bins`), and the per-breakpoint count
         of samples in that bin with ``e <= point``.
-    overwrite : bool
-        ``hist`` and ``dev`` hold garbage (recycled tables): the first block stores instead of adding, so
-        the tables are cleared here, outside the GIL.
+    overwrite : int or bool
+        :data:`ADD` (False), or :data:`STORE` (True): ``hist`` and ``dev`` hold garbage (recycled tables), so
+        the first block stores instead of adding and the tables are cleared here, outside the GIL; or
+        :data:`KEEP` (at most :data:`BLOCK` samples): ``hist`` and ``dev`` are not touched and the chunk's
+        packed words stay in ``packed`` for the caller (:func:`counts_at_most_packed`, :func:`unpack_add`).
     """
     return int(_SCANS[mode](x, float(scale), _NO_WORDS.copy(), packed, hist, dev, power, extremes, points, point_bins,
-                            marked, below, bool(overwrite)))
+                            marked, below, int(overwrite)))
 
 
 def draw_scan(
@@ -391,7 +405,7 @@ def draw_scan(
     are stored into ``x``; a shorter ``x`` (at least :data:`SUB`) is scratch for the current :data:`SUB`
     samples only, when no one needs the draws afterwards (no writes to a large buffer evicting the tables)."""
     return int(_DRAW_SCANS[(kind, mode)](x, int(count), words, float(loc), float(spread), float(scale), packed, hist, dev,
-                                         power, extremes, points, point_bins, marked, below, bool(overwrite)))
+                                         power, extremes, points, point_bins, marked, below, int(overwrite)))
 
 
 def marked_bins(point_bins: NDArray[np.int64], bins: int) -> NDArray[np.uint8]:
@@ -417,6 +431,39 @@ def counts_at_most(  # pragma: no cover - compiled
         b = max(b, stop)
         out[j] = running + below[j]
     return out
+
+
+@njit(nogil=True, cache=True)
+def counts_at_most_packed(  # pragma: no cover - compiled
+    packed: NDArray[np.int64], point_bins: NDArray[np.int64], below: NDArray[np.int64]
+) -> NDArray[np.int64]:
+    """:func:`counts_at_most` of the histogram held in packed words (a :data:`KEEP` scan's ``packed``)."""
+    half = np.int64(1) << (_COUNT_SHIFT - 1)
+    out = np.empty(point_bins.size, dtype=np.int64)
+    running = 0
+    b = 0
+    for j in range(point_bins.size):
+        stop = point_bins[j]
+        for t in range(b, stop):
+            running += (packed[np.uint64(t)] + half) >> _COUNT_SHIFT
+        b = max(b, stop)
+        out[j] = running + below[j]
+    return out
+
+
+@njit(nogil=True, cache=True)
+def unpack_add(  # pragma: no cover - compiled
+    packed: NDArray[np.int64], hist: NDArray[np.int64], dev: NDArray[np.float64]
+) -> None:
+    """Add packed words (a :data:`KEEP` scan's, or a slice of them) into ``hist`` and ``dev`` of the same length,
+    leaving the words as they are: the additions an :data:`ADD` scan makes at the end of its block."""
+    half = np.int64(1) << (_COUNT_SHIFT - 1)
+    for b in range(packed.size):
+        v = packed[b]
+        if v != 0:
+            c = (v + half) >> _COUNT_SHIFT
+            hist[b] += c
+            dev[b] += (v - (c << _COUNT_SHIFT)) / DEV_SCALE
 
 
 def bin_of(values: NDArray[np.float64], bins: int) -> NDArray[np.int64]:
