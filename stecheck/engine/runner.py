@@ -26,6 +26,7 @@ from stecheck.core import pcg64
 from stecheck.core.kernel import accumulate_chunk, scans_fused
 from stecheck.core.quantize import DETERMINISTIC_ROUNDINGS, levels
 from stecheck.engine.cellrecord import cell_record
+from stecheck.engine.ordered import OrderedFold
 from stecheck.engine.quantized import fixed_quantizers, quantizer_cells, quantizer_records
 from stecheck.engine.sampling import (
     CHUNK_SIZE, NOISE, FusedDraw, chunk_buffer, chunk_plan, chunk_rng, draw_chunk, fused_draw,
@@ -170,7 +171,8 @@ def monte_carlo(
     """The merged accumulators ``(k, rounding) -> CellAccumulator`` of one input (``config`` validated).
 
     One thread adds each chunk into the running accumulators; more threads merge the chunks' own accumulators
-    in chunk order, with at most ``2 * threads`` chunks in flight (the same sums, bit for bit). A chunk's
+    in chunk order, with at most ``2 * threads`` chunks in flight (the same sums, bit for bit), each merged by
+    the worker that finishes it or the one before it (:class:`~stecheck.engine.ordered.OrderedFold`). A chunk's
     accumulator of the fused scan keeps only its packed histogram words over the bins its errors reach
     (:meth:`~stecheck.core.estimators.CellAccumulator.scanned` with ``keep``), unpacked by the merge: a quarter
     of a megabyte per cell in flight instead of a megabyte of tables written by the worker and read back by
@@ -183,17 +185,6 @@ def monte_carlo(
     plan = chunk_plan(inp, config.samples)
     merged: dict[CellKey, CellAccumulator] | None = None
 
-    def absorb(part: dict[CellKey, CellAccumulator], length: int) -> None:
-        nonlocal merged
-        if merged is None:
-            merged = part
-        else:
-            for key, acc in part.items():
-                merged[key].merge(acc)
-                acc.release()
-        if progress is not None:
-            progress(length)
-
     if cluster is not None:
         merged = cluster.fold(_chunk_range_task, _fold_chunks, _cluster_tasks(config, inp, seed, fast, cluster.workers), progress)
     elif threads <= 1:  # each chunk added into the running accumulators: no per-chunk tables, no merges
@@ -202,17 +193,26 @@ def monte_carlo(
             if progress is not None:
                 progress(plan.length(index))
     else:
+        fold: OrderedFold[CellKey] = OrderedFold()
+
+        def task(index: int) -> None:
+            fold.add(index, _chunk_task(config, inp, seed, index, plan.length(index), fast, None, True))
+
         with ThreadPoolExecutor(max_workers=threads) as pool:
-            pending: deque[tuple[Future[dict[CellKey, CellAccumulator]], int]] = deque()
+            pending: deque[tuple[Future[None], int]] = deque()
             for index in range(plan.count):
-                pending.append((pool.submit(_chunk_task, config, inp, seed, index, plan.length(index), fast, None, True),
-                                plan.length(index)))
+                pending.append((pool.submit(task, index), plan.length(index)))
                 if len(pending) >= 2 * threads:
                     future, length = pending.popleft()
-                    absorb(future.result(), length)
+                    future.result()
+                    if progress is not None:
+                        progress(length)
             while pending:
                 future, length = pending.popleft()
-                absorb(future.result(), length)
+                future.result()
+                if progress is not None:
+                    progress(length)
+        merged = fold.total(plan.count)
     assert merged is not None
     return merged
 
