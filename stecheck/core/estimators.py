@@ -318,7 +318,7 @@ class CellAccumulator:
         """Add a chunk of errors ``e`` (moments, histogram, Fourier sums)."""
         if e.size == 0:
             return
-        self._settle()
+        self.settle()
         self.count += e.size
         e2 = e * e
         self.power += (e.sum(), e2.sum(), (e2 * e).sum(), (e2 * e2).sum())
@@ -345,11 +345,11 @@ class CellAccumulator:
 
         Its histogram tables are recycled without clearing: the scan stores into them (outside the GIL). With
         ``keep`` (a chunk of at most :data:`stecheck.core.fastscan.BLOCK` samples) it has no tables yet: it keeps
-        the chunk's packed words over the bins its errors fall in (half the table for rounding errors, an
-        eighth of the memory of the two tables), unpacked by :meth:`merge` into the accumulator it is merged
-        into -- the same additions, in the same order, as merging the tables -- or into tables of its own
-        when first needed. Chunks in flight between threads then hold (and stream through the caches) a
-        fraction of the memory.
+        the chunk's packed words over the bins its errors fall in (one table, half the memory of the two, of
+        which a rounding error's chunk touches half), unpacked by :meth:`merge` into the accumulator it is
+        merged into -- the same additions, in the same order, as merging the tables -- or into tables of its
+        own when first needed (:meth:`settle`). Chunks in flight between threads then hold, and stream through
+        the caches, a quarter of the memory.
         """
         _check_scan_input(x, mode, draw)
         n = x.size if samples is None or draw is None else samples
@@ -362,9 +362,9 @@ class CellAccumulator:
         acc._scan(x, scale, mode, crossings, overwrite=fastscan.STORE, draw=draw, samples=samples)
         return acc
 
-    def _settle(self) -> None:
+    def settle(self) -> None:
         """Unpack a kept chunk (:meth:`scanned` with ``keep``) into zeroed tables of its own (``0 + c``, ``0.0 + d``:
-        the values a storing scan writes)."""
+        the values a storing scan writes); nothing otherwise. Every method that reads the tables calls it."""
         if self._kept is None:
             return
         first, stop, words = self._kept
@@ -391,7 +391,7 @@ class CellAccumulator:
         if (x.size if samples is None else samples) == 0:
             return
         _check_scan_input(x, mode, draw)
-        self._settle()
+        self.settle()
         if self.hist_dev is None:
             if self.count:
                 raise ValueError("cannot add a scanned chunk to an accumulator filled by the numpy path")
@@ -496,7 +496,7 @@ class CellAccumulator:
         A kept chunk (:meth:`scanned` with ``keep``) is unpacked straight into this accumulator's tables: the
         same integer and float additions as adding its tables (those hold 0 and 0.0 outside its bins).
         """
-        self._settle()
+        self.settle()
         other_scanned = other.hist_dev is not None or other._kept is not None
         if (self.hist_dev is None) != (not other_scanned) and self.count and other.count:
             raise ValueError("cannot merge a scanned accumulator with one filled by the numpy path")
@@ -550,7 +550,7 @@ class CellAccumulator:
         largest ECDF deviation at the histogram's bin edges, a lower bound on the exact statistic; the
         exact one is at most ``ks_resolution`` larger. Its p-value is :func:`ks_pvalue`.
         """
-        self._settle()
+        self.settle()
         n = self.count
         m1, m2, m3, m4 = self.power / n
         var = max(m2 - m1 * m1, 0.0)
@@ -576,7 +576,7 @@ class CellAccumulator:
     def fourier_sums(self) -> NDArray[np.complex128]:
         """``sum exp(2 pi i l e)``, l = 1..8: exact (numpy path) or from the histogram (scanned; error at most
         ``N (pi l w)^2 / 2``, :func:`stecheck.core.fastscan.binned_fourier_bound`)."""
-        self._settle()
+        self.settle()
         if self.hist_dev is None:
             return self.fourier
         return self.fourier + fastscan.binned_fourier_sums(self.hist, self.hist_dev, FOURIER_ORDERS)

@@ -174,9 +174,9 @@ def monte_carlo(
     in chunk order, with at most ``2 * threads`` chunks in flight (the same sums, bit for bit), each merged by
     the worker that finishes it or the one before it (:class:`~stecheck.engine.ordered.OrderedFold`). A chunk's
     accumulator of the fused scan keeps only its packed histogram words over the bins its errors reach
-    (:meth:`~stecheck.core.estimators.CellAccumulator.scanned` with ``keep``), unpacked by the merge: a quarter
-    of a megabyte per cell in flight instead of a megabyte of tables written by the worker and read back by
-    the merge, which with eight cells and four chunks outgrew the shared L3 cache. With a
+    (:meth:`~stecheck.core.estimators.CellAccumulator.scanned` with ``keep``), unpacked by the merge: about a
+    quarter of a megabyte per cell touched instead of a megabyte of tables written by the worker and read
+    back by the merge (with eight cells and four chunks in flight, more than the shared L3 cache). With a
     ``cluster``, a few consecutive chunks are one task (a pure function of ``(config, input, seed, chunks)``)
     and the chunks are merged in chunk order by a chain of merge tasks on the workers
     (:meth:`stecheck.engine.cluster.Cluster.fold`): the same sequence of floating-point operations as with
@@ -213,6 +213,8 @@ def monte_carlo(
                 if progress is not None:
                     progress(length)
         merged = fold.total(plan.count)
+        for acc in merged.values():
+            acc.settle()  # a single chunk's accumulators were never merged into
     assert merged is not None
     return merged
 
