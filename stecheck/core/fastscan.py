@@ -328,6 +328,12 @@ _DRAW_SCANS: Final = {
 _NO_WORDS: Final = np.zeros(4, dtype=np.uint64)
 
 
+def _check_keep(overwrite: int, count: int) -> None:
+    """A scan keeps the packed words of one block at most (longer chunks unpack into the tables between blocks)."""
+    if int(overwrite) == KEEP and count > BLOCK:
+        raise ValueError(f"a scan keeps the packed words of at most {BLOCK} samples, not {count}")
+
+
 def scan(
     x: NDArray[np.float64],
     scale: float,
@@ -374,6 +380,7 @@ def scan(
         :data:`KEEP` (at most :data:`BLOCK` samples): ``hist`` and ``dev`` are not touched and the chunk's
         packed words stay in ``packed`` for the caller (:func:`counts_at_most_packed`, :func:`unpack_add`).
     """
+    _check_keep(overwrite, x.size)
     return int(_SCANS[mode](x, float(scale), _NO_WORDS.copy(), packed, hist, dev, power, extremes, points, point_bins,
                             marked, below, int(overwrite)))
 
@@ -404,6 +411,7 @@ def draw_scan(
     filling ``x`` and :func:`scan` reading it, without the pass over memory. With ``x.size >= count`` the draws
     are stored into ``x``; a shorter ``x`` (at least :data:`SUB`) is scratch for the current :data:`SUB`
     samples only, when no one needs the draws afterwards (no writes to a large buffer evicting the tables)."""
+    _check_keep(overwrite, count)
     return int(_DRAW_SCANS[(kind, mode)](x, int(count), words, float(loc), float(spread), float(scale), packed, hist, dev,
                                          power, extremes, points, point_bins, marked, below, int(overwrite)))
 
