@@ -11,6 +11,7 @@ from stecheck.core.distributions import parse_input
 from stecheck.core.estimators import CellAccumulator, make_plans
 from stecheck.core.kernel import accumulate_chunk
 from stecheck.core.quantize import levels
+from stecheck.engine.ordered import OrderedFold
 from stecheck.engine.sampling import chunk_rng, chunk_words, fused_draw
 
 
@@ -117,3 +118,50 @@ def test_scan_refuses_drawn_errors_and_a_short_scratch() -> None:
         accumulate_chunk(np.empty(8), 7, "half-even", False, plans, draw=draw, samples=fastscan.SUB * 2)
     with pytest.raises(ValueError, match="fused scan"):
         accumulate_chunk(np.empty(8), 7, "stochastic", False, plans, noise=np.zeros(8), draw=draw)
+
+
+@pytest.mark.parametrize("spec", ["uniform(0,1)", "normal(0.5,0.15)", "uniform(-0.3,2)"])
+def test_kept_chunks_merge_exactly_as_stored_ones(spec: str) -> None:
+    """A chunk that keeps its packed words (the threaded engine's) merges, and settles on its own, to the same
+    bytes as one unpacked into tables; lengths around a scan block's end."""
+    inp = parse_input(spec)
+    plans = make_plans(("forward", "central"), (0.3, 1e-2, 1e-4), levels(5))
+    lengths = (fastscan.BLOCK, 3, fastscan.SUB + 1, fastscan.BLOCK - 1)
+    results = {}
+    for keep in (False, True):
+        parts = []
+        for i, n in enumerate(lengths):
+            draw = fused_draw(7, inp, i, 5)
+            assert draw is not None
+            parts.append(accumulate_chunk(np.empty(fastscan.SUB), levels(5), "half-even", False, plans, draw=draw,
+                                          samples=n, keep=keep))
+        parts[-1].settle()  # a kept chunk unpacked into tables of its own
+        alone = _fields(parts[-1])
+        total = parts[0]
+        for part in parts[1:]:
+            total.merge(part)
+        results[keep] = (_fields(total), alone, total.error_summary())
+    assert results[True] == results[False]
+
+
+def test_ordered_fold_merges_in_index_order_whatever_the_arrival() -> None:
+    inp = parse_input("normal(0.5,0.15)")
+    plans = make_plans(("forward",), (1e-2,), levels(3))
+
+    def part(i: int) -> dict:
+        draw = fused_draw(3, inp, i, 3)
+        assert draw is not None
+        return {0: accumulate_chunk(np.empty(fastscan.SUB), levels(3), "half-even", False, plans, draw=draw,
+                                    samples=5000 + i, keep=True)}
+
+    sequential = part(0)[0]
+    for i in range(1, 6):
+        sequential.merge(part(i)[0])
+    fold: OrderedFold[int] = OrderedFold()
+    for i in (3, 1, 0, 5, 2, 4):
+        fold.add(i, part(i))
+    total = fold.total(6)[0]
+    total.settle()
+    assert _fields(total) == _fields(sequential)
+    with pytest.raises(RuntimeError, match="merged"):
+        OrderedFold().total(1)

@@ -20,6 +20,7 @@ import hashlib
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Callable, Final, Literal
 
 import numpy as np
@@ -241,7 +242,7 @@ class InputSpec:
     path: Path = "none"
     tensor_size: int | None = None
 
-    @property
+    @cached_property
     def stream_key(self) -> int:
         """A stable 63-bit integer naming this input's random stream (from its canonical spec)."""
         digest = hashlib.blake2b(self.spec.encode(), digest_size=8).digest()

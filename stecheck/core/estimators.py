@@ -87,6 +87,18 @@ class _TablePool:
 
 
 _TABLES = _TablePool()
+#: Placeholder tables of an accumulator that keeps its chunk packed (never written: a keeping scan leaves them).
+_EMPTY_COUNTS: Final = np.zeros(0, dtype=np.int64)
+_EMPTY_DEVS: Final = np.zeros(0, dtype=np.float64)
+
+
+def _bin_range(lowest: float, highest: float) -> tuple[int, int]:
+    """``(first, stop)``: the histogram bins that hold every error in ``[lowest, highest]`` (bins are monotone in
+    the error on [-1, 1]; anything else -- or no finite extremes -- takes the whole table)."""
+    if not (-1.0 <= lowest <= highest <= 1.0):
+        return 0, HIST_BINS
+    first, last = fastscan.bin_of(np.array([lowest, highest]), HIST_BINS).tolist()
+    return first, last + 1
 
 
 #: Largest N for the exact KS distribution (scipy.stats.kstwo takes seconds per call at N ~ 1e6); above
@@ -180,6 +192,27 @@ def crossing_points(plans: tuple[FDPlan, ...]) -> NDArray[np.float64]:
 
 
 @lru_cache(maxsize=256)
+def _plan_points(plans: tuple[FDPlan, ...], points: tuple[float, ...]) -> tuple[tuple[int, int, int], ...]:
+    """Per plan ``(base, j_le, j_ge)``: ``count = base + 1{n <= points[j_le]} + 1{n > points[j_ge]}`` (``j_ge``
+    -1 for forward plans), the indices into the breakpoints of :meth:`CellAccumulator.add_crossings_at_most`."""
+    where = {p: j for j, p in enumerate(points)}
+    out = []
+    for plan in plans:
+        base, b_le, b_ge = plan.parts()
+        out.append((base, where[b_le], -1 if b_ge is None else where[float(np.nextafter(b_ge, -np.inf))]))
+    return tuple(out)
+
+
+@lru_cache(maxsize=1)
+def _uniform_cdf_at_edges() -> NDArray[np.float64]:
+    """The Uniform[-1/2, 1/2] CDF at the histogram's bin edges (shared, read-only)."""
+    edges = np.linspace(-1.0, 1.0, HIST_BINS + 1)
+    cdf = np.clip(edges + 0.5, 0.0, 1.0)
+    cdf.flags.writeable = False
+    return cdf
+
+
+@lru_cache(maxsize=256)
 def _scan_tables(plans: tuple[FDPlan, ...]) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.uint8]]:
     """Breakpoints, their histogram bins and the marked-bin bit set for :func:`stecheck.core.fastscan.scan`."""
     points = crossing_points(plans)
@@ -266,6 +299,13 @@ class CellAccumulator:
     #: ``(points, #{e <= p} from the histogram alone)`` after the last scan with crossings, while the histogram
     #: has not changed since: the next scan's count of earlier samples without a walk over the table.
     _hist_at_most: tuple[NDArray[np.float64], NDArray[np.int64]] | None = field(default=None, repr=False, compare=False)
+    #: This accumulator's plan tables (:func:`_scan_tables` with and without crossings, :func:`_plan_points` of the
+    #: last breakpoints), looked up once instead of hashing the plans per chunk.
+    _memo: dict[object, object] = field(default_factory=dict, repr=False, compare=False)
+    #: A kept chunk (:meth:`scanned` with ``keep``): ``(first, stop, words)``, its packed words
+    #: (:mod:`stecheck.core.fastscan`) in ``words[first:stop]``, the bins of its errors, not unpacked into ``hist`` and
+    #: ``hist_dev`` yet (both empty until then).
+    _kept: tuple[int, int, NDArray[np.int64]] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.fd_sum = [0] * len(self.plans)
@@ -278,6 +318,7 @@ class CellAccumulator:
         """Add a chunk of errors ``e`` (moments, histogram, Fourier sums)."""
         if e.size == 0:
             return
+        self.settle()
         self.count += e.size
         e2 = e * e
         self.power += (e.sum(), e2.sum(), (e2 * e).sum(), (e2 * e2).sum())
@@ -298,17 +339,40 @@ class CellAccumulator:
     @classmethod
     def scanned(
         cls, plans: list[FDPlan], x: NDArray[np.float64], scale: int, mode: int, crossings: bool, draw: Draw | None = None,
-        samples: int | None = None,
+        samples: int | None = None, keep: bool = False,
     ) -> CellAccumulator:
         """A new accumulator holding one chunk added by :meth:`add_scan`.
 
-        Its histogram tables are recycled without clearing: the scan stores into them (outside the GIL).
+        Its histogram tables are recycled without clearing: the scan stores into them (outside the GIL). With
+        ``keep`` (a chunk of at most :data:`stecheck.core.fastscan.BLOCK` samples) it has no tables yet: it keeps
+        the chunk's packed words over the bins its errors fall in (one table, half the memory of the two, of
+        which a rounding error's chunk touches half), unpacked by :meth:`merge` into the accumulator it is
+        merged into -- the same additions, in the same order, as merging the tables -- or into tables of its
+        own when first needed (:meth:`settle`). Chunks in flight between threads then hold, and stream through
+        the caches, a quarter of the memory.
         """
         _check_scan_input(x, mode, draw)
+        n = x.size if samples is None or draw is None else samples
+        if keep and 0 < n <= fastscan.BLOCK:
+            acc = cls(plans, hist=_EMPTY_COUNTS)
+            acc._scan(x, scale, mode, crossings, overwrite=fastscan.KEEP, draw=draw, samples=samples)
+            return acc
         acc = cls(plans, hist=_TABLES.take(np.int64, zeroed=False))
         acc.hist_dev = _TABLES.take(np.float64, zeroed=False)
-        acc._scan(x, scale, mode, crossings, overwrite=True, draw=draw, samples=samples)
+        acc._scan(x, scale, mode, crossings, overwrite=fastscan.STORE, draw=draw, samples=samples)
         return acc
+
+    def settle(self) -> None:
+        """Unpack a kept chunk (:meth:`scanned` with ``keep``) into zeroed tables of its own (``0 + c``, ``0.0 + d``:
+        the values a storing scan writes); nothing otherwise. Every method that reads the tables calls it."""
+        if self._kept is None:
+            return
+        first, stop, words = self._kept
+        self._kept = None
+        self.hist = _TABLES.take(np.int64)
+        self.hist_dev = _TABLES.take(np.float64)
+        fastscan.unpack_add(words[first:stop], self.hist[first:stop], self.hist_dev[first:stop])
+        _TABLES.give(words)
 
     def add_scan(
         self, x: NDArray[np.float64], scale: int, mode: int, crossings: bool, draw: Draw | None = None,
@@ -327,6 +391,7 @@ class CellAccumulator:
         if (x.size if samples is None else samples) == 0:
             return
         _check_scan_input(x, mode, draw)
+        self.settle()
         if self.hist_dev is None:
             if self.count:
                 raise ValueError("cannot add a scanned chunk to an accumulator filled by the numpy path")
@@ -334,20 +399,26 @@ class CellAccumulator:
         self._scan(x, scale, mode, crossings, overwrite=False, draw=draw, samples=samples)
 
     def _scan(
-        self, x: NDArray[np.float64], scale: int, mode: int, crossings: bool, overwrite: bool, draw: Draw | None = None,
+        self, x: NDArray[np.float64], scale: int, mode: int, crossings: bool, overwrite: int, draw: Draw | None = None,
         samples: int | None = None,
     ) -> None:
-        assert self.hist_dev is not None
+        """The scan of one chunk; ``overwrite`` is :data:`~stecheck.core.fastscan.ADD`, ``STORE`` or ``KEEP`` (a fresh
+        accumulator without tables, at most one block)."""
+        keep = overwrite == fastscan.KEEP
+        assert keep or self.hist_dev is not None
         if samples is None or draw is None:
             samples = x.size
         elif x.size < min(samples, fastscan.SUB):
             raise ValueError(f"a scratch buffer for drawn samples needs at least {fastscan.SUB} entries")
         if samples == 0:
-            if overwrite:
+            if overwrite == fastscan.STORE:
                 self.hist.fill(0)
-                self.hist_dev.fill(0.0)
+                self.hist_dev.fill(0.0)  # type: ignore[union-attr]
             return
-        points, point_bins, marked = _scan_tables(tuple(self.plans) if crossings else ())
+        tables = self._memo.get(bool(crossings))
+        if tables is None:
+            tables = self._memo[bool(crossings)] = _scan_tables(tuple(self.plans) if crossings else ())
+        points, point_bins, marked = tables  # type: ignore[misc]
         below = np.zeros(points.size, dtype=np.int64)
         # samples of earlier chunks below each breakpoint's bin (none in a fresh accumulator)
         earlier: int | NDArray[np.int64] = 0
@@ -356,8 +427,9 @@ class CellAccumulator:
             fresh = cached is None or cached[0] is not points
             earlier = fastscan.counts_at_most(self.hist, point_bins, below) if fresh else cached[1]  # type: ignore[index]
         extremes = np.array([self.lowest, self.highest])
-        tables = (fastscan.scratch(HIST_BINS), self.hist, self.hist_dev, self.power, extremes, points, point_bins, marked,
-                  below, overwrite)
+        packed = fastscan.scratch(HIST_BINS)
+        tables = (packed, self.hist, _EMPTY_DEVS if keep else self.hist_dev, self.power, extremes, points, point_bins,
+                  marked, below, int(overwrite))
         if draw is None:
             self.zeros += fastscan.scan(x, float(scale), mode, *tables)
         else:
@@ -365,6 +437,17 @@ class CellAccumulator:
             self.zeros += fastscan.draw_scan(words, kind, loc, spread, x, samples, float(scale), mode, *tables)
         self.lowest, self.highest = float(extremes[0]), float(extremes[1])
         self.count += samples
+        if keep:
+            total = fastscan.counts_at_most_packed(packed, point_bins, below) if crossings else None
+            first, stop = _bin_range(self.lowest, self.highest)
+            words = _TABLES.take(np.int64, zeroed=False)
+            words[first:stop] = packed[first:stop]
+            packed[first:stop] = 0  # the scratch is handed on zeroed
+            self._kept = (first, stop, words)
+            self._hist_at_most = None
+            if total is not None:
+                self.add_crossings_at_most(points, total, samples)
+            return
         if crossings:
             total = fastscan.counts_at_most(self.hist, point_bins, below)
             self._hist_at_most = (points, total - below)
@@ -384,12 +467,14 @@ class CellAccumulator:
 
     def add_crossings_at_most(self, points: NDArray[np.float64], at_most: NDArray[np.int64], size: int) -> None:
         """Add the counts of ``size`` samples given ``at_most[j] = #{n <= points[j]}`` (see :meth:`crossing_points`)."""
-        table = dict(zip(points.tolist(), at_most.tolist()))
-        for i, plan in enumerate(self.plans):
-            base, b_le, b_ge = plan.parts()
-            c1 = table[b_le]
-            c2 = 0 if b_ge is None else size - table[float(np.nextafter(b_ge, -np.inf))]
-            both = max(0, c1 + c2 - size) if b_ge is not None else 0
+        counts = at_most.tolist()
+        memo = self._memo.get("points")
+        if memo is None or memo[0] is not points:  # type: ignore[index]
+            memo = self._memo["points"] = (points, _plan_points(tuple(self.plans), tuple(points.tolist())))
+        for i, (base, le, ge) in enumerate(memo[1]):  # type: ignore[index]
+            c1 = counts[le]
+            c2 = 0 if ge < 0 else size - counts[ge]
+            both = max(0, c1 + c2 - size) if ge >= 0 else 0
             hits = c1 + c2
             self.fd_sum[i] += base * size + hits
             self.fd_sumsq[i] += base * base * size + (2 * base + 1) * hits + 2 * both
@@ -406,16 +491,28 @@ class CellAccumulator:
         self.ste_count += ste_count
 
     def merge(self, other: CellAccumulator) -> None:
-        """Add ``other`` into this accumulator (call in a fixed order for bitwise-reproducible sums)."""
-        if (self.hist_dev is None) != (other.hist_dev is None) and self.count and other.count:
+        """Add ``other`` into this accumulator (call in a fixed order for bitwise-reproducible sums).
+
+        A kept chunk (:meth:`scanned` with ``keep``) is unpacked straight into this accumulator's tables: the
+        same integer and float additions as adding its tables (those hold 0 and 0.0 outside its bins).
+        """
+        self.settle()
+        other_scanned = other.hist_dev is not None or other._kept is not None
+        if (self.hist_dev is None) != (not other_scanned) and self.count and other.count:
             raise ValueError("cannot merge a scanned accumulator with one filled by the numpy path")
         self.count += other.count
         self.power += other.power
         self.lowest = min(self.lowest, other.lowest)
         self.highest = max(self.highest, other.highest)
         self.zeros += other.zeros
-        self.hist += other.hist
         self._hist_at_most = None
+        if other._kept is not None:
+            first, stop, words = other._kept
+            if self.hist_dev is None:
+                self.hist_dev = _TABLES.take(np.float64)
+            fastscan.unpack_add(words[first:stop], self.hist[first:stop], self.hist_dev[first:stop])
+        else:
+            self.hist += other.hist
         if other.hist_dev is not None:
             if self.hist_dev is None:
                 self.hist_dev = other.hist_dev.copy()
@@ -433,6 +530,9 @@ class CellAccumulator:
         The engine calls it on each chunk's accumulator after merging it: a new table then costs a
         memset instead of fresh pages, whose faults serialise threads on the kernel's memory map lock.
         """
+        if self._kept is not None:
+            _TABLES.give(self._kept[2])
+            self._kept = None
         _TABLES.give(self.hist)
         self._hist_at_most = None
         if self.hist_dev is not None:
@@ -450,6 +550,7 @@ class CellAccumulator:
         largest ECDF deviation at the histogram's bin edges, a lower bound on the exact statistic; the
         exact one is at most ``ks_resolution`` larger. Its p-value is :func:`ks_pvalue`.
         """
+        self.settle()
         n = self.count
         m1, m2, m3, m4 = self.power / n
         var = max(m2 - m1 * m1, 0.0)
@@ -475,14 +576,14 @@ class CellAccumulator:
     def fourier_sums(self) -> NDArray[np.complex128]:
         """``sum exp(2 pi i l e)``, l = 1..8: exact (numpy path) or from the histogram (scanned; error at most
         ``N (pi l w)^2 / 2``, :func:`stecheck.core.fastscan.binned_fourier_bound`)."""
+        self.settle()
         if self.hist_dev is None:
             return self.fourier
         return self.fourier + fastscan.binned_fourier_sums(self.hist, self.hist_dev, FOURIER_ORDERS)
 
     def _ks(self) -> tuple[float, float]:
-        edges = np.linspace(-1.0, 1.0, HIST_BINS + 1)
         ecdf = np.concatenate([[0.0], np.cumsum(self.hist) / self.count])
-        uniform = np.clip(edges + 0.5, 0.0, 1.0)
+        uniform = _uniform_cdf_at_edges()
         at_edges = float(np.max(np.abs(ecdf - uniform)))
         upper = float(max(np.max(ecdf[1:] - uniform[:-1]), np.max(uniform[1:] - ecdf[:-1])))
         return at_edges, max(upper - at_edges, 0.0)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import threading
+from functools import lru_cache
 from typing import Final
 
 import numpy as np
@@ -37,18 +38,23 @@ from numba import njit  # noqa: E402
 from stecheck.core import pcg64  # noqa: E402
 
 __all__ = [
+    "ADD",
+    "KEEP",
     "MODE_ERRORS",
     "MODE_HALF_EVEN",
     "MODE_HALF_UP",
+    "STORE",
     "bin_centres",
     "bin_of",
     "binned_fourier_bound",
     "binned_fourier_sums",
     "counts_at_most",
+    "counts_at_most_packed",
     "draw_scan",
     "marked_bins",
     "scan",
     "scratch",
+    "unpack_add",
 ]
 
 #: The input array already holds the errors ``e``.
@@ -59,6 +65,12 @@ MODE_HALF_EVEN: Final = 1
 MODE_HALF_UP: Final = 2
 
 
+#: What the scan does with ``hist`` and ``dev`` (its ``overwrite`` argument): add the chunk into them, store it
+#: (the tables held garbage), or leave the chunk's packed words in ``packed`` (one block at most; see
+#: :func:`counts_at_most_packed`, :func:`unpack_add`).
+ADD: Final = 0
+STORE: Final = 1
+KEEP: Final = 2
 #: Fixed-point scale of the per-bin deviation sums (a deviation is at most half a bin, 2^-16).
 DEV_SCALE: Final = 2.0**36
 #: A bin's count sits above bit 40 of its packed word, its deviation sum (|.| < 2^38 per block) below.
@@ -127,6 +139,42 @@ def _marked(e, b, points, point_bins, below):  # type: ignore[no-untyped-def]  #
     return 1 if e == 0.0 else 0
 
 
+@njit(nogil=True)
+def _bins(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    x, off, size, scale, mode, bins, where, rounded,
+):
+    """Pass (2) of :func:`_scan`: for ``j < size``, the bin ``where[j]`` (of ``bins`` on [-1, 1]) of the error of
+    ``x[off + j]``, and its deviation from the bin centre in units of ``1 / DEV_SCALE`` rounded half up,
+    ``rounded[j]`` (vectorised: int32 conversions). ``e >= -1``, so the truncation is a floor; the clamps keep
+    any input's index in the table."""
+    last = np.int32(bins - 1)
+    half = bins / 2.0
+    width = 1.0 / half
+    for j in range(size):
+        e = _error(x[np.uint64(off + j)], scale, mode)
+        b = max(min(np.int32((e + 1.0) * half), last), np.int32(0))
+        d = (e - ((b + 0.5) * width - 1.0)) * DEV_SCALE
+        where[np.uint64(j)] = b
+        rounded[np.uint64(j)] = np.int32(np.floor(d + 0.5))
+
+
+@njit(nogil=True)
+def _scatter(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    x, off, size, scale, mode, where, rounded, packed, marked, points, point_bins, below,
+):
+    """Pass (3) of :func:`_scan`: the scattered additions of ``2^40 + rounded[j]`` into the packed words and the rare
+    look at marked bins; returns the number of exact zeros among the ``size`` samples."""
+    one = np.int64(1) << _COUNT_SHIFT
+    zeros = 0
+    for j in range(size):
+        b = np.uint64(where[np.uint64(j)])
+        packed[b] += one + np.int64(rounded[np.uint64(j)])
+        if (marked[b >> _THREE] >> (b & _SEVEN)) & 1:
+            e = _error(x[np.uint64(off + j)], scale, mode)
+            zeros += _marked(e, np.int64(b), points, point_bins, below)
+    return zeros
+
+
 @njit(nogil=True, inline="always")
 def _scan(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
     x, count, words, draw, loc, spread, scale, mode, packed, hist, dev, power, extremes, points, point_bins, marked,
@@ -138,15 +186,13 @@ def _scan(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
     Three passes per :data:`SUB` samples (L1-resident): (1) in index order, the draws (stored into ``x``),
     the power sums and the extremes -- the generator's dependency chain and the sums' overlap; (2) each
     sample's bin and rounded deviation (vectorised: int32 conversions); (3) the scattered additions into the
-    packed words and the rare look at marked bins. Helpers inlined into the loops take scalars only (an
-    inlined helper taking arrays costs reference counting per sample); indices are unsigned (numba then
-    skips the wraparound of negative indices).
+    packed words and the rare look at marked bins. Passes (2) and (3) are compiled functions of their own
+    (:func:`_bins`, :func:`_scatter`), called once per :data:`SUB`: inlined, their pointers and constants
+    pushed the eight running sums of (1) out of registers onto the stack (a store and a load per sum and
+    sample). Helpers inlined into the loops take scalars only (an inlined helper taking arrays costs
+    reference counting per sample); indices are unsigned (numba then skips the wraparound of negative
+    indices).
     """
-    bins = packed.size
-    last = np.int32(bins - 1)
-    half = bins / 2.0
-    width = 1.0 / half
-    one = np.int64(1) << _COUNT_SHIFT
     hi, lo, inc_hi, inc_lo = words[0], words[1], words[2], words[3]
     where = np.empty(SUB, dtype=np.int32)
     rounded = np.empty(SUB, dtype=np.int32)
@@ -198,20 +244,10 @@ def _scan(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
                 low = min(low, f)
                 high = max(high, f)
             size = end - sub
-            for j in range(size):
-                e = _error(x[np.uint64(sub - base + j)], scale, mode)
-                # e >= -1, so the truncation is a floor; the clamps keep any input's index in the table
-                b = max(min(np.int32((e + 1.0) * half), last), np.int32(0))
-                d = (e - ((b + 0.5) * width - 1.0)) * DEV_SCALE
-                where[np.uint64(j)] = b
-                rounded[np.uint64(j)] = np.int32(np.floor(d + 0.5))
-            for j in range(size):
-                b = np.uint64(where[np.uint64(j)])
-                packed[b] += one + np.int64(rounded[np.uint64(j)])
-                if (marked[b >> _THREE] >> (b & _SEVEN)) & 1:
-                    e = _error(x[np.uint64(sub - base + j)], scale, mode)
-                    zeros += _marked(e, np.int64(b), points, point_bins, below)
-        _unpack(packed, hist, dev, overwrite and start == 0)
+            _bins(x, sub - base, size, scale, mode, packed.size, where, rounded)
+            zeros += _scatter(x, sub - base, size, scale, mode, where, rounded, packed, marked, points, point_bins, below)
+        if not (overwrite == KEEP and stop == count):
+            _unpack(packed, hist, dev, overwrite == STORE and start == 0)
     power[0] += p1 + q1
     power[1] += p2 + q2
     power[2] += p3 + q3
@@ -292,6 +328,12 @@ _DRAW_SCANS: Final = {
 _NO_WORDS: Final = np.zeros(4, dtype=np.uint64)
 
 
+def _check_keep(overwrite: int, count: int) -> None:
+    """A scan keeps the packed words of one block at most (longer chunks unpack into the tables between blocks)."""
+    if int(overwrite) == KEEP and count > BLOCK:
+        raise ValueError(f"a scan keeps the packed words of at most {BLOCK} samples, not {count}")
+
+
 def scan(
     x: NDArray[np.float64],
     scale: float,
@@ -332,12 +374,15 @@ def scan(
         Crossing breakpoints and their bins, a bit set of the bins that need a look at the exact value
         (the breakpoints' bins and the bin of 0, see :func:`marked_bins`), and the per-breakpoint count
         of samples in that bin with ``e <= point``.
-    overwrite : bool
-        ``hist`` and ``dev`` hold garbage (recycled tables): the first block stores instead of adding, so
-        the tables are cleared here, outside the GIL.
+    overwrite : int or bool
+        :data:`ADD` (False), or :data:`STORE` (True): ``hist`` and ``dev`` hold garbage (recycled tables), so
+        the first block stores instead of adding and the tables are cleared here, outside the GIL; or
+        :data:`KEEP` (at most :data:`BLOCK` samples): ``hist`` and ``dev`` are not touched and the chunk's
+        packed words stay in ``packed`` for the caller (:func:`counts_at_most_packed`, :func:`unpack_add`).
     """
+    _check_keep(overwrite, x.size)
     return int(_SCANS[mode](x, float(scale), _NO_WORDS.copy(), packed, hist, dev, power, extremes, points, point_bins,
-                            marked, below, bool(overwrite)))
+                            marked, below, int(overwrite)))
 
 
 def draw_scan(
@@ -366,8 +411,9 @@ def draw_scan(
     filling ``x`` and :func:`scan` reading it, without the pass over memory. With ``x.size >= count`` the draws
     are stored into ``x``; a shorter ``x`` (at least :data:`SUB`) is scratch for the current :data:`SUB`
     samples only, when no one needs the draws afterwards (no writes to a large buffer evicting the tables)."""
+    _check_keep(overwrite, count)
     return int(_DRAW_SCANS[(kind, mode)](x, int(count), words, float(loc), float(spread), float(scale), packed, hist, dev,
-                                         power, extremes, points, point_bins, marked, below, bool(overwrite)))
+                                         power, extremes, points, point_bins, marked, below, int(overwrite)))
 
 
 def marked_bins(point_bins: NDArray[np.int64], bins: int) -> NDArray[np.uint8]:
@@ -395,6 +441,39 @@ def counts_at_most(  # pragma: no cover - compiled
     return out
 
 
+@njit(nogil=True, cache=True)
+def counts_at_most_packed(  # pragma: no cover - compiled
+    packed: NDArray[np.int64], point_bins: NDArray[np.int64], below: NDArray[np.int64]
+) -> NDArray[np.int64]:
+    """:func:`counts_at_most` of the histogram held in packed words (a :data:`KEEP` scan's ``packed``)."""
+    half = np.int64(1) << (_COUNT_SHIFT - 1)
+    out = np.empty(point_bins.size, dtype=np.int64)
+    running = 0
+    b = 0
+    for j in range(point_bins.size):
+        stop = point_bins[j]
+        for t in range(b, stop):
+            running += (packed[np.uint64(t)] + half) >> _COUNT_SHIFT
+        b = max(b, stop)
+        out[j] = running + below[j]
+    return out
+
+
+@njit(nogil=True, cache=True)
+def unpack_add(  # pragma: no cover - compiled
+    packed: NDArray[np.int64], hist: NDArray[np.int64], dev: NDArray[np.float64]
+) -> None:
+    """Add packed words (a :data:`KEEP` scan's, or a slice of them) into ``hist`` and ``dev`` of the same length,
+    leaving the words as they are: the additions an :data:`ADD` scan makes at the end of its block."""
+    half = np.int64(1) << (_COUNT_SHIFT - 1)
+    for b in range(packed.size):
+        v = packed[b]
+        if v != 0:
+            c = (v + half) >> _COUNT_SHIFT
+            hist[b] += c
+            dev[b] += (v - (c << _COUNT_SHIFT)) / DEV_SCALE
+
+
 def bin_of(values: NDArray[np.float64], bins: int) -> NDArray[np.int64]:
     """The histogram bin of each value, exactly as the scan computes it (truncation of ``(e+1) bins/2``)."""
     idx = ((np.asarray(values, dtype=np.float64) + 1.0) * (bins / 2.0)).astype(np.int64)
@@ -415,7 +494,7 @@ def binned_fourier_sums(hist: NDArray[np.int64], dev: NDArray[np.float64], order
     (:func:`binned_fourier_bound`; a first-order Taylor expansion per bin).
     """
     used = np.flatnonzero(hist)
-    base = np.exp((2j * np.pi) * bin_centres(hist.size)[used])
+    base = _centre_phases(hist.size)[used]
     counts = hist[used].astype(np.float64)
     devs = dev[used]
     out = np.empty(orders, dtype=np.complex128)
@@ -425,6 +504,14 @@ def binned_fourier_sums(hist: NDArray[np.int64], dev: NDArray[np.float64], order
             phase *= base  # exp(2 pi i l c_b), within a few ulps of the direct exponential
         out[l - 1] = (phase * counts).sum() + (2j * np.pi * l) * (phase * devs).sum()
     return out
+
+
+@lru_cache(maxsize=4)
+def _centre_phases(bins: int) -> NDArray[np.complex128]:
+    """``exp(2 pi i c_b)`` of every bin centre (elementwise, so equal to the exponential of any subset); shared, read-only."""
+    phases = np.exp((2j * np.pi) * bin_centres(bins))
+    phases.flags.writeable = False
+    return phases
 
 
 def binned_fourier_bound(bins: int, orders: int) -> NDArray[np.float64]:

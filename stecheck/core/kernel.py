@@ -61,6 +61,7 @@ def accumulate_chunk(
     draw: Draw | None = None,
     into: CellAccumulator | None = None,
     samples: int | None = None,
+    keep: bool = False,
 ) -> CellAccumulator:
     """Statistics of one chunk of one cell (a new accumulator, or ``into`` with the chunk added).
 
@@ -96,6 +97,12 @@ def accumulate_chunk(
         Add the chunk to this accumulator (same ``plans``) instead of a new one. The sums then equal a new
         accumulator's merged into ``into``, bit for bit: each running sum takes the chunk's total in one
         addition either way.
+    samples : int, optional
+        Samples drawn through a scratch ``x`` (see ``draw``).
+    keep : bool
+        A new accumulator of the fused scan keeps the chunk's packed histogram words instead of unpacking
+        them into tables of its own (:meth:`stecheck.core.estimators.CellAccumulator.scanned`): for chunks
+        merged later, as the threaded engine does.
     """
     if draw is not None and not (fast and scans_fused(rounding, clip, direct)):
         raise ValueError("only the fused scan draws its own inputs")
@@ -107,7 +114,7 @@ def accumulate_chunk(
         # one fused pass, nothing materialised
         if into is None:
             return CellAccumulator.scanned(plans, x, scale, _SCAN_MODES[rounding], crossings=True, draw=draw,
-                                           samples=samples)
+                                           samples=samples, keep=keep)
         into.add_scan(x, scale, _SCAN_MODES[rounding], crossings=True, draw=draw, samples=samples)
         return into
     acc = CellAccumulator(plans) if into is None else into

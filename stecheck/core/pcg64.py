@@ -63,14 +63,16 @@ _NOR_INV_R: Final = float(ziggurat_nor_inv_r)
 
 
 @intrinsic
-def _mul_hi(typingctx, a, b):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
-    """High 64 bits of the 128-bit product of two ``uint64`` (one ``mul`` instruction on x86-64)."""
-    sig = types.uint64(types.uint64, types.uint64)
+def _mul_wide(typingctx, a, b):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    """``(high, low)`` 64 bits of the 128-bit product of two ``uint64``: one ``mul`` gives both."""
+    sig = types.UniTuple(types.uint64, 2)(types.uint64, types.uint64)
 
     def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
         wide = ir.IntType(128)
         product = builder.mul(builder.zext(args[0], wide), builder.zext(args[1], wide))
-        return builder.trunc(builder.lshr(product, ir.Constant(wide, 64)), ir.IntType(64))
+        high = builder.trunc(builder.lshr(product, ir.Constant(wide, 64)), ir.IntType(64))
+        low = builder.trunc(product, ir.IntType(64))
+        return context.make_tuple(builder, signature.return_type, (high, low))
 
     return sig, codegen
 
@@ -78,9 +80,10 @@ def _mul_hi(typingctx, a, b):  # type: ignore[no-untyped-def]  # pragma: no cove
 @njit(inline="always")
 def next_uint64(hi, lo, inc_hi, inc_lo):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
     """One PCG64 step: ``(hi, lo, output)`` from the state ``(hi, lo)`` and increment ``(inc_hi, inc_lo)``."""
-    low = lo * _MULT_LO + inc_lo  # mod 2^64
+    top, bottom = _mul_wide(lo, _MULT_LO)
+    low = bottom + inc_lo  # mod 2^64
     carry = _U1 if low < inc_lo else _U0
-    high = hi * _MULT_LO + lo * _MULT_HI + _mul_hi(lo, _MULT_LO) + inc_hi + carry
+    high = hi * _MULT_LO + lo * _MULT_HI + top + inc_hi + carry
     word = high ^ low
     rot = high >> _ROT
     return high, low, (word >> rot) | (word << ((_SIXTY_FOUR - rot) & _SIXTY_THREE))
