@@ -20,7 +20,9 @@ from stecheck.core.distributions import parse_input
 from stecheck.core.estimators import EXACT_DEVIATION_SAMPLES, HIST_BINS, CellAccumulator, make_plans
 from stecheck.core.fastscan import DEV_SCALE, MODE_HALF_EVEN
 from stecheck.core.packing import pack, unpack
-from stecheck.engine.runner import _chunk_range_part, _fold_part, _guided_tasks, monte_carlo
+from stecheck.engine.runner import (
+    CHUNKS_PER_TASK, MIN_CHUNKS_PER_TASK, _chunk_range_part, _fold_part, _guided_tasks, monte_carlo,
+)
 from stecheck.engine.sampling import chunk_plan
 from tests.conftest import SEED
 
@@ -113,7 +115,7 @@ def test_guided_tasks_cover_every_chunk_once_in_order_and_shrink_towards_the_end
             firsts = [args[3] for args in mine]
             sizes = [len(args[4]) for args in mine]
             assert firsts == list(np.cumsum([0, *sizes[:-1]])) and sum(sizes) == chunk_plan(inp, config.samples).count
-            assert max(sizes) <= 16 and min(sizes[:-1] or [4]) >= 4
+            assert max(sizes) <= CHUNKS_PER_TASK and min(sizes[:-1] or [MIN_CHUNKS_PER_TASK]) >= MIN_CHUNKS_PER_TASK
         sizes = [len(args[4]) for _, args, _ in tasks]
         assert sizes[-1] <= sizes[0]
         assert sum(samples for _, _, samples in tasks) == 2 * config.samples

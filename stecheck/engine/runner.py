@@ -45,8 +45,8 @@ CellKey = tuple[int, str]
 
 #: Most chunks per cluster task: a task costs Dask a few milliseconds of CPU time and sends back one set of
 #: histogram tables (about 170 kB per cell packed, whatever its number of chunks), so fewer, longer tasks
-#: waste less; a task of 16 chunks is about 0.4 s of work at k = 1..8.
-CHUNKS_PER_TASK: Final = 16
+#: waste less; a task of 24 chunks is about half a second of work at k = 1..8.
+CHUNKS_PER_TASK: Final = 24
 #: Fewest chunks per cluster task (but an input's last): the tasks are cut smaller as a run nears its end
 #: (guided self-scheduling: each takes at most the chunks left over the number of workers), so that no worker
 #: waits long for another's last task, but not so small that their cost outweighs their work.
