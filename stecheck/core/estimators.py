@@ -494,7 +494,7 @@ class CellAccumulator:
             packed = state[name]
             if packed is not None:  # into a recycled table when it has the usual size (no fresh pages to fault in)
                 size, dtype = packed[0], np.dtype(packed[2])  # type: ignore[index]
-                state[name] = packing.unpack(packed, _TABLES.take(dtype) if size == HIST_BINS else None)  # type: ignore[arg-type]
+                state[name] = packing.unpack(packed, _TABLES.take(dtype, zeroed=False) if size == HIST_BINS else None)  # type: ignore[arg-type]
         self.__dict__.update(state)
 
     def release(self) -> None:

@@ -75,12 +75,16 @@ def pack(table: NDArray) -> Packed:
 
 
 def unpack(packed: Packed, out: NDArray | None = None) -> NDArray:
-    """The table :func:`pack` was given, bit for bit: a new array, or ``out`` (zeros of its size and type) filled."""
+    """The table :func:`pack` was given, bit for bit: a new array, or ``out`` (of its size and type, any contents)
+    overwritten."""
     size, start, dtype, exponent, span = packed
     if out is None:
         out = np.zeros(size, dtype=np.dtype(dtype))
     elif out.shape != (size,) or out.dtype != np.dtype(dtype):
         raise ValueError(f"a packed table of {size} {dtype} does not fit an array of {out.shape} {out.dtype}")
+    else:
+        out[:start] = 0
+        out[start + span.size:] = 0
     if exponent is None:
         out[start:start + span.size] = span
     else:

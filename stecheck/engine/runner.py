@@ -135,10 +135,11 @@ def _chunk_task(
 
 def _chunk_range_part(
     config: RunConfig, inp: InputSpec, seed: int, first: int, lengths: tuple[int, ...], fast: bool
-) -> tuple[dict[CellKey, CellAccumulator], list[dict[CellKey, OrderedSums]]]:
+) -> tuple[dict[CellKey, CellAccumulator], dict[CellKey, OrderedSums]]:
     """Chunks ``first, first + 1, ...`` of one input added into one set of accumulators, as one local thread adds
-    them (one cluster task): ``(accumulators, ordered)``, where ``ordered`` holds each chunk's
-    :class:`~stecheck.core.estimators.OrderedSums`, taken out of the accumulators after the chunk.
+    them (one cluster task): ``(accumulators, ordered)``, where ``ordered`` holds per cell the chunks'
+    :class:`~stecheck.core.estimators.OrderedSums`, each taken out of the accumulators after its chunk, stacked
+    (a field's first axis is the chunk: a few arrays to send, not a few per chunk).
 
     What stays in the accumulators (counts, histograms, deviation sums) adds up the same in any grouping
     while a bin holds at most :data:`~stecheck.core.estimators.EXACT_DEVIATION_SAMPLES` samples
@@ -146,17 +147,22 @@ def _chunk_range_part(
     sums chunk by chunk, so a task sends back one set of tables, not one per chunk.
     """
     accs: dict[CellKey, CellAccumulator] | None = None
-    ordered = []
+    chunks: list[dict[CellKey, OrderedSums]] = []
     for i, length in enumerate(lengths):
         accs = _chunk_task(config, inp, seed, first + i, length, fast, accs)
-        ordered.append({key: acc.take_ordered() for key, acc in accs.items()})
+        chunks.append({key: acc.take_ordered() for key, acc in accs.items()})
     assert accs is not None
+    ordered = {
+        key: OrderedSums(np.stack([c[key].power for c in chunks]), np.array([c[key].lowest for c in chunks]),
+                         np.array([c[key].highest for c in chunks]), np.stack([c[key].fourier for c in chunks]))
+        for key in accs
+    }
     return accs, ordered
 
 
 def _fold_part(
     total: dict[CellKey, CellAccumulator] | None,
-    part: tuple[dict[CellKey, CellAccumulator], list[dict[CellKey, OrderedSums]]],
+    part: tuple[dict[CellKey, CellAccumulator], dict[CellKey, OrderedSums]],
 ) -> dict[CellKey, CellAccumulator]:
     """``total`` with one :func:`_chunk_range_part` merged in: its counts and tables at once, its chunks' ordered
     sums one by one in chunk order. With the parts taken in chunk order, every floating-point sum is then the
@@ -169,9 +175,10 @@ def _fold_part(
         for key, acc in accs.items():
             total[key].merge_counts(acc)
             acc.release()  # its tables take the next part's (see CellAccumulator.__setstate__)
-    for chunk in ordered:
-        for key, sums in chunk.items():
-            total[key].merge_ordered(sums)
+    for key, sums in ordered.items():
+        acc = total[key]
+        for i in range(sums.lowest.size):  # chunk by chunk, each sum as it was (a float64 round-trips exactly)
+            acc.merge_ordered(OrderedSums(sums.power[i], float(sums.lowest[i]), float(sums.highest[i]), sums.fourier[i]))
     return total
 
 
