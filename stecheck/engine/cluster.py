@@ -286,7 +286,12 @@ class Cluster:
                     if future.status != "finished":
                         self._result(future)  # raises the task's error
                     ready.append(future)
-                results = client.gather(ready)
+                try:
+                    results = client.gather(ready)
+                except Exception:
+                    for future in ready:
+                        self._result(future)  # the task's error, or a ClusterError with the reason
+                    raise
                 for result in results:
                     pending.popleft()
                     yield result
