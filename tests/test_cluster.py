@@ -159,6 +159,24 @@ def test_simulate_from_python_on_a_local_cluster_it_starts(tmp_path: Path) -> No
     assert to_json_text({}, remote) == to_json_text({}, local)
 
 
+def _worker_settings(dask_worker) -> tuple[object, object, object]:
+    """Run on each worker by ``client.run`` (which passes the worker)."""
+    import dask
+
+    worker = dask_worker
+    return (dask.config.get("distributed.worker.profile.enabled"), dask.config.get("distributed.admin.tick.interval"),
+            "profile" in worker.periodic_callbacks)
+
+
+def test_a_local_cluster_it_starts_runs_without_dask_diagnostics_and_fetches_from_the_workers() -> None:
+    from stecheck.engine.cluster import LOCAL_CONFIG
+
+    with Cluster("local:2") as cluster:
+        settings = set(cluster.client.run(_worker_settings).values())
+        assert cluster.client.direct_to_workers is True
+    assert settings == {(False, LOCAL_CONFIG["distributed.admin.tick.interval"], False)}
+
+
 def _checkpoint(directory: Path) -> Path:
     """A sharded safetensors checkpoint: 3 shard files, float32 and bfloat16 tensors, an index."""
     rng = np.random.default_rng(SEED)
