@@ -126,6 +126,30 @@ def test_simulate_on_the_cluster_gives_the_same_records(runner, scheduler: str) 
     assert len(local.splitlines()) == 1 + 2 * 3 * 2 * 2  # header + input x k x rounding x scheme
 
 
+def test_beyond_exact_table_sums_the_chain_merges_every_chunk_with_the_same_records(scheduler: str, monkeypatch) -> None:
+    """Above EXACT_DEVIATION_SAMPLES per input a task's tables could round when added up as a block: the chunks are
+    then merged one by one by the chain of merge tasks, still giving the records of one thread."""
+    import stecheck.engine.runner as runner
+
+    config = RunConfig(inputs=("laplace(0.5,0.1)", "normal(0.5,0.15)"), bits=(2, 5), steps=(1e-3,), schemes=("central",),
+                       roundings=("half-even",), samples=6 * (1 << 18), seed=SEED, method="mc")
+    local = run(config)
+    chains: list[int] = []
+    with Cluster(scheduler) as cluster:
+        folds = cluster.folds
+
+        def counted(*args, **kwargs):
+            chains.append(len(args[2]))
+            return folds(*args, **kwargs)
+
+        monkeypatch.setattr(cluster, "folds", counted)
+        assert to_json_text({}, run(config, cluster=cluster).records) == to_json_text({}, local.records)
+        assert chains == []  # 6 chunks per input: each task adds its chunks up
+        monkeypatch.setattr(runner, "EXACT_DEVIATION_SAMPLES", 5 * (1 << 18))
+        assert to_json_text({}, run(config, cluster=cluster).records) == to_json_text({}, local.records)
+    assert chains == [2]  # one chain per input
+
+
 def test_simulate_from_python_on_a_local_cluster_it_starts(tmp_path: Path) -> None:
     import stecheck
 
@@ -133,6 +157,24 @@ def test_simulate_from_python_on_a_local_cluster_it_starts(tmp_path: Path) -> No
     local = stecheck.simulate("laplace(0.5,0.1)", **kwargs)
     remote = stecheck.simulate("laplace(0.5,0.1)", cluster="local:2", **kwargs)
     assert to_json_text({}, remote) == to_json_text({}, local)
+
+
+def _worker_settings(dask_worker) -> tuple[object, object, object]:
+    """Run on each worker by ``client.run`` (which passes the worker)."""
+    import dask
+
+    worker = dask_worker
+    return (dask.config.get("distributed.worker.profile.enabled"), dask.config.get("distributed.admin.tick.interval"),
+            "profile" in worker.periodic_callbacks)
+
+
+def test_a_local_cluster_it_starts_runs_without_dask_diagnostics_and_fetches_from_the_workers() -> None:
+    from stecheck.engine.cluster import LOCAL_CONFIG
+
+    with Cluster("local:2") as cluster:
+        settings = set(cluster.client.run(_worker_settings).values())
+        assert cluster.client.direct_to_workers is True
+    assert settings == {(False, LOCAL_CONFIG["distributed.admin.tick.interval"], False)}
 
 
 def _checkpoint(directory: Path) -> Path:

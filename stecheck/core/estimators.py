@@ -33,7 +33,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
 
-from stecheck.core import fastscan
+from stecheck.core import fastscan, packing
 from stecheck.core.exact import FOURIER_ORDERS
 
 __all__ = [
@@ -46,6 +46,8 @@ __all__ = [
     "crossing_counts",
     "exact_sum_of_squares",
     "CellAccumulator",
+    "EXACT_DEVIATION_SAMPLES",
+    "OrderedSums",
     "ErrorSummary",
     "SlopeSummary",
     "NO_CROSSING_LEVEL",
@@ -276,6 +278,23 @@ class SlopeSummary:
     mean_fd_upper: float | None = None
 
 
+#: Samples per histogram bin up to which the deviation sums of the compiled scan add exactly in float64, in any
+#: grouping: ``2^33`` samples of at most ``2^20`` units of ``2^-36`` each stay below ``2^53`` units
+#: (:meth:`CellAccumulator.merge_counts`).
+EXACT_DEVIATION_SAMPLES: Final = 1 << 33
+
+
+@dataclass(frozen=True)
+class OrderedSums:
+    """The floating-point statistics of one chunk whose merged value depends on the order of merging:
+    the power sums, the extremes (``min``/``max`` keep the first of equal values) and the Fourier sums."""
+
+    power: NDArray[np.float64]
+    lowest: float
+    highest: float
+    fourier: NDArray[np.complex128]
+
+
 @dataclass
 class CellAccumulator:
     """Mergeable streaming statistics of one cell; see the module docstring."""
@@ -493,17 +512,49 @@ class CellAccumulator:
     def merge(self, other: CellAccumulator) -> None:
         """Add ``other`` into this accumulator (call in a fixed order for bitwise-reproducible sums).
 
+        The same operations as :meth:`merge_counts` and :meth:`merge_ordered` of ``other``'s :class:`OrderedSums`.
         A kept chunk (:meth:`scanned` with ``keep``) is unpacked straight into this accumulator's tables: the
         same integer and float additions as adding its tables (those hold 0 and 0.0 outside its bins).
+        """
+        self.merge_counts(other)
+        self.merge_ordered(OrderedSums(other.power, other.lowest, other.highest, other.fourier))
+
+    def merge_ordered(self, sums: OrderedSums) -> None:
+        """Add one chunk's order-dependent sums (:meth:`take_ordered`) into this accumulator's."""
+        self.power += sums.power
+        self.lowest = min(self.lowest, sums.lowest)
+        self.highest = max(self.highest, sums.highest)
+        self.fourier += sums.fourier
+
+    def take_ordered(self) -> OrderedSums:
+        """The order-dependent sums added since the last call (or since the start), reset to those of a new
+        accumulator: the next chunk added starts them afresh, as in a new accumulator.
+
+        After each chunk, this splits an accumulator that adds several chunks into the chunks' own
+        floating-point sums, to be merged one by one in chunk order (:meth:`merge_ordered`), and everything
+        else, which :meth:`merge_counts` adds in any grouping with the same result (see :meth:`merge_counts`).
+        """
+        sums = OrderedSums(self.power, self.lowest, self.highest, self.fourier)
+        self.power = np.zeros(4)
+        self.lowest, self.highest = math.inf, -math.inf
+        self.fourier = np.zeros(FOURIER_ORDERS, dtype=complex)
+        return sums
+
+    def merge_counts(self, other: CellAccumulator) -> None:
+        """Add everything of ``other`` but its :class:`OrderedSums`: the counts, the histogram, the integer
+        finite-difference sums and the histogram's deviation sums.
+
+        All are integers but the deviation sums, whose every term is a whole multiple of ``2^-36``
+        (:data:`stecheck.core.fastscan.DEV_SCALE`) of magnitude at most ``2^-16`` per sample; while a bin
+        holds at most :data:`EXACT_DEVIATION_SAMPLES` samples in all, every partial sum is such a multiple
+        below ``2^53 * 2^-36`` and so exact in float64. Then, like the integers, they come out the same
+        whatever the grouping and order of the additions.
         """
         self.settle()
         other_scanned = other.hist_dev is not None or other._kept is not None
         if (self.hist_dev is None) != (not other_scanned) and self.count and other.count:
             raise ValueError("cannot merge a scanned accumulator with one filled by the numpy path")
         self.count += other.count
-        self.power += other.power
-        self.lowest = min(self.lowest, other.lowest)
-        self.highest = max(self.highest, other.highest)
         self.zeros += other.zeros
         self._hist_at_most = None
         if other._kept is not None:
@@ -518,11 +569,29 @@ class CellAccumulator:
                 self.hist_dev = other.hist_dev.copy()
             else:
                 self.hist_dev += other.hist_dev
-        self.fourier += other.fourier
         self.fd_sum = [a + b for a, b in zip(self.fd_sum, other.fd_sum)]
         self.fd_sumsq = [a + b for a, b in zip(self.fd_sumsq, other.fd_sumsq)]
         self.fd_zero = [a + b for a, b in zip(self.fd_zero, other.fd_zero)]
         self.ste_count += other.ste_count
+
+    def __getstate__(self) -> dict[str, object]:
+        """The state pickled (sent to or from a cluster worker): the tables in their exact compact form
+        (:func:`stecheck.core.packing.pack`), without the cache of histogram counts; a kept chunk is settled first."""
+        self.settle()
+        state = dict(self.__dict__)
+        state["hist"] = packing.pack(self.hist)
+        state["hist_dev"] = None if self.hist_dev is None else packing.pack(self.hist_dev)
+        state["_hist_at_most"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        state = dict(state)
+        for name in ("hist", "hist_dev"):
+            packed = state[name]
+            if packed is not None:  # into a recycled table when it has the usual size (no fresh pages to fault in)
+                size, dtype = packed[0], np.dtype(packed[2])  # type: ignore[index]
+                state[name] = packing.unpack(packed, _TABLES.take(dtype, zeroed=False) if size == HIST_BINS else None)  # type: ignore[arg-type]
+        self.__dict__.update(state)
 
     def release(self) -> None:
         """Hand this (merged, no longer needed) accumulator's histogram tables back for reuse.

@@ -34,6 +34,7 @@ from stecheck.errors import ConfigError, StecheckError
 __all__ = [
     "CONNECT_TIMEOUT_S",
     "ENV_ADDRESS",
+    "MAP_AHEAD",
     "MAX_LOCAL_WORKERS",
     "TASKS_PER_WORKER",
     "Cluster",
@@ -48,10 +49,13 @@ T = TypeVar("T")
 CONNECT_TIMEOUT_S: Final = 10.0
 #: Environment variable read by ``--cluster env`` (the name Dask's own configuration uses).
 ENV_ADDRESS: Final = "DASK_SCHEDULER_ADDRESS"
-#: Tasks submitted and not yet handed out, per worker: one running and one waiting or on its way back
-#: keep a worker busy, and bound the client's memory (each result is a few chunks' accumulators or one
-#: tensor's statistics).
+#: Tasks submitted and not yet merged by :meth:`Cluster.fold`, per worker: one running and one waiting or on
+#: its way back keep a worker busy, and bound the memory held (each result is a few chunks' accumulators).
 TASKS_PER_WORKER: Final = 2
+#: Tasks submitted and not yet handed out by :meth:`Cluster.map`, per worker: at least half of them are
+#: waiting or running whenever the client tops them up, so a worker never waits for the client, and the
+#: memory held is bounded (each result is a few chunks' tables or a few tensors' statistics).
+MAP_AHEAD: Final = 4
 #: Dask's nannies start workers with ``MALLOC_TRIM_THRESHOLD_=65536``, which turns glibc's dynamic mmap
 #: threshold off: every buffer above 128 KiB (a chunk read, a chunk's draws) is then a fresh ``mmap`` whose
 #: page faults made the bfloat16 scan 3.5x slower per worker here. A LocalCluster started by stecheck
@@ -60,6 +64,18 @@ TASKS_PER_WORKER: Final = 2
 #: a cluster"; an environment variable cannot, since Dask lower-cases the keys it reads from there).
 LOCAL_ENVIRON_NOTE: Final = "MALLOC_TRIM_THRESHOLD_ left unset for LocalCluster workers"
 _TRIM: Final = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
+#: Dask configuration of a LocalCluster started by stecheck, beyond :data:`LOCAL_ENVIRON_NOTE`: Dask's
+#: diagnostics off or rarer. Its statistical profiler samples each worker's stack every 10 ms, every process
+#: checks its event loop every 20 ms and each nanny polls its worker's memory every 100 ms: 0.18 of a core
+#: on an idle LocalCluster of 2 workers here, 0.02 with these settings, and cores a benchmark of 2 workers
+#: on 2 cores does not have to spare. The memory monitor still stops a worker above its limit (within a second).
+LOCAL_CONFIG: Final = {
+    _TRIM: None,
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "5s",
+    "distributed.worker.memory.monitor-interval": "1s",
+}
 _PROTOCOLS: Final = ("tcp", "tls", "ucx", "ws", "wss")
 _REMOTE: Final = re.compile(r"^(?:%s)://(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})/?$" % "|".join(_PROTOCOLS))
 
@@ -176,12 +192,14 @@ class Cluster:
             if self.target.local:
                 import dask
 
-                with dask.config.set({_TRIM: None}):  # see LOCAL_ENVIRON_NOTE
+                with dask.config.set(LOCAL_CONFIG):  # see LOCAL_ENVIRON_NOTE and LOCAL_CONFIG
                     self._local = LocalCluster(
                         n_workers=self.target.workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                         timeout=self.timeout, silence_logs=50,
                     )
-                self._client = Client(self._local, timeout=self.timeout)
+                    # results straight from the workers (by default they pass through the scheduler, here a
+                    # second trip over TCP in the same process)
+                    self._client = Client(self._local, timeout=self.timeout, direct_to_workers=True)
             else:
                 self._client = Client(self.target.address, timeout=self.timeout)
         except (OSError, TimeoutError) as exc:
@@ -236,47 +254,53 @@ class Cluster:
     def map(self, fn: Callable[..., T], tasks: Iterable[tuple[Any, ...]]) -> Iterator[T]:
         """``fn(*args)`` for every ``args`` of ``tasks`` on the cluster, yielded in the order of ``tasks``.
 
-        Results arrive as tasks finish (:func:`distributed.as_completed`) and are handed out in order; at most
-        :data:`TASKS_PER_WORKER` tasks per worker are submitted and not yet handed out. A worker lost
-        mid-task has its task rerun by Dask (up to ``distributed.scheduler.allowed-failures`` times); an
-        exception raised by ``fn`` is raised here; on any exception, an interrupt or ``close()`` of this
-        generator, the tasks not yet handed out are cancelled.
+        Tasks go to the scheduler in batches (one message for several tasks): up to :data:`MAP_AHEAD` per
+        worker are submitted and not yet handed out, topped up when half of them have been. The results
+        that are ready in order are fetched together. A task costs Dask a few milliseconds of CPU time in the
+        client, the scheduler and the worker; submitted and fetched one at a time, it cost three times as much
+        here. A worker lost mid-task has its task rerun by Dask (up to
+        ``distributed.scheduler.allowed-failures`` times); an exception raised by ``fn`` is raised here; on any
+        exception, an interrupt or ``close()`` of this generator, the tasks not yet handed out are cancelled.
         """
-        from distributed import as_completed
+        from distributed import wait
 
         client = self.client
-        window = TASKS_PER_WORKER * self.workers
+        window = MAP_AHEAD * self.workers
         todo = iter(tasks)
-        arriving = as_completed(with_results=True, raise_errors=False)
-        position: dict[str, int] = {}
-        live: dict[str, Any] = {}
-        finished: dict[int, Any] = {}
-        submitted = handed = 0
+        pending: deque[Any] = deque()
+
+        def top_up() -> None:
+            batch = [args for _, args in zip(range(window - len(pending)), todo)]
+            if batch:
+                pending.extend(client.map(fn, *zip(*batch), pure=False) if batch[0] else
+                               [client.submit(fn, pure=False) for _ in batch])
+
         try:
-            while True:
-                while submitted - handed < window:
-                    args = next(todo, None)
-                    if args is None:
+            top_up()
+            while pending:
+                wait([pending[0]])
+                ready = []
+                for future in pending:
+                    if not future.done():
                         break
-                    future = client.submit(fn, *args, pure=False)
-                    position[future.key], live[future.key] = submitted, future
-                    arriving.add(future)
-                    submitted += 1
-                if handed == submitted:
-                    return
-                while handed not in finished:
-                    future, result = next(arriving)
                     if future.status != "finished":
                         self._result(future)  # raises the task's error
-                    finished[position.pop(future.key)] = result
-                    live.pop(future.key, None)
-                yield finished.pop(handed)
-                handed += 1
-        finally:
-            if live:
+                    ready.append(future)
                 try:
-                    arriving.clear()
-                    client.cancel(list(live.values()))
+                    results = client.gather(ready)
+                except Exception:
+                    for future in ready:
+                        self._result(future)  # the task's error, or a ClusterError with the reason
+                    raise
+                for result in results:
+                    pending.popleft()
+                    yield result
+                    if len(pending) <= window // 2:
+                        top_up()
+        finally:
+            if pending:
+                try:
+                    client.cancel(list(pending))
                 except Exception:  # noqa: BLE001 - the connection may be what failed
                     pass
 

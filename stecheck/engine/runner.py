@@ -10,16 +10,17 @@ from __future__ import annotations
 import copy
 import time
 from collections import deque
+from contextlib import closing
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Final
+from typing import TYPE_CHECKING, Any, Callable, Final, Iterator
 
 import numpy as np
 from numpy.typing import NDArray
 
 from stecheck.config import RunConfig
 from stecheck.core.distributions import InputSpec, parse_input
-from stecheck.core.estimators import CellAccumulator, make_plans
+from stecheck.core.estimators import EXACT_DEVIATION_SAMPLES, CellAccumulator, OrderedSums, make_plans
 from stecheck.core.exact import MAX_CELLS, exact_error_moments, exact_fd_table
 from stecheck.core.fastscan import SUB
 from stecheck.core import pcg64
@@ -43,9 +44,16 @@ __all__ = ["RunResult", "exact_note", "monte_carlo", "run", "simulate", "total_s
 Progress = Callable[[int], None]
 CellKey = tuple[int, str]
 
-#: Most chunks per cluster task: fewer, longer tasks spread Dask's per-task cost and the running total's
-#: trips between workers (one per task); a task's chunks stay on its worker until merged.
-CHUNKS_PER_TASK: Final = 8
+#: Most chunks per cluster task: a task costs Dask a few milliseconds of CPU time and sends back one set of
+#: histogram tables (about 170 kB per cell packed, whatever its number of chunks), so fewer, longer tasks
+#: waste less; a task of 24 chunks is about half a second of work at k = 1..8.
+CHUNKS_PER_TASK: Final = 24
+#: Fewest chunks per cluster task (but an input's last): the tasks are cut smaller as a run nears its end
+#: (guided self-scheduling: each takes at most the chunks left over the number of workers), so that no worker
+#: waits long for another's last task, but not so small that their cost outweighs their work.
+MIN_CHUNKS_PER_TASK: Final = 4
+#: Chunks per task of the chain of merge tasks (:func:`_cluster_tasks`), which keeps every chunk's tables.
+CHAIN_CHUNKS_PER_TASK: Final = 8
 
 
 @dataclass(frozen=True)
@@ -127,6 +135,55 @@ def _chunk_task(
     return out
 
 
+def _chunk_range_part(
+    config: RunConfig, inp: InputSpec, seed: int, first: int, lengths: tuple[int, ...], fast: bool
+) -> tuple[dict[CellKey, CellAccumulator], dict[CellKey, OrderedSums]]:
+    """Chunks ``first, first + 1, ...`` of one input added into one set of accumulators, as one local thread adds
+    them (one cluster task): ``(accumulators, ordered)``, where ``ordered`` holds per cell the chunks'
+    :class:`~stecheck.core.estimators.OrderedSums`, each taken out of the accumulators after its chunk, stacked
+    (a field's first axis is the chunk: a few arrays to send, not a few per chunk).
+
+    What stays in the accumulators (counts, histograms, deviation sums) adds up the same in any grouping
+    while a bin holds at most :data:`~stecheck.core.estimators.EXACT_DEVIATION_SAMPLES` samples
+    (:meth:`~stecheck.core.estimators.CellAccumulator.merge_counts`); :func:`_fold_part` merges the ordered
+    sums chunk by chunk, so a task sends back one set of tables, not one per chunk.
+    """
+    accs: dict[CellKey, CellAccumulator] | None = None
+    chunks: list[dict[CellKey, OrderedSums]] = []
+    for i, length in enumerate(lengths):
+        accs = _chunk_task(config, inp, seed, first + i, length, fast, accs)
+        chunks.append({key: acc.take_ordered() for key, acc in accs.items()})
+    assert accs is not None
+    ordered = {
+        key: OrderedSums(np.stack([c[key].power for c in chunks]), np.array([c[key].lowest for c in chunks]),
+                         np.array([c[key].highest for c in chunks]), np.stack([c[key].fourier for c in chunks]))
+        for key in accs
+    }
+    return accs, ordered
+
+
+def _fold_part(
+    total: dict[CellKey, CellAccumulator] | None,
+    part: tuple[dict[CellKey, CellAccumulator], dict[CellKey, OrderedSums]],
+) -> dict[CellKey, CellAccumulator]:
+    """``total`` with one :func:`_chunk_range_part` merged in: its counts and tables at once, its chunks' ordered
+    sums one by one in chunk order. With the parts taken in chunk order, every floating-point sum is then the
+    one of :func:`monte_carlo` on one thread, bit for bit: there, too, each running sum starts as a new
+    accumulator's and takes each chunk's total in one addition (:func:`stecheck.core.kernel.accumulate_chunk`)."""
+    accs, ordered = part
+    if total is None:
+        total = accs  # its ordered sums are a new accumulator's (reset by take_ordered)
+    else:
+        for key, acc in accs.items():
+            total[key].merge_counts(acc)
+            acc.release()  # its tables take the next part's (see CellAccumulator.__setstate__)
+    for key, sums in ordered.items():
+        acc = total[key]
+        for i in range(sums.lowest.size):  # chunk by chunk, each sum as it was (a float64 round-trips exactly)
+            acc.merge_ordered(OrderedSums(sums.power[i], float(sums.lowest[i]), float(sums.highest[i]), sums.fourier[i]))
+    return total
+
+
 def _chunk_range_task(
     config: RunConfig, inp: InputSpec, seed: int, first: int, lengths: tuple[int, ...], fast: bool
 ) -> list[dict[CellKey, CellAccumulator]]:
@@ -154,14 +211,64 @@ def _fold_chunks(
 def _cluster_tasks(
     config: RunConfig, inp: InputSpec, seed: int, fast: bool, workers: int
 ) -> list[tuple[tuple[Any, ...], int]]:
-    """``(args of _chunk_range_task, samples)`` per task of one input: up to :data:`CHUNKS_PER_TASK` chunks each."""
+    """``(args of _chunk_range_task, samples)`` per task of one input: up to :data:`CHAIN_CHUNKS_PER_TASK` chunks each."""
     plan = chunk_plan(inp, config.samples)
-    group = max(1, min(CHUNKS_PER_TASK, plan.count // (2 * workers)))
+    group = max(1, min(CHAIN_CHUNKS_PER_TASK, plan.count // (2 * workers)))
     out = []
     for first in range(0, plan.count, group):
         lengths = tuple(plan.length(i) for i in range(first, min(first + group, plan.count)))
         out.append(((config, inp, seed, first, lengths, fast), sum(lengths)))
     return out
+
+
+def _guided_tasks(
+    config: RunConfig, inputs: list[InputSpec], seed: int, fast: bool, workers: int
+) -> list[tuple[int, tuple[Any, ...], int]]:
+    """``(input index, args of _chunk_range_part, samples)`` of every task of a run, in order: consecutive chunks
+    of one input, from :data:`MIN_CHUNKS_PER_TASK` to :data:`CHUNKS_PER_TASK` of them and at most the chunks
+    left in the run over ``workers``."""
+    plans = [chunk_plan(inp, config.samples) for inp in inputs]
+    left = sum(plan.count for plan in plans)
+    out = []
+    for index, (inp, plan) in enumerate(zip(inputs, plans)):
+        first = 0
+        while first < plan.count:
+            size = min(max(MIN_CHUNKS_PER_TASK, min(CHUNKS_PER_TASK, left // workers)), plan.count - first)
+            lengths = tuple(plan.length(i) for i in range(first, first + size))
+            out.append((index, (config, inp, seed, first, lengths, fast), sum(lengths)))
+            first += size
+            left -= size
+    return out
+
+
+def _cluster_runs(
+    config: RunConfig, inputs: list[InputSpec], seed: int, fast: bool, cluster: Cluster, progress: Progress | None = None
+) -> Iterator[dict[CellKey, CellAccumulator]]:
+    """The merged accumulators of each of ``inputs`` in turn, from chunks run as tasks on ``cluster``.
+
+    While every input draws at most :data:`~stecheck.core.estimators.EXACT_DEVIATION_SAMPLES` samples, each
+    task adds its chunks up itself (:func:`_chunk_range_part`) and the client merges the tasks in order as
+    they come (:func:`_fold_part`): one input's tasks follow the previous input's without a pause. Beyond,
+    the deviation sums may round, and only the chunk-by-chunk order of one thread gives its sums: the chunks
+    are merged one by one by a chain of merge tasks on the workers (:meth:`~stecheck.engine.cluster.Cluster.folds`).
+    Either way the records are those of one local thread, bit for bit.
+    """
+    if any(chunk_plan(inp, config.samples).samples > EXACT_DEVIATION_SAMPLES for inp in inputs):
+        chains = [_cluster_tasks(config, inp, seed, fast, cluster.workers) for inp in inputs]
+        yield from cluster.folds(_chunk_range_task, _fold_chunks, chains, progress)
+        return
+    tasks = _guided_tasks(config, inputs, seed, fast, cluster.workers)
+    ends = {index: position for position, (index, _, _) in enumerate(tasks)}  # each input's last task
+    merged: dict[CellKey, CellAccumulator] | None = None
+    with closing(cluster.map(_chunk_range_part, [args for _, args, _ in tasks])) as parts:
+        for position, part in enumerate(parts):
+            index, _, samples = tasks[position]
+            merged = _fold_part(merged, part)
+            if progress is not None:
+                progress(samples)
+            if ends[index] == position:
+                yield merged
+                merged = None
 
 
 def monte_carlo(
@@ -178,15 +285,15 @@ def monte_carlo(
     quarter of a megabyte per cell touched instead of a megabyte of tables written by the worker and read
     back by the merge (with eight cells and four chunks in flight, more than the shared L3 cache). With a
     ``cluster``, a few consecutive chunks are one task (a pure function of ``(config, input, seed, chunks)``)
-    and the chunks are merged in chunk order by a chain of merge tasks on the workers
-    (:meth:`stecheck.engine.cluster.Cluster.fold`): the same sequence of floating-point operations as with
-    one local thread, without sending every chunk's tables (about 1 MB per cell) to the client.
+    that adds them up as one thread does and sends back one set of tables with each chunk's floating-point
+    sums, which are merged in chunk order (:func:`_cluster_runs`): the same sequence of floating-point
+    operations as with one local thread.
     """
     plan = chunk_plan(inp, config.samples)
     merged: dict[CellKey, CellAccumulator] | None = None
 
     if cluster is not None:
-        merged = cluster.fold(_chunk_range_task, _fold_chunks, _cluster_tasks(config, inp, seed, fast, cluster.workers), progress)
+        [merged] = _cluster_runs(config, [inp], seed, fast, cluster, progress)
     elif threads <= 1:  # each chunk added into the running accumulators: no per-chunk tables, no merges
         for index in range(plan.count):
             merged = _chunk_task(config, inp, seed, index, plan.length(index), fast, merged)
@@ -294,26 +401,27 @@ def run(
     dorefa = RunConfig(**{**config.__dict__, "bits": dorefa_bits(config)})
     others = fixed_quantizers(config.quantizers)
     chained = cluster is not None and config.method != "exact" and bool(dorefa.bits)
-    if chained:  # every input's DoReFa chain at once: no wait between inputs (other quantizers run here)
-        assert cluster is not None
-        workers = cluster.workers
-        folded = iter(cluster.folds(_chunk_range_task, _fold_chunks, [_cluster_tasks(dorefa, inp, seed, fast, workers) for inp in inputs],
-                                    progress))
-    for inp in inputs:
-        if dorefa.bits:
-            if config.method == "exact":
-                mc = None
-            elif chained:
-                mc = next(folded)
-            else:
-                mc = monte_carlo(dorefa, inp, seed, threads, progress, fast, cluster)
-            records.extend(_records_for(dorefa, inp, seed, mc))
-        if others:
-            accs = None if config.method == "exact" else quantizer_cells(
-                inp, others, config.schemes, config.steps, config.samples, seed, threads, progress)
-            for index, quantizer in enumerate(others):
-                records.extend(quantizer_records(inp, quantizer, config.schemes, config.steps, seed,
-                                                 None if accs is None else accs[index], config.method in ("exact", "both")))
+    # every input's DoReFa tasks in one stream: no wait between inputs (other quantizers run here)
+    folded = _cluster_runs(dorefa, inputs, seed, fast, cluster, progress) if chained and cluster is not None else None
+    try:
+        for inp in inputs:
+            if dorefa.bits:
+                if config.method == "exact":
+                    mc = None
+                elif folded is not None:
+                    mc = next(folded)
+                else:
+                    mc = monte_carlo(dorefa, inp, seed, threads, progress, fast, cluster)
+                records.extend(_records_for(dorefa, inp, seed, mc))
+            if others:
+                accs = None if config.method == "exact" else quantizer_cells(
+                    inp, others, config.schemes, config.steps, config.samples, seed, threads, progress)
+                for index, quantizer in enumerate(others):
+                    records.extend(quantizer_records(inp, quantizer, config.schemes, config.steps, seed,
+                                                     None if accs is None else accs[index], config.method in ("exact", "both")))
+    finally:
+        if folded is not None:  # an interrupt or an error: the tasks not merged yet are cancelled
+            folded.close()
     wall = time.perf_counter() - started
     extra = {} if cluster is None else {"cluster": cluster.describe()}
     meta = provenance("simulate", config.as_dict(), seed=seed, wall_time_s=wall, threads=threads, chunk_size=CHUNK_SIZE,
