@@ -120,10 +120,13 @@ def test_at_most_two_batches_per_thread_are_submitted_ahead_of_the_results(mixed
 def test_lookahead_covers_the_other_threads_while_a_large_batch_runs() -> None:
     """Beyond 2 per thread, batches are submitted until those behind the awaited one hold (threads - 1)
     times its cost, and never more than LOOKAHEAD_PER_THREAD per thread."""
-    assert lookahead([10] * 3, 2) and not lookahead([10] * 4, 2)
-    assert lookahead([100, 10, 10, 10], 2) and lookahead([100] + [10] * 9, 2) and not lookahead([100] + [10] * 10, 2)
-    assert lookahead([100] + [10] * 19, 3) and not lookahead([100] + [10] * 20, 3)
-    assert not lookahead([10**12] + [1] * (LOOKAHEAD_PER_THREAD * 2 - 1), 2)
+    def allowed(costs: list[int], threads: int) -> bool:
+        return lookahead(len(costs), costs[0], sum(costs[1:]), threads)
+
+    assert allowed([10] * 3, 2) and not allowed([10] * 4, 2)
+    assert allowed([100, 10, 10, 10], 2) and allowed([100] + [10] * 9, 2) and not allowed([100] + [10] * 10, 2)
+    assert allowed([100] + [10] * 19, 3) and not allowed([100] + [10] * 20, 3)
+    assert not allowed([10**12] + [1] * (LOOKAHEAD_PER_THREAD * 2 - 1), 2)
 
 
 def test_a_large_first_tensor_does_not_hold_back_the_other_thread(monkeypatch) -> None:

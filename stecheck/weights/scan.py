@@ -446,19 +446,21 @@ def _threaded(tensors: Sequence[TensorRef], bits: tuple[int, ...], steps: tuple[
     stop = threading.Event()
     pending: deque[Future[list[TensorResult]]] = deque()
     costs: deque[int] = deque()  # of the pending batches
+    held = 0  # their sum
     pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="stecheck-scan")
     try:
         todo = iter(batches(tensors))
         while True:
-            while lookahead(list(costs), threads):
+            while lookahead(len(costs), first := costs[0] if costs else 0, held - first, threads):
                 group = next(todo, None)
                 if group is None:
                     break
                 pending.append(pool.submit(_batch_work, group, bits, steps, transform, others, stop))
                 costs.append(sum(t.size + TENSOR_COST for t in group))
+                held += costs[-1]
             if not pending:
                 return
-            costs.popleft()
+            held -= costs.popleft()
             yield from pending.popleft().result()
     finally:
         stop.set()
@@ -467,9 +469,9 @@ def _threaded(tensors: Sequence[TensorRef], bits: tuple[int, ...], steps: tuple[
         pool.shutdown(wait=True)
 
 
-def lookahead(costs: Sequence[int], threads: int) -> bool:
-    """May one more batch be submitted, when batches of ``costs`` are pending (the first is the one whose
-    results are awaited)?
+def lookahead(pending: int, first: int, behind: int, threads: int) -> bool:
+    """May one more batch be submitted, when ``pending`` batches are: the first, whose results are awaited,
+    of cost ``first``, and those behind it of total cost ``behind``?
 
     Yes while fewer than ``2 threads`` are pending; beyond that, while the batches behind the first cost
     less than ``threads - 1`` times the first (the other threads' share of the time the first takes, so
@@ -477,11 +479,11 @@ def lookahead(costs: Sequence[int], threads: int) -> bool:
     batch not started holds no values and a finished one only its statistics, so this bounds memory at
     ``threads`` running batches and the statistics of at most ``LOOKAHEAD_PER_THREAD * threads`` batches.
     """
-    if len(costs) < 2 * threads:
+    if pending < 2 * threads:
         return True
-    if len(costs) >= LOOKAHEAD_PER_THREAD * threads:
+    if pending >= LOOKAHEAD_PER_THREAD * threads:
         return False
-    return sum(costs[1:]) < (threads - 1) * costs[0]
+    return behind < (threads - 1) * first
 
 
 def _origin(tensor: TensorRef) -> tuple[str, int]:
