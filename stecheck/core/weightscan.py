@@ -600,6 +600,10 @@ def ks_small(r, w, weighted: bool, scales, total: float, out, nbuf, bbuf, keys, 
     values, ``starts`` of ``m + 1``.
     """
     m = r.size
+    frac = np.empty(m + 1 if not weighted else 1)  # j / total, formed once for every bit width (unweighted: upto = j)
+    if not weighted:
+        for j in range(m + 1):
+            frac[j] = j / total
     for kk in range(scales.size):
         scale = np.float64(scales[kk])
         starts[:] = 0
@@ -640,14 +644,17 @@ def ks_small(r, w, weighted: bool, scales, total: float, out, nbuf, bbuf, keys, 
             if weighted:
                 ws[j + 1] = c
         best = 0.0
+        if not weighted:
+            for j in range(m):
+                cdf = keys[j] + 0.5
+                best = max(best, frac[j + 1] - cdf, cdf - frac[j])
+            out[kk] = best
+            continue
         upto = 0.0
         for j in range(m):
             cdf = keys[j] + 0.5
             lower = upto
-            if weighted:
-                upto += np.float64(ws[j])
-            else:
-                upto += 1.0
+            upto += np.float64(ws[j])
             best = max(best, upto / total - cdf, cdf - lower / total)
         out[kk] = best
 

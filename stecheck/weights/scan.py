@@ -8,10 +8,10 @@ which it holds for that tensor and h.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import math
-import operator
 import os
 import re
 import threading
@@ -185,6 +185,7 @@ def _tensor_records(label: str, tensor: TensorRef, st: TensorStatistics, bits: S
         transform=transform, ste=1.0,
     )
     records = []
+    shape = tensor.shape
     for k in bits:
         b = st.per_bits.get(k)
         for j, h in enumerate(steps):
@@ -192,13 +193,20 @@ def _tensor_records(label: str, tensor: TensorRef, st: TensorStatistics, bits: S
             rec["quantizer"] = f"dorefa({k})"
             rec["k"] = k
             rec["h"] = h
-            rec["shape"] = list(tensor.shape)
-            if b is not None:
-                rec.update(
-                    mean_n=b.mean_n, var_n=b.var_n, var12_n=12 * b.var_n, ks_stat=b.ks_stat, ks_pvalue=b.ks_pvalue,
-                    fourier_abs=list(b.fourier_abs), mean_fd=b.mean_fd[j], sqnr_db=b.sqnr_db, sqnr_uniform_db=b.sqnr_uniform_db,
-                )
-            rec["claim_holds"] = claim_holds(rec.get("mean_fd"), rec.get("var_n"))
+            rec["shape"] = list(shape)
+            if b is None:
+                rec["claim_holds"] = None
+            else:
+                rec["mean_n"] = b.mean_n
+                rec["var_n"] = var_n = b.var_n
+                rec["var12_n"] = 12 * var_n
+                rec["ks_stat"] = b.ks_stat
+                rec["ks_pvalue"] = b.ks_pvalue
+                rec["fourier_abs"] = list(b.fourier_abs)
+                rec["mean_fd"] = mean_fd = b.mean_fd[j]
+                rec["sqnr_db"] = b.sqnr_db
+                rec["sqnr_uniform_db"] = b.sqnr_uniform_db
+                rec["claim_holds"] = claim_holds(mean_fd, var_n)
             records.append(rec)
     for j, h in enumerate(steps):
         same = records[j::len(steps)]
@@ -235,22 +243,10 @@ def _quantized_records(label: str, tensor: TensorRef, q: Quantizer, st: Quantize
 _AVERAGED: Final = ("mean_n", "var_n", "var12_n", "p_n_zero", "ks_stat", "mean_fd", "ste", "sqnr_db", "sqnr_uniform_db")
 
 
-_averaged_present = operator.itemgetter(*_AVERAGED)
-
-
-def _averaged_fields(record: Record) -> tuple[Any, ...]:
-    """The :data:`_AVERAGED` fields of a record, in order (None where absent)."""
-    try:
-        return _averaged_present(record)
-    except KeyError:
-        return tuple(record.get(key) for key in _AVERAGED)
-
-
 def _aggregate(label: str, records: Sequence[Record], bits: Sequence[int], steps: Sequence[float], transform: str,
                quantizer: str | None = None) -> list[Record]:
     """Size-weighted aggregates per (k, h) of ``records`` (one quantizer: ``quantizer``, or DoReFa at each k)."""
     out = []
-    averaged = _averaged_fields
     groups: dict[tuple[Any, Any], list[Record]] = {}
     for r in records:
         groups.setdefault((r["k"], r["h"]), []).append(r)
@@ -265,8 +261,8 @@ def _aggregate(label: str, records: Sequence[Record], bits: Sequence[int], steps
                 "degenerate": False, "transform": transform, "quantizer": quantizer or f"dorefa({k})", "k": k, "h": h, "ste": 1.0,
             }
             if rows and weight.sum() > 0:
-                table = np.array([averaged(r) for r in rows], dtype=np.float64).reshape(len(rows), len(_AVERAGED))  # None -> nan
-                for key, values in zip(_AVERAGED, table.T):
+                for key in _AVERAGED:
+                    values = np.array([r.get(key) for r in rows], dtype=np.float64)  # None -> nan
                     ok = np.isfinite(values)
                     rec[key] = float(np.average(values[ok], weights=weight[ok])) if ok.any() else None
                 fourier = np.array([r["fourier_abs"] for r in rows], dtype=np.float64)
@@ -405,7 +401,7 @@ def tensor_work(tensor: TensorRef, bits: tuple[int, ...], steps: tuple[float, ..
     values lives as long as this call and is not kept by the caller's tensor list (bounded memory over
     thousands of tensors).
     """
-    return _work(dataclasses.replace(tensor), bits, steps, transform, others)
+    return _work(copy.copy(tensor), bits, steps, transform, others)
 
 
 def _work(tensor: TensorRef, bits: tuple[int, ...], steps: tuple[float, ...], transform: str,

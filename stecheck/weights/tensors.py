@@ -10,6 +10,7 @@ exactly.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 import math
 from typing import Callable, Final, Iterator, Sequence
 
@@ -49,8 +50,10 @@ def is_floating(dtype: np.dtype) -> bool:
     return dtype.kind == "f" or dtype in _FLOAT8 or dtype == np.dtype(ml_dtypes.bfloat16)
 
 
+@lru_cache(maxsize=64)
 def dtype_name(dtype: np.dtype) -> str:
-    """``float32``, ``bfloat16``, ``float8_e4m3fn``, ... (the numpy / ml_dtypes name)."""
+    """``float32``, ``bfloat16``, ``float8_e4m3fn``, ... (the numpy / ml_dtypes name; numpy forms it in Python,
+    so each dtype's is kept)."""
     return np.dtype(dtype).name
 
 
