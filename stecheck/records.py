@@ -15,6 +15,7 @@ import math
 import os
 import sys
 import tempfile
+from functools import lru_cache
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Final, Iterable, Mapping, Sequence
@@ -92,7 +93,9 @@ def _clean(value: Any) -> Any:
     return value
 
 
+@lru_cache(maxsize=None)
 def _package_version(name: str) -> str | None:
+    """The installed version of ``name`` (read once per process: the modules loaded do not change)."""
     from importlib import metadata  # imported here: provenance only, not the command line's startup
 
     try:
@@ -101,7 +104,9 @@ def _package_version(name: str) -> str | None:
         return None
 
 
+@lru_cache(maxsize=1)
 def _git_revision() -> str | None:
+    """The revision of the checkout this package was imported from (read once per process, as its code is loaded once)."""
     import subprocess
 
     here = Path(__file__).resolve().parent
