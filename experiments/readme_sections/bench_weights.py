@@ -20,7 +20,11 @@ def kernel_text(kernel: dict) -> str:
         f"\n\n`python bench/weights_kernel.py` (single thread, load average {kernel['machine']['load_average'][0]}; medians of "
         f"{kernel['repeats']}): **{el['ns_per_element_bit']:.2f} ns** per element and bit width on 16 x 1024x1024 float32 "
         f"at k = 1..8 (target {el['target_ns']:g} ns: {'met' if el['ns_per_element_bit'] <= el['target_ns'] else 'not met'}; "
-        f"the numpy reference path {el['speedup']:.1f}x slower); 2,000 tensors of 32x32 scanned in "
+        f"the numpy reference path {el['speedup']:.1f}x slower)" + (
+            f". Of that, numpy's `tanh` (the DoReFa transform, which both paths call so that they agree to the bit) "
+            f"costs {el['tanh_ns_per_element_bit']:.2f} ns per element and bit width by itself, "
+            f"{el['tanh_ns_per_element_bit'] / el['target_ns']:.0%} of the target" if "tanh_ns_per_element_bit" in el else ""
+        ) + f"; 2,000 tensors of 32x32 scanned in "
         f"**{many['scan_s']:.2f} s**, records included (target {many['target_s']:g} s: "
         f"{'met' if many['scan_s'] <= many['target_s'] else 'not met'}; {many['per_tensor_ms']:.2f} ms per tensor). The "
         "compiled path equals the numpy reference path bit for bit in both runs "
