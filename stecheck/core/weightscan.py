@@ -688,6 +688,14 @@ def _np_maximum(a: float, b: float) -> float:  # pragma: no cover - compiled
     return a if a > b else b
 
 
+@njit(nogil=True, cache=True, inline="always")
+def _bin_terms(cum: float, c: float, b: int, total: float, ks_scale: float) -> tuple[float, float, float]:  # pragma: no cover - compiled
+    """``(after, below, edge)`` of histogram bin ``b`` holding ``c`` with ``cum`` up to and including it: the
+    population shares up to and below it and its lower edge ``b / S``."""
+    after = cum / total
+    return after, after - c / total, b / ks_scale
+
+
 @njit(nogil=True, cache=True)
 def ks_start(hist, total: float, ks_scale: float, inv_scale: float, gap: float, bins, before, count, upper) -> tuple[int, float]:  # pragma: no cover
     """The first open bins of the KS refinement from a histogram of ``(n + 1/2) S``, in two passes over it.
@@ -703,9 +711,7 @@ def ks_start(hist, total: float, ks_scale: float, inv_scale: float, gap: float, 
         c = hist[b]
         cum += c
         if c > 0:
-            after = cum / total
-            below = after - c / total
-            edge = b / ks_scale
+            after, below, edge = _bin_terms(cum, c, b, total, ks_scale)
             lower = _np_maximum((after - edge) - inv_scale, edge - below) - gap
             best0 = max(best0, lower)
     m = 0
@@ -715,9 +721,7 @@ def ks_start(hist, total: float, ks_scale: float, inv_scale: float, gap: float, 
         c = hist[b]
         cum += c
         if c > 0:
-            after = cum / total
-            below = after - c / total
-            edge = b / ks_scale
+            after, below, edge = _bin_terms(cum, c, b, total, ks_scale)
             if _np_maximum(after - edge, (edge + inv_scale) - below) + gap >= best0:
                 under = cum - c
                 bins[m] = b
