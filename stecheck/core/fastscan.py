@@ -21,7 +21,6 @@ loop releases the GIL (``nogil``), so chunks scale over threads.
 
 from __future__ import annotations
 
-import math
 import threading
 from functools import lru_cache
 from typing import Final

@@ -464,15 +464,15 @@ def finish_statistics(
         mean_sq = s2 / total
         noise = mean_sq / scale**2
         per_bits[k] = BitStatistics(
-            k,
-            mean,
-            max(mean_sq - mean * mean, 0.0),
-            ks[i],
-            pvalues[i],
-            tuple(fourier_abs[i]),
-            tuple([float(c / (total * plan.lh)) for c, plan in zip(crossings, plans)]),
-            10 * math.log10(var_r / noise) if noise > 0 and var_r > 0 else math.inf,
-            10 * math.log10(12 * scale**2 * var_r) if var_r > 0 else -math.inf,
+            k=k,
+            mean_n=mean,
+            var_n=max(mean_sq - mean * mean, 0.0),
+            ks_stat=ks[i],
+            ks_pvalue=pvalues[i],
+            fourier_abs=tuple(fourier_abs[i]),
+            mean_fd=tuple([float(c / (total * plan.lh)) for c, plan in zip(crossings, plans)]),
+            sqnr_db=10 * math.log10(var_r / noise) if noise > 0 and var_r > 0 else math.inf,
+            sqnr_uniform_db=10 * math.log10(12 * scale**2 * var_r) if var_r > 0 else -math.inf,
         )
     return TensorStatistics(extent.count, extent.nonfinite, False, per_bits)
 
