@@ -688,48 +688,47 @@ def _np_maximum(a: float, b: float) -> float:  # pragma: no cover - compiled
     return a if a > b else b
 
 
-@njit(nogil=True, cache=True, inline="always")
-def _bin_terms(cum: float, c: float, b: int, total: float, ks_scale: float) -> tuple[float, float, float]:  # pragma: no cover - compiled
-    """``(after, below, edge)`` of histogram bin ``b`` holding ``c`` with ``cum`` up to and including it: the
-    population shares up to and below it and its lower edge ``b / S``."""
-    after = cum / total
-    return after, after - c / total, b / ks_scale
-
-
 @njit(nogil=True, cache=True)
-def ks_start(hist, total: float, ks_scale: float, inv_scale: float, gap: float, bins, before, count, upper) -> tuple[int, float]:  # pragma: no cover
+def ks_start(hist, total: float, edges, inv_scale: float, gap: float, bins, before, count, upper, after_buf, reach_buf) -> tuple[int, float]:  # pragma: no cover
     """The first open bins of the KS refinement from a histogram of ``(n + 1/2) S``, in two passes over it.
 
     The same IEEE operations as :func:`stecheck.weights.stats._ks_candidates` and the start of
     :class:`stecheck.weights.stats._KSRefinement` (``after`` and ``before`` as sequential cumulative sums,
-    ``inv_scale = 1 / S``): writes the candidate bins with their population weight below, weight inside and
-    bound on the KS terms, and returns ``(how many, the lower bound of D attained)``.
+    ``edges[b] = b / S``, ``inv_scale = 1 / S``): writes the candidate bins with their population weight
+    below, weight inside and bound on the KS terms, and returns ``(how many, the lower bound of D attained)``.
+    The first pass keeps each bin's share ``after`` and the reach of its terms in ``after_buf`` and
+    ``reach_buf`` (of the histogram's size), so that the second divides only in the bins it keeps.
     """
+    if min(edges.size, bins.size, before.size, count.size, upper.size, after_buf.size, reach_buf.size) < hist.size:
+        raise ValueError("ks_start's tables hold one entry per histogram bin")
     best0 = -np.inf
     cum = 0.0
     for b in range(hist.size):
         c = hist[b]
         cum += c
         if c > 0:
-            after, below, edge = _bin_terms(cum, c, b, total, ks_scale)
-            lower = _np_maximum((after - edge) - inv_scale, edge - below) - gap
-            best0 = max(best0, lower)
+            after = cum / total
+            below = after - c / total
+            edge = edges[b]
+            after_buf[b] = after
+            reach_buf[b] = _np_maximum(after - edge, (edge + inv_scale) - below) + gap
+            best0 = max(best0, _np_maximum((after - edge) - inv_scale, edge - below) - gap)
     m = 0
     best = 0.0
     cum = 0.0
     for b in range(hist.size):
         c = hist[b]
         cum += c
-        if c > 0:
-            after, below, edge = _bin_terms(cum, c, b, total, ks_scale)
-            if _np_maximum(after - edge, (edge + inv_scale) - below) + gap >= best0:
-                under = cum - c
-                bins[m] = b
-                before[m] = under
-                count[m] = c
-                upper[m] = _np_maximum(after - edge, (edge + inv_scale) - under / total) + gap
-                lower = _np_maximum((after - edge) - inv_scale, edge - under / total) - gap
-                if lower > best:
-                    best = lower
-                m += 1
+        if c > 0 and reach_buf[b] >= best0:
+            after = after_buf[b]
+            edge = edges[b]
+            under = cum - c
+            bins[m] = b
+            before[m] = under
+            count[m] = c
+            upper[m] = _np_maximum(after - edge, (edge + inv_scale) - under / total) + gap
+            lower = _np_maximum((after - edge) - inv_scale, edge - under / total) - gap
+            if lower > best:
+                best = lower
+            m += 1
     return m, best

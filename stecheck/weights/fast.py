@@ -53,6 +53,7 @@ class _Scratch(threading.local):
         self.taylor = (np.empty(0, dtype=np.int64), np.empty(0), np.empty(0))
         self.starts = np.empty(ref.TAYLOR_BINS + 1, dtype=np.int64)
         self.sort_size = -1
+        self.ks_start: tuple[NDArray[np.intp], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]] | None = None
         self.sorting = (np.empty(0), np.empty(0, dtype=np.int64), np.empty(0), np.empty(0, dtype=np.int64), np.empty(1, dtype=np.int64))
 
     def values(self, size: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -77,6 +78,13 @@ class _Scratch(threading.local):
         n, b, keys, ws, starts = self.sorting
         return n[:size], b[:size], keys[:size], ws[:size], starts[:size + 1]
 
+    def ks_start_scratch(self) -> tuple[NDArray[np.intp], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        """Scratch of :func:`stecheck.core.weightscan.ks_start`: the candidate bins, then five float tables, one
+        entry per KS histogram bin."""
+        if self.ks_start is None:
+            self.ks_start = (np.empty(ref.KS_BINS, dtype=np.intp), *(np.empty(ref.KS_BINS) for _ in range(5)))
+        return self.ks_start
+
     def taylor_scratch(self, size: int) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
         """Scratch of :func:`stecheck.core.weightscan.taylor_moments` for a chunk of ``size`` values."""
         if size > self.taylor_size:
@@ -86,6 +94,9 @@ class _Scratch(threading.local):
 
 
 _SCRATCH = _Scratch()
+#: ``b / S`` of every KS histogram bin ``b``, as the reference divides (read-only).
+_KS_EDGES: Final = np.arange(ref.KS_BINS) / ref._KS_SCALE
+_KS_EDGES.flags.writeable = False
 
 
 def _kernel_values(values: NDArray) -> NDArray:
@@ -228,9 +239,8 @@ def _ks_by_sorting(r: NDArray[np.float64], w: NDArray[np.int64], weighted: bool,
 def _ks_state(scale: int, hist: NDArray[np.float64], total: float) -> ref._KSRefinement:
     """:class:`stecheck.weights.stats._KSRefinement` of a histogram, its open bins found by the compiled
     :func:`stecheck.core.weightscan.ks_start` (the same values as its numpy ``__init__``)."""
-    bins = np.empty(hist.size, dtype=np.intp)
-    before, count, upper = np.empty(hist.size), np.empty(hist.size), np.empty(hist.size)
-    m, best = weightscan.ks_start(hist, total, float(ref._KS_SCALE), 1.0 / ref._KS_SCALE, ref._GAP, bins, before, count, upper)
+    bins, before, count, upper, after, reach = _SCRATCH.ks_start_scratch()
+    m, best = weightscan.ks_start(hist, total, _KS_EDGES, 1.0 / ref._KS_SCALE, ref._GAP, bins, before, count, upper, after, reach)
     return ref._KSRefinement.from_candidates(scale, total, bins[:m].copy(), before[:m].copy(), count[:m].copy(), upper[:m].copy(), best)
 
 
