@@ -41,6 +41,11 @@ _NO_WEIGHTS: Final = np.ones(1, dtype=np.int64)
 _KERNEL_TYPES: Final = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+#: Scratch of :func:`stecheck.core.weightscan.ks_start`: candidate bins, their weight below, weight inside and
+#: bound, and each bin's share and reach.
+_KSStartScratch = tuple[NDArray[np.intp], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]
+
+
 class _Scratch(threading.local):
     """Per-thread reusable buffers (grown on demand, never shrunk)."""
 
@@ -53,7 +58,7 @@ class _Scratch(threading.local):
         self.taylor = (np.empty(0, dtype=np.int64), np.empty(0), np.empty(0))
         self.starts = np.empty(ref.TAYLOR_BINS + 1, dtype=np.int64)
         self.sort_size = -1
-        self.ks_start: tuple[NDArray[np.intp], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]] | None = None
+        self.ks_start: _KSStartScratch | None = None
         self.sorting = (np.empty(0), np.empty(0, dtype=np.int64), np.empty(0), np.empty(0, dtype=np.int64), np.empty(1, dtype=np.int64))
 
     def values(self, size: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -78,7 +83,7 @@ class _Scratch(threading.local):
         n, b, keys, ws, starts = self.sorting
         return n[:size], b[:size], keys[:size], ws[:size], starts[:size + 1]
 
-    def ks_start_scratch(self) -> tuple[NDArray[np.intp], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    def ks_start_scratch(self) -> _KSStartScratch:
         """Scratch of :func:`stecheck.core.weightscan.ks_start`: the candidate bins, then five float tables, one
         entry per KS histogram bin."""
         if self.ks_start is None:
