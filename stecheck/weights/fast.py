@@ -99,9 +99,6 @@ class _Scratch(threading.local):
 
 
 _SCRATCH = _Scratch()
-#: ``b / S`` of every KS histogram bin ``b``, as the reference divides (read-only).
-_KS_EDGES: Final = np.arange(ref.KS_BINS) / ref._KS_SCALE
-_KS_EDGES.flags.writeable = False
 
 
 def _kernel_values(values: NDArray) -> NDArray:
@@ -245,7 +242,7 @@ def _ks_state(scale: int, hist: NDArray[np.float64], total: float) -> ref._KSRef
     """:class:`stecheck.weights.stats._KSRefinement` of a histogram, its open bins found by the compiled
     :func:`stecheck.core.weightscan.ks_start` (the same values as its numpy ``__init__``)."""
     bins, before, count, upper, after, reach = _SCRATCH.ks_start_scratch()
-    m, best = weightscan.ks_start(hist, total, _KS_EDGES, 1.0 / ref._KS_SCALE, ref._GAP, bins, before, count, upper, after, reach)
+    m, best = weightscan.ks_start(hist, total, ref.KS_EDGES, 1.0 / ref._KS_SCALE, ref._GAP, bins, before, count, upper, after, reach)
     return ref._KSRefinement.from_candidates(scale, total, bins[:m].copy(), before[:m].copy(), count[:m].copy(), upper[:m].copy(), best)
 
 

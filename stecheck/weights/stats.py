@@ -64,6 +64,9 @@ TRANSFORMS: Final = ("dorefa", "absmax", "minmax")
 #: holds ``G(n) = n + 1/2`` in ``[b/S, (b+1)/S)`` with ``S = KS_BINS - 1``; the last bin holds only n = 1/2.
 KS_BINS: Final = 1 << 16
 _KS_SCALE: Final = KS_BINS - 1
+#: The lower edge ``b / S`` of every KS histogram bin ``b`` (shared, read-only).
+KS_EDGES: Final = np.arange(KS_BINS) / _KS_SCALE
+KS_EDGES.flags.writeable = False
 #: Grid of r in [0, 1] for the Taylor moments of the Fourier sums, and the expansion order.
 TAYLOR_BINS: Final = 1 << 14
 TAYLOR_ORDER: Final = 12
@@ -208,7 +211,7 @@ def _ks_candidates(hist: NDArray[np.float64], total: float) -> NDArray[np.bool_]
     """
     after = np.cumsum(hist) / total
     before = after - hist / total
-    edge = np.arange(KS_BINS) / _KS_SCALE
+    edge = KS_EDGES
     full = hist > 0
     upper = np.maximum(after - edge, edge + 1.0 / _KS_SCALE - before) + _GAP
     lower = np.maximum(after - edge - 1.0 / _KS_SCALE, edge - before) - _GAP
@@ -531,7 +534,7 @@ class _KSRefinement:
         after = np.cumsum(hist)
         before = after - hist
         bins = np.flatnonzero(_ks_candidates(hist, total))
-        edge = bins / _KS_SCALE
+        edge = KS_EDGES[bins]
         upper = np.maximum(after[bins] / total - edge, edge + 1.0 / _KS_SCALE - before[bins] / total) + _GAP
         lower = np.maximum(after[bins] / total - edge - 1.0 / _KS_SCALE, edge - before[bins] / total) - _GAP
         self.best = max(float(lower.max(initial=0.0)), 0.0)  # a lower bound of D
