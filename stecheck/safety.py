@@ -17,6 +17,7 @@ import errno
 import fcntl
 import os
 import signal
+import sys
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -170,11 +171,32 @@ def raise_if_interrupted() -> None:
         raise KeyboardInterrupt(signal.Signals(_last_signal[0]).name)
 
 
+class _QuietAfterSignal:
+    """A :data:`sys.unraisablehook` that drops what is reported once a signal was taken, else passes it on.
+
+    A :class:`KeyboardInterrupt` raised in the middle of a library's work (a JIT compiler building a
+    module, a C extension being initialised) can leave objects whose ``__del__`` then fails while the
+    run unwinds; Python reports each as "Exception ignored in: ..." on stderr, after the run's one
+    error line. Those reports describe the interruption, not a defect of the run, so they are dropped.
+    """
+
+    def __init__(self, previous: object) -> None:
+        self.previous = previous
+
+    def __call__(self, unraisable: object) -> None:
+        if not _signal_taken[0]:
+            self.previous(unraisable)  # type: ignore[operator]
+
+
 @contextmanager
 def interruptible() -> Iterator[None]:
     """Within the block SIGINT and SIGTERM raise :class:`KeyboardInterrupt` (main thread only).
 
     The signal is remembered, so :func:`interrupt_exit_code` can tell Ctrl-C (130) from SIGTERM (143).
+    Once a signal was taken, exceptions Python would report as "Exception ignored in: ..." (a
+    finaliser failing on an object the interruption left half-built) are not written to stderr: the
+    run's one error line stays the only one. The quiet hook outlives an interrupted block, since such
+    objects are often freed only when the traceback is, after the block has ended.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -182,6 +204,9 @@ def interruptible() -> Iterator[None]:
     _last_signal[0] = signal.SIGINT
     _signal_taken[0] = False
     previous = {signum: signal.signal(signum, _raise_interrupt) for signum in _SIGNALS}
+    previous_hook = sys.unraisablehook
+    if not isinstance(previous_hook, _QuietAfterSignal):
+        sys.unraisablehook = _QuietAfterSignal(previous_hook)
     _blocks[0] += 1
     try:
         yield
@@ -189,6 +214,8 @@ def interruptible() -> Iterator[None]:
         _blocks[0] -= 1
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        if not _signal_taken[0]:
+            sys.unraisablehook = previous_hook
 
 
 def interrupt_exit_code() -> int:

@@ -175,6 +175,37 @@ def test_signals_are_delivered_only_after_a_deferred_block() -> None:
     assert signal.getsignal(signal.SIGTERM) is before
 
 
+class _FailsWhenFreed:
+    """An object whose finaliser raises, as one a JIT compiler left half-built when a signal landed."""
+
+    def __del__(self) -> None:
+        raise RuntimeError("finaliser of a half-built object")
+
+
+def test_finalisers_failing_after_a_signal_add_nothing_to_stderr(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before a signal, a failing finaliser is reported as Python always does; once a signal was taken (in
+    the block, and after it while the traceback is freed) it is not, so the run's error line stays alone."""
+    reported: list[str] = []
+
+    def record(unraisable: object) -> None:
+        reported.append(str(unraisable.exc_value))  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(sys, "unraisablehook", record)
+    with interruptible():
+        _FailsWhenFreed()
+    assert reported == ["finaliser of a half-built object"]
+    assert sys.unraisablehook is record  # a block without a signal leaves the hook as it found it
+    with pytest.raises(KeyboardInterrupt):
+        with interruptible():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1.0)
+    _FailsWhenFreed()
+    assert reported == ["finaliser of a half-built object"]
+    with interruptible():  # a new block, no signal: reports reach the hook again, which is restored at its end
+        _FailsWhenFreed()
+    assert len(reported) == 2
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_signal_during_weights_keeps_previous_results(tmp_path: Path, signum: int) -> None:
