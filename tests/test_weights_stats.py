@@ -59,6 +59,20 @@ def test_sixteen_bit_tensors_scan_their_distinct_values() -> None:
     assert max_gap(st, ref) < 1e-9
 
 
+def test_pattern_counts_are_numpys_bincount() -> None:
+    """The compiled count of 16-bit patterns (float16 and bfloat16 tensors) is ``numpy.bincount``'s, the
+    extreme patterns included, added to what the table held; a table of another length is refused."""
+    from stecheck.core.weightscan import PATTERNS, count_patterns
+
+    rng = np.random.default_rng(SEED_B)
+    patterns = np.concatenate([rng.integers(0, PATTERNS, 100_000), [0, PATTERNS - 1, PATTERNS - 1]]).astype(np.uint16)
+    counts = np.arange(PATTERNS, dtype=np.int64)
+    count_patterns(patterns, counts)
+    assert np.array_equal(counts, np.arange(PATTERNS) + np.bincount(patterns, minlength=PATTERNS))
+    with pytest.raises(ValueError, match="one entry per 16-bit pattern"):
+        count_patterns(patterns, np.zeros(PATTERNS - 1, dtype=np.int64))
+
+
 def test_dorefa_transform_is_the_quantize_module_one() -> None:
     w = weights_like(np.random.default_rng(SEED), (5000,)).astype(np.float64)
     extent = wstats.scan_extent([(w, None)])

@@ -33,6 +33,8 @@ from numba import njit  # noqa: E402
 
 __all__ = [
     "LEVELS",
+    "PATTERNS",
+    "count_patterns",
     "chunk_extent",
     "transform_into",
     "centred_sums",
@@ -51,6 +53,8 @@ __all__ = [
     "pairwise_plan",
 ]
 
+#: Distinct bit patterns of a 16-bit value: the length of the table :func:`count_patterns` adds to.
+PATTERNS: Final = 1 << 16
 #: Buckets of :func:`ks_small` holding more values than this are sorted by numpy's sort, not by insertion.
 _CROWDED: Final = 16
 #: numpy's pairwise-summation block (``PW_BLOCKSIZE``).
@@ -212,6 +216,19 @@ def pairwise_sum(x: NDArray[np.float64]) -> float:  # pragma: no cover - compile
             buf[i] = x[lo + i]
         out[level, 0] = _leaf(buf, n)
     return 0.0 + out[0, 0]
+
+
+@njit(nogil=True, cache=True)
+def count_patterns(patterns: NDArray[np.uint16], counts: NDArray[np.int64]) -> None:  # pragma: no cover - compiled
+    """``counts += numpy.bincount(patterns, minlength=PATTERNS)``: how often each 16-bit pattern occurs.
+
+    The same integers as numpy's ``bincount``, which holds the GIL (two threads counting two tensors'
+    patterns would take turns) and allocates a new table per call; this adds in place and releases it.
+    """
+    if counts.size != PATTERNS:
+        raise ValueError("the pattern table has one entry per 16-bit pattern")
+    for i in range(patterns.size):
+        counts[patterns[i]] += 1
 
 
 @njit(nogil=True, cache=True)

@@ -103,11 +103,14 @@ class TensorRef:
             yield values, None
 
     def distinct_values(self, chunk: int = CHUNK_ELEMENTS) -> tuple[NDArray, NDArray]:
-        """Distinct values and multiplicities of a 16-bit tensor, from a count of its bit patterns."""
+        """Distinct values and multiplicities of a 16-bit tensor, from a count of its bit patterns
+        (:func:`stecheck.core.weightscan.count_patterns`, compiled, without the GIL)."""
         if self._distinct is None:
-            counts = np.zeros(1 << 16, dtype=np.int64)
+            from stecheck.core.weightscan import PATTERNS, count_patterns
+
+            counts = np.zeros(PATTERNS, dtype=np.int64)
             for values in self.raw_chunks(chunk):
-                counts += np.bincount(np.ascontiguousarray(values).view(np.uint16), minlength=1 << 16)
+                count_patterns(np.ascontiguousarray(values).view(np.uint16).ravel(), counts)
             patterns = np.flatnonzero(counts).astype(np.uint16)
             self._distinct = (patterns.view(self.dtype), counts[patterns])
         return self._distinct
