@@ -8,6 +8,11 @@ once; the checkpoint is then in the page cache for both sides). Each side's CPU 
 the cores it actually got (the client's process time for the local side; the workers' and the client's
 for the cluster), so a ratio measured on a busy machine can be read against the cores there were.
 
+A third side runs the same work on 2 local threads (``threads=2``, no Dask): the speedup two cores give this
+machine's own process, the ceiling a cluster of 2 workers on these 2 cores can approach. The cluster's ratio
+over it is the share of that ceiling left after Dask's costs (the scheduler and the client share the cores
+with the workers).
+
 After the scan, each worker reports its peak resident set size: ``VmHWM`` of ``/proc/self/status``, the
 high-water mark of the worker's own memory. Not ``ru_maxrss``: Linux carries it across ``execve``, so a
 worker started by a nanny forked from a large client reports the client's size at that moment (this
@@ -130,11 +135,20 @@ def timed(fns: dict[str, tuple[Callable[[], object], Callable[[], float]]], repe
     return {name: {"wall_s": statistics.median(walls[name]), "cores": statistics.median(cores[name])} for name in fns}
 
 
-def _sides(local: Callable[[], object], remote: Callable[[], object], cluster: Cluster) -> dict[str, tuple[Callable[[], object], Callable[[], float]]]:
+def _sides(local: Callable[[], object], remote: Callable[[], object], threads: Callable[[], object],
+           cluster: Cluster) -> dict[str, tuple[Callable[[], object], Callable[[], float]]]:
     def cluster_cpu() -> float:
         return time.process_time() + sum(cluster.client.run(_cpu_seconds).values())
 
-    return {"local": (local, time.process_time), "cluster": (remote, cluster_cpu)}
+    return {"local": (local, time.process_time), "cluster": (remote, cluster_cpu), "threads": (threads, time.process_time)}
+
+
+def _ratios(times: dict[str, dict[str, float]]) -> dict[str, float]:
+    """Each side's wall time and cores, the cluster's ratio to 1 thread, and the 2 threads' (the ceiling)."""
+    local, cluster, threads = (times[side] for side in ("local", "cluster", "threads"))
+    return {"local_s": local["wall_s"], "cluster_s": cluster["wall_s"], "threads_s": threads["wall_s"],
+            "ratio": local["wall_s"] / cluster["wall_s"], "threads_ratio": local["wall_s"] / threads["wall_s"],
+            "local_cores": local["cores"], "cluster_cores": cluster["cores"], "threads_cores": threads["cores"]}
 
 
 def bench_sweep(repeats: int, scale: int = 1) -> dict:
@@ -143,13 +157,12 @@ def bench_sweep(repeats: int, scale: int = 1) -> dict:
     with Cluster("local:2") as cluster:
         local = run(sweep)
         remote = run(sweep, cluster=cluster)  # warm-up: numba compiles in each worker
-        identical = to_json_text({}, local.records) == to_json_text({}, remote.records)
-        times = timed(_sides(lambda: run(sweep), lambda: run(sweep, cluster=cluster), cluster), repeats)
+        threads = run(sweep, threads=2)
+        identical = to_json_text({}, local.records) == to_json_text({}, remote.records) == to_json_text({}, threads.records)
+        times = timed(_sides(lambda: run(sweep), lambda: run(sweep, cluster=cluster), lambda: run(sweep, threads=2), cluster), repeats)
     cells = len(sweep.inputs) * len(sweep.bits) * len(sweep.roundings)
     return {"inputs": list(sweep.inputs), "bits": "1-8", "samples": sweep.samples, "cells": cells, "records": len(local.records),
-            "local_s": times["local"]["wall_s"], "cluster_s": times["cluster"]["wall_s"],
-            "ratio": times["local"]["wall_s"] / times["cluster"]["wall_s"], "local_cores": times["local"]["cores"],
-            "cluster_cores": times["cluster"]["cores"], "identical": identical}
+            **_ratios(times), "identical": identical}
 
 
 def bench_scan(directory: Path, repeats: int) -> dict:
@@ -162,15 +175,21 @@ def bench_scan(directory: Path, repeats: int) -> dict:
 
     with Cluster("local:2") as cluster:
         first = local()
-        identical = to_json_text({}, first) == to_json_text({}, scan(source.label, tensors, bits, steps, mapper=cluster.map))
-        times = timed(_sides(local, lambda: scan(source.label, tensors, bits, steps, mapper=cluster.map), cluster), repeats)
+        identical = (to_json_text({}, first) == to_json_text({}, scan(source.label, tensors, bits, steps, mapper=cluster.map))
+                     == to_json_text({}, scan(source.label, tensors, bits, steps, threads=2)))
+        times = timed(_sides(local, lambda: scan(source.label, tensors, bits, steps, mapper=cluster.map),
+                             lambda: scan(source.label, tensors, bits, steps, threads=2), cluster), repeats)
         rss = sorted(cluster.client.run(_peak_rss).values())
     nbytes = sum(t.size * t.dtype.itemsize for t in tensors)
     return {"tensors": len(tensors), "shards": len(list(directory.glob("*.safetensors"))), "bytes": nbytes, "dtype": "bfloat16",
-            "bits": "1-8", "local_s": times["local"]["wall_s"], "cluster_s": times["cluster"]["wall_s"],
-            "ratio": times["local"]["wall_s"] / times["cluster"]["wall_s"], "local_cores": times["local"]["cores"],
-            "cluster_cores": times["cluster"]["cores"], "identical": identical,
+            "bits": "1-8", **_ratios(times), "identical": identical,
             "bytes_per_s_one_core": nbytes / times["local"]["wall_s"], "worker_peak_rss_mb": [r / 1e6 for r in rss]}
+
+
+def _ceiling(part: dict) -> str:
+    """The 2 local threads' ratio (the machine's two-core ceiling), the cluster's share of it, and the cores got."""
+    return (f"2 local threads {part['threads_s']:.2f} s: {part['threads_ratio']:.2f}x, the cluster {part['ratio'] / part['threads_ratio']:.0%} "
+            f"of that; cores got: {part['local_cores']:.2f} local, {part['threads_cores']:.2f} threads, {part['cluster_cores']:.2f} cluster")
 
 
 def main() -> int:
@@ -203,14 +222,13 @@ def main() -> int:
     result["met"] = met
     print(f"sweep ({sweep['cells']} cells, {sweep['samples']:,} samples per input): 1 thread {sweep['local_s']:.2f} s, "
           f"LocalCluster 2 workers {sweep['cluster_s']:.2f} s: {sweep['ratio']:.2f}x (target {args.target:g}x), "
-          f"records identical: {sweep['identical']}; cores got: {sweep['local_cores']:.2f} local, {sweep['cluster_cores']:.2f} cluster")
+          f"records identical: {sweep['identical']}; {_ceiling(sweep)}")
     print(f"the same sweep at {sweep_large['samples']:,} samples per input: 1 thread {sweep_large['local_s']:.2f} s, "
           f"LocalCluster 2 workers {sweep_large['cluster_s']:.2f} s: {sweep_large['ratio']:.2f}x, records identical: {sweep_large['identical']}; "
-          f"cores got: {sweep_large['local_cores']:.2f} local, {sweep_large['cluster_cores']:.2f} cluster")
+          f"{_ceiling(sweep_large)}")
     print(f"scan ({scan_result['tensors']} bf16 tensors in {scan_result['shards']} shards, {scan_result['bytes'] / 2**30:.2f} GiB, k = 1-8): "
           f"1 thread {scan_result['local_s']:.2f} s, LocalCluster 2 workers {scan_result['cluster_s']:.2f} s: "
-          f"{scan_result['ratio']:.2f}x (target {args.target:g}x), records identical: {scan_result['identical']}; "
-          f"cores got: {scan_result['local_cores']:.2f} local, {scan_result['cluster_cores']:.2f} cluster; "
+          f"{scan_result['ratio']:.2f}x (target {args.target:g}x), records identical: {scan_result['identical']}; {_ceiling(scan_result)}; "
           f"worker peak RSS {', '.join(f'{m:.0f}' for m in scan_result['worker_peak_rss_mb'])} MB (target < {args.max_mb:g} MB)")
     print(f"load average {before['load_average']} before, {result['load_average_after']} after; "
           + ", ".join(f"{name}: {'met' if ok else 'MISSED'}" for name, ok in met.items()))

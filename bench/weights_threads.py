@@ -4,6 +4,8 @@ The scans (DoReFa, k = 1..8, h = 1e-3; ``stecheck.weights.scan`` in this process
 
 - ``f32``: 16 tensors of 1024 x 1024 float32 Student-t weights in a generated safetensors file (read by
   offset, as the CLI reads it; the file is in the page cache after the warm-up);
+- ``bf16``: 16 tensors of 4096 x 4096 bfloat16 weights, the same law, in a second generated file: a 16-bit
+  tensor's scan is mostly the count of its bit patterns, then the statistics of its distinct values;
 - ``minilm``: ``zoo:all-minilm-l6-v2`` (40 tensors, 22.7M weights) when it is in the zoo cache already
   (``stecheck weights zoo:all-minilm-l6-v2`` fetches it once; ``--fetch`` here does the same), else skipped.
 
@@ -34,16 +36,22 @@ from stecheck.weights import open_source, scan, select
 
 BITS, STEPS = tuple(range(1, 9)), (1e-3,)
 TENSORS, ROWS, COLS = 16, 1024, 1024
+#: Shape of the bfloat16 tensors: 16M values each, so counting their patterns outweighs their distinct values' statistics.
+BF16_SHAPE = (4096, 4096)
 ZOO_MODEL = "all-minilm-l6-v2"
 
 
-def write_f32(path: Path, seed: int = 20241129) -> Path:
-    """TENSORS float32 tensors of ROWS x COLS Student-t (5 degrees of freedom) weights in one safetensors file."""
+def write_weights(path: Path, dtype: str = "F32", rows: int = ROWS, cols: int = COLS, seed: int = 20241129) -> Path:
+    """TENSORS tensors of ``rows x cols`` Student-t (5 degrees of freedom) weights in one safetensors file, as
+    ``dtype`` (``F32`` or ``BF16``)."""
     import json
     import struct
 
-    nbytes = ROWS * COLS * 4
-    header = {f"layers.{i}.weight": {"dtype": "F32", "shape": [ROWS, COLS], "data_offsets": [i * nbytes, (i + 1) * nbytes]}
+    import ml_dtypes
+
+    stored = {"F32": np.dtype("<f4"), "BF16": np.dtype(ml_dtypes.bfloat16)}[dtype]
+    nbytes = rows * cols * stored.itemsize
+    header = {f"layers.{i}.weight": {"dtype": dtype, "shape": [rows, cols], "data_offsets": [i * nbytes, (i + 1) * nbytes]}
               for i in range(TENSORS)}
     text = json.dumps(header).encode()
     text += b" " * (-len(text) % 8)
@@ -51,7 +59,7 @@ def write_f32(path: Path, seed: int = 20241129) -> Path:
     with path.open("wb") as handle:
         handle.write(struct.pack("<Q", len(text)) + text)
         for _ in range(TENSORS):
-            handle.write((0.02 * rng.standard_t(5, size=(ROWS, COLS))).astype("<f4").tobytes())
+            handle.write((0.02 * rng.standard_t(5, size=(rows, cols))).astype(stored).tobytes())
     return path
 
 
@@ -90,8 +98,11 @@ def main() -> int:
     before = machine()
     scans: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        path = write_f32(Path(tmp) / "f32.safetensors")
+        path = write_weights(Path(tmp) / "f32.safetensors")
         scans["f32"] = {"scan": f"{TENSORS} x {ROWS}x{COLS} float32, k = 1..8", **bench(str(path), args.repeats)}
+        path.unlink()
+        path = write_weights(Path(tmp) / "bf16.safetensors", "BF16", *BF16_SHAPE)
+        scans["bf16"] = {"scan": f"{TENSORS} x {BF16_SHAPE[0]}x{BF16_SHAPE[1]} bfloat16, k = 1..8", **bench(str(path), args.repeats)}
     zoo = zoo_source(args.fetch)
     if zoo is not None:
         scans["minilm"] = {"scan": f"{zoo}, k = 1..8", **bench(zoo, args.repeats)}

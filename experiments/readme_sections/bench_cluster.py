@@ -46,10 +46,14 @@ def render() -> str:
     rss = max(scan["worker_peak_rss_mb"])
 
     def cores(part: dict) -> str:
-        """The cores each side got (CPU time over wall time), when the run recorded them."""
+        """The cores each side got (CPU time over wall time) and the two-core ceiling, when the run recorded them."""
         if "local_cores" not in part:
             return ""
-        return f" (cores got: {part['local_cores']:.2f} on 1 thread, {part['cluster_cores']:.2f} on the cluster)"
+        text = f" (cores got: {part['local_cores']:.2f} on 1 thread, {part['cluster_cores']:.2f} on the cluster)"
+        if "threads_ratio" in part:
+            text += (f"; 2 local threads, no Dask: {part['threads_ratio']:.2f}x, so the cluster reaches "
+                     f"{part['ratio'] / part['threads_ratio']:.0%} of what two cores give one process here")
+        return text
     return (
         f"`python bench/cluster.py` ({b['cpu_count']} cores, load average {b['load_average'][0]:g} before; median of {b['repeats']} "
         f"interleaved runs): a LocalCluster of {b['workers']} worker processes against 1 local thread, records identical: "

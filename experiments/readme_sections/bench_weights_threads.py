@@ -16,7 +16,7 @@ def render() -> str:
     """From results/bench/weights_threads.json; a note naming the command while it has not been run."""
     path = RESULTS / "bench" / "weights_threads.json"
     if not path.exists():
-        return ("`python bench/weights_threads.py` (`weights --threads 2` against `--threads 1` on 16 x 1024x1024 float32 and on "
+        return ("`python bench/weights_threads.py` (`weights --threads 2` against `--threads 1` on 16 x 1024x1024 float32, 16 x 4096x4096 bfloat16 and "
                 "`zoo:all-minilm-l6-v2`, k = 1..8, target 1.7x with byte-identical records) has not been run on this checkout yet: "
                 "it writes `results/bench/weights_threads.json`, from which this section is generated.")
     b = json.loads(path.read_text())
