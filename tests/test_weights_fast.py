@@ -206,3 +206,41 @@ def test_compiled_ks_start_equals_the_numpy_refinement_start(count: int, grid: i
     for name in ("before", "count", "upper", "bins"):
         np.testing.assert_array_equal(getattr(got.open, name), getattr(want.open, name), err_msg=name)
     assert bits_of(got.best) == bits_of(want.best) and got.open.count.size > 0
+
+
+def _kernel_calls(r: np.ndarray, size: int) -> dict[str, Any]:
+    """Each kernel that indexes a table by a value of ``r``, called on ``r`` with scratch of ``size`` values."""
+    scales = np.array([1, 3], dtype=np.int64)
+    no_weights = np.ones(1, dtype=np.int64)
+    ks_scale = float(wstats._KS_SCALE)
+    return {
+        "bit_sums": lambda: weightscan.bit_sums(r, no_weights, False, scales, np.full((2, 1), 0.5), np.zeros(2, dtype=bool),
+                                                np.zeros((2, wstats.KS_BINS)), True, ks_scale, np.zeros((2, 3))),
+        "taylor_moments": lambda: weightscan.taylor_moments(
+            r, no_weights, False, wstats.TAYLOR_BINS, wstats.TAYLOR_ORDER, np.empty(size, dtype=np.int64), np.empty(size), np.empty(size),
+            np.empty(wstats.TAYLOR_BINS + 1, dtype=np.int64), np.zeros((wstats.TAYLOR_ORDER + 1, wstats.TAYLOR_BINS))),
+        "ks_small": lambda: weightscan.ks_small(r, no_weights, False, scales, float(r.size), np.empty(2), np.empty(size),
+                                                np.empty(size, dtype=np.int64), np.empty(size), np.empty(size, dtype=np.int64),
+                                                np.empty(size + 1, dtype=np.int64)),
+        "candidates": lambda: weightscan.candidates(r, 3.0, ks_scale, np.ones(wstats.KS_BINS, dtype=np.uint8), np.zeros(1), np.zeros(1), True,
+                                                    np.empty(size), np.empty(size), np.empty(size, dtype=np.int64)),
+    }
+
+
+@pytest.mark.parametrize("kernel", ["bit_sums", "taylor_moments", "ks_small", "candidates"])
+def test_kernels_refuse_what_would_index_outside_their_tables(kernel: str) -> None:
+    """numba does not check bounds: a kernel that picks a bin by a value refuses a non-finite value (and a too
+    short scratch array) with a ValueError instead of writing outside its tables; valid input passes."""
+    r = np.linspace(0.0, 1.0, 1000)
+    _kernel_calls(r, r.size)[kernel]()  # the valid call
+    for bad in (np.nan, np.inf, -np.inf):
+        r_bad = r.copy()
+        r_bad[500] = bad
+        with pytest.raises(ValueError, match="finite"):
+            _kernel_calls(r_bad, r.size)[kernel]()
+    if kernel != "bit_sums":  # its scratch is its own
+        with pytest.raises(ValueError, match="scratch|output arrays"):
+            _kernel_calls(r, r.size - 1)[kernel]()
+    if kernel == "taylor_moments":
+        with pytest.raises(ValueError, match="below 0"):
+            _kernel_calls(r - 0.5, r.size)[kernel]()

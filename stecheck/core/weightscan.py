@@ -303,6 +303,15 @@ def centred_sums(r, w, weighted: bool) -> tuple[float, float]:  # pragma: no cov
 
 
 @njit(nogil=True, cache=True)
+def _all_finite(r) -> bool:  # pragma: no cover - compiled
+    """Whether every value of ``r`` is finite (one pass without an early exit, so it vectorises)."""
+    bad = False
+    for i in range(r.size):
+        bad |= not math.isfinite(r[i])
+    return not bad
+
+
+@njit(nogil=True, cache=True)
 def _bits_leaf(r, w, weighted, lo, n, scale, a_half, fourier, hist, counts, use_hist, ks_scale, out, level, nbuf, cbuf, sbuf, qbuf, tbuf, xbuf):  # pragma: no cover
     nh = a_half.size
     if not weighted:
@@ -402,6 +411,8 @@ def bit_sums(
         raise ValueError("the KS histogram must have ks_scale + 1 bins")
     if r.size >= 1 << 31:
         raise ValueError("a chunk holds fewer than 2^31 values (the per-chunk KS counts are 32-bit)")
+    if use_hist and not _all_finite(r):
+        raise ValueError("the transformed values must be finite (each one's error picks a KS histogram bin)")
     nq = sums.shape[1]
     nk = scales.size
     out = np.zeros((LEVELS, nk * nq))  # the pairwise trees of every bit width side by side
@@ -458,6 +469,17 @@ def taylor_moments(r, w, weighted: bool, bins: int, order: int, gbuf, dbuf, wbuf
     if order != 12:
         raise ValueError("the Taylor accumulators are unrolled for order 12")
     n = r.size
+    if gbuf.size < n or dbuf.size < n or (weighted and (wbuf.size < n or w.size < n)) or starts.size < bins + 1:
+        raise ValueError("the scratch arrays hold the chunk's values (starts: one per Taylor bin, and one more)")
+    if into.shape[0] != order + 1 or into.shape[1] != bins:
+        raise ValueError("the Taylor table has one row per power and one column per bin")
+    if not _all_finite(r):
+        raise ValueError("the transformed values must be finite (each one picks a Taylor bin)")
+    low = 0.0
+    for i in range(n):
+        low = min(low, r[i])
+    if low * bins <= -1.0:
+        raise ValueError("the transformed values must not lie below 0 (each one picks a Taylor bin)")
     starts[:] = 0
     for i in range(n):
         g = min(int(r[i] * bins), bins - 1)
@@ -617,6 +639,10 @@ def ks_small(r, w, weighted: bool, scales, total: float, out, nbuf, bbuf, keys, 
     values, ``starts`` of ``m + 1``.
     """
     m = r.size
+    if nbuf.size < m or bbuf.size < m or keys.size < m or ws.size < m or starts.size < m + 1 or out.size < scales.size:
+        raise ValueError("the scratch arrays hold the chunk's values (starts: one more), out one value per bit width")
+    if (weighted and w.size < m) or not _all_finite(r):
+        raise ValueError("the transformed values must be finite (each one's error picks a bucket), with a weight each")
     frac = np.empty(m + 1 if not weighted else 1)  # j / total, formed once for every bit width (unweighted: upto = j)
     if not weighted:
         for j in range(m + 1):
@@ -681,12 +707,18 @@ def candidates(r, scale: float, ks_scale: float, lut, lo, hi, by_bin: bool, n_ou
     """The entries of a chunk whose ``n`` may hold the KS supremum: in a listed histogram bin (``lut`` non-zero,
     ``by_bin``) or inside one of the sorted value intervals ``[lo, hi]``; writes ``n``, ``(n + 1/2) S`` and
     the index of each, in order, and returns how many."""
+    if n_out.size < r.size or binned_out.size < r.size or idx_out.size < r.size:
+        raise ValueError("the output arrays hold the chunk's values")
+    if by_bin and lut.size != int(ks_scale) + 1:
+        raise ValueError("the bin mask has ks_scale + 1 entries")
     m = 0
     for i in range(r.size):
         s = r[i] * scale
         e = np.rint(s) - s
         t = (e + 0.5) * ks_scale
         if by_bin:
+            if not t <= ks_scale:  # NaN: a non-finite value, whose bin would be anywhere
+                raise ValueError("the transformed values must be finite (each one's error picks a KS histogram bin)")
             keep = lut[int(t)] != 0
         else:
             j = np.searchsorted(lo, e, side="right") - 1
