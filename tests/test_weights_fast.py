@@ -244,3 +244,16 @@ def test_kernels_refuse_what_would_index_outside_their_tables(kernel: str) -> No
     if kernel == "taylor_moments":
         with pytest.raises(ValueError, match="below 0"):
             _kernel_calls(r - 0.5, r.size)[kernel]()
+
+
+def test_kernels_refuse_fewer_weights_than_values() -> None:
+    r, short = np.linspace(0.0, 1.0, 100), np.ones(99, dtype=np.int64)
+    calls = {
+        "chunk_extent": lambda: weightscan.chunk_extent(r, short, True, np.array([0.0, 0.0, math.inf, -math.inf])),
+        "centred_sums": lambda: weightscan.centred_sums(r, short, True),
+        "bit_sums": lambda: weightscan.bit_sums(r, short, True, np.array([3], dtype=np.int64), np.full((1, 1), 0.5), np.zeros(1, dtype=bool),
+                                                np.zeros((1, wstats.KS_BINS)), True, float(wstats._KS_SCALE), np.zeros((1, 3))),
+    }
+    for name, call in calls.items():
+        with pytest.raises(ValueError, match="one weight per value"):
+            call()

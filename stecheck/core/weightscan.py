@@ -234,6 +234,8 @@ def count_patterns(patterns: NDArray[np.uint16], counts: NDArray[np.int64]) -> N
 @njit(nogil=True, cache=True)
 def chunk_extent(values, weights, weighted: bool, out: NDArray[np.float64]) -> int:  # pragma: no cover - compiled
     """Add one chunk to ``out = [count, nonfinite, lo, hi]`` (counts weighted); return its number of non-finite entries."""
+    if weighted and weights.size < values.size:
+        raise ValueError("a weighted chunk has one weight per value")
     count = 0
     bad = 0
     bad_entries = 0
@@ -289,6 +291,8 @@ def _centred_leaf(r, w, weighted, lo, n, out, level, buf):  # pragma: no cover -
 @njit(nogil=True, cache=True)
 def centred_sums(r, w, weighted: bool) -> tuple[float, float]:  # pragma: no cover - compiled
     """``(sum c, sum c^2)`` (each times its weight) with ``c = r - 1/2``, in numpy's pairwise order."""
+    if weighted and w.size < r.size:
+        raise ValueError("a weighted chunk has one weight per value")
     out = np.zeros((LEVELS, 2))
     buf = np.empty(_BLOCK)
     if r.size == 0:
@@ -411,6 +415,8 @@ def bit_sums(
         raise ValueError("the KS histogram must have ks_scale + 1 bins")
     if r.size >= 1 << 31:
         raise ValueError("a chunk holds fewer than 2^31 values (the per-chunk KS counts are 32-bit)")
+    if weighted and w.size < r.size:
+        raise ValueError("a weighted chunk has one weight per value")
     if use_hist and not _all_finite(r):
         raise ValueError("the transformed values must be finite (each one's error picks a KS histogram bin)")
     nq = sums.shape[1]
