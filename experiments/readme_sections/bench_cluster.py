@@ -27,8 +27,9 @@ def large_sweep_text(b: dict, cores: Callable[[dict], str]) -> str:
     return (
         f"- The same sweep at {large['samples']:,} samples per input: {large['local_s']:.2f} s on 1 thread, "
         f"{large['cluster_s']:.2f} s on the cluster: **{large['ratio']:.2f}x** (target {b['target_ratio']:g}x: {ok}){cores(large)}. "
-        f"Both sweeps together put a run's fixed cost on the cluster at about {fixed:.2f} s: the first task's start, the last "
-        "result's way back, and the last input's records, which can only be built after its last task.\n"
+        f"Both sweeps together put a run's fixed cost on the cluster at about {fixed:.2f} s (if a sample cost the same in both; "
+        f"one thread took {large['local_s'] / small['local_s']:.2f} times as long for {m:.0f} times the samples): the first task's "
+        "start, the last result's way back, and the last input's records, which can only be built after its last task.\n"
     )
 
 
