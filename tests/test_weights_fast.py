@@ -94,9 +94,9 @@ def test_one_value_and_few_repeated_values(level, others, repeat, transform) -> 
 @settings(max_examples=40, deadline=None)
 @given(
     w=hnp.arrays(np.float64, st.integers(1, 3000), elements=st.one_of(st.floats(-0.3, 0.3, width=64), special)),
-    dtype=st.sampled_from([ml_dtypes.bfloat16, np.float16]),
+    dtype=st.sampled_from([ml_dtypes.bfloat16, np.float16, ml_dtypes.float8_e4m3fn, ml_dtypes.float8_e5m2]),
 )
-def test_sixteen_bit_tensors_as_distinct_values(w, dtype) -> None:
+def test_eight_and_sixteen_bit_tensors_as_distinct_values(w, dtype) -> None:
     with np.errstate(over="ignore", invalid="ignore"):
         w = w.astype(dtype)
     tensor = TensorRef("w", w.shape, w.dtype, array_reader(w))

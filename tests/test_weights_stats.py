@@ -46,31 +46,39 @@ def test_chunked_two_pass_scan_equals_plain(monkeypatch, transform) -> None:
     assert st.count == w.size and st.nonfinite == 0 and not st.degenerate
 
 
-def test_sixteen_bit_tensors_scan_their_distinct_values() -> None:
+@pytest.mark.parametrize("dtype", [ml_dtypes.bfloat16, np.float16, ml_dtypes.float8_e4m3fn, ml_dtypes.float8_e5m2])
+def test_eight_and_sixteen_bit_tensors_scan_their_distinct_values(dtype: type) -> None:
+    """A tensor of an 8- or 16-bit float type is scanned as its distinct values with their counts: the same
+    statistics as every value one by one. float8_e4m3fn has no infinities (they become NaN)."""
     rng = np.random.default_rng(SEED_B)
-    w = weights_like(rng, (300, 700)).astype(ml_dtypes.bfloat16)
-    w.reshape(-1)[:5] = [np.nan, np.inf, -np.inf, 0, 0]
+    with np.errstate(over="ignore", invalid="ignore"):
+        w = (weights_like(rng, (300, 700)) * (8.0 if np.dtype(dtype).itemsize == 1 else 1.0)).astype(dtype)
+        w.reshape(-1)[:5] = np.array([np.nan, np.inf, -np.inf, 0, 0]).astype(dtype)
     tensor = TensorRef("w", w.shape, w.dtype, array_reader(w))
     values, counts = tensor.distinct_values(chunk=50_000)
-    assert counts.sum() == w.size and values.size < 65536
+    assert counts.sum() == w.size and values.size <= 1 << (8 * w.dtype.itemsize)
+    assert np.array_equal(np.sort(np.unique(w.view(f"u{w.dtype.itemsize}"))), values.view(f"u{w.dtype.itemsize}"))
     st = tensor_statistics(lambda: tensor.chunks(50_000), BITS, STEPS)
     ref = plain_statistics(w.astype(np.float64), BITS, STEPS)
     assert st.nonfinite == 3 and st.count == w.size - 3
     assert max_gap(st, ref) < 1e-9
 
 
-def test_pattern_counts_are_numpys_bincount() -> None:
-    """The compiled count of 16-bit patterns (float16 and bfloat16 tensors) is ``numpy.bincount``'s, the
+@pytest.mark.parametrize("unsigned", [np.uint8, np.uint16])
+def test_pattern_counts_are_numpys_bincount(unsigned: type) -> None:
+    """The compiled count of bit patterns (float8, float16 and bfloat16 tensors) is ``numpy.bincount``'s, the
     extreme patterns included, added to what the table held; a table of another length is refused."""
-    from stecheck.core.weightscan import PATTERNS, count_patterns
+    from stecheck.core.weightscan import count_patterns
 
+    size = 1 << (8 * np.dtype(unsigned).itemsize)
     rng = np.random.default_rng(SEED_B)
-    patterns = np.concatenate([rng.integers(0, PATTERNS, 100_000), [0, PATTERNS - 1, PATTERNS - 1]]).astype(np.uint16)
-    counts = np.arange(PATTERNS, dtype=np.int64)
+    patterns = np.concatenate([rng.integers(0, size, 100_000), [0, size - 1, size - 1]]).astype(unsigned)
+    counts = np.arange(size, dtype=np.int64)
     count_patterns(patterns, counts)
-    assert np.array_equal(counts, np.arange(PATTERNS) + np.bincount(patterns, minlength=PATTERNS))
-    with pytest.raises(ValueError, match="one entry per 16-bit pattern"):
-        count_patterns(patterns, np.zeros(PATTERNS - 1, dtype=np.int64))
+    assert np.array_equal(counts, np.arange(size) + np.bincount(patterns, minlength=size))
+    for wrong in (size - 1, size + 1):
+        with pytest.raises(ValueError, match="one entry per bit pattern"):
+            count_patterns(patterns, np.zeros(wrong, dtype=np.int64))
 
 
 def test_dorefa_transform_is_the_quantize_module_one() -> None:

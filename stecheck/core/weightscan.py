@@ -33,7 +33,6 @@ from numba import njit  # noqa: E402
 
 __all__ = [
     "LEVELS",
-    "PATTERNS",
     "count_patterns",
     "chunk_extent",
     "transform_into",
@@ -53,8 +52,6 @@ __all__ = [
     "pairwise_plan",
 ]
 
-#: Distinct bit patterns of a 16-bit value: the length of the table :func:`count_patterns` adds to.
-PATTERNS: Final = 1 << 16
 #: Buckets of :func:`ks_small` holding more values than this are sorted by numpy's sort, not by insertion.
 _CROWDED: Final = 16
 #: numpy's pairwise-summation block (``PW_BLOCKSIZE``).
@@ -219,14 +216,16 @@ def pairwise_sum(x: NDArray[np.float64]) -> float:  # pragma: no cover - compile
 
 
 @njit(nogil=True, cache=True)
-def count_patterns(patterns: NDArray[np.uint16], counts: NDArray[np.int64]) -> None:  # pragma: no cover - compiled
-    """``counts += numpy.bincount(patterns, minlength=PATTERNS)``: how often each 16-bit pattern occurs.
+def count_patterns(patterns: NDArray[np.unsignedinteger], counts: NDArray[np.int64]) -> None:  # pragma: no cover - compiled
+    """``counts += numpy.bincount(patterns, minlength=counts.size)``: how often each bit pattern occurs.
 
-    The same integers as numpy's ``bincount``, which holds the GIL (two threads counting two tensors'
-    patterns would take turns) and allocates a new table per call; this adds in place and releases it.
+    ``patterns`` are the values of an 8- or 16-bit tensor seen as unsigned integers (``uint8``, ``uint16``);
+    ``counts`` has one entry per pattern (256 or 65536). The same integers as numpy's ``bincount``, which
+    holds the GIL (two threads counting two tensors' patterns would take turns) and allocates a new table
+    per call; this adds in place and releases it.
     """
-    if counts.size != PATTERNS:
-        raise ValueError("the pattern table has one entry per 16-bit pattern")
+    if counts.size != 1 << (8 * patterns.itemsize):
+        raise ValueError("the pattern table has one entry per bit pattern of the values")
     for i in range(patterns.size):
         counts[patterns[i]] += 1
 

@@ -2,9 +2,9 @@
 
 Loaders (one module per format) describe each tensor by a :class:`TensorRef` whose ``read(start, count)``
 returns a flat slice; nothing is read until a scan asks for it, so memory stays constant whatever the
-file size. 16-bit tensors (bfloat16, float16) have at most 65536 distinct values: one pass counts their bit
-patterns, and the statistics run on the distinct values with their multiplicities -- the same population,
-exactly.
+file size. 8- and 16-bit tensors (float8, bfloat16, float16) have at most 256 or 65536 distinct values: one
+pass counts their bit patterns, and the statistics run on the distinct values with their multiplicities --
+the same population, exactly.
 """
 
 from __future__ import annotations
@@ -26,7 +26,11 @@ __all__ = ["CHUNK_ELEMENTS", "MAX_ELEMENTS", "TensorRef", "check_shape", "is_flo
 CHUNK_ELEMENTS: Final = 1 << 18
 
 _FLOAT8 = tuple(np.dtype(t) for t in (ml_dtypes.float8_e4m3fn, ml_dtypes.float8_e5m2))
-_SIXTEEN = (np.dtype(ml_dtypes.bfloat16), np.dtype(np.float16))
+#: Float types scanned as distinct values with multiplicities, and the unsigned type of their bit patterns.
+_PATTERNED: Final = {
+    np.dtype(ml_dtypes.bfloat16): np.dtype(np.uint16), np.dtype(np.float16): np.dtype(np.uint16),
+    **{dtype: np.dtype(np.uint8) for dtype in _FLOAT8},
+}
 
 
 #: Largest dimension, and product of the non-zero dimensions, a shape may declare: numpy holds shapes
@@ -94,24 +98,26 @@ class TensorRef:
     def chunks(self, chunk: int = CHUNK_ELEMENTS) -> Iterator[Chunk]:
         """``(values, weights)`` chunks for :func:`stecheck.weights.stats.tensor_statistics`.
 
-        16-bit tensors come as one chunk of distinct values with their counts (computed once, cached).
+        8- and 16-bit float tensors come as one chunk of distinct values with their counts (computed once,
+        cached).
         """
-        if np.dtype(self.dtype) in _SIXTEEN:
+        if np.dtype(self.dtype) in _PATTERNED:
             yield self.distinct_values(chunk)
             return
         for values in self.raw_chunks(chunk):
             yield values, None
 
     def distinct_values(self, chunk: int = CHUNK_ELEMENTS) -> tuple[NDArray, NDArray]:
-        """Distinct values and multiplicities of a 16-bit tensor, from a count of its bit patterns
+        """Distinct values and multiplicities of an 8- or 16-bit float tensor, from a count of its bit patterns
         (:func:`stecheck.core.weightscan.count_patterns`, compiled, without the GIL)."""
         if self._distinct is None:
-            from stecheck.core.weightscan import PATTERNS, count_patterns
+            from stecheck.core.weightscan import count_patterns
 
-            counts = np.zeros(PATTERNS, dtype=np.int64)
+            unsigned = _PATTERNED[np.dtype(self.dtype)]
+            counts = np.zeros(1 << (8 * unsigned.itemsize), dtype=np.int64)
             for values in self.raw_chunks(chunk):
-                count_patterns(np.ascontiguousarray(values).view(np.uint16).ravel(), counts)
-            patterns = np.flatnonzero(counts).astype(np.uint16)
+                count_patterns(np.ascontiguousarray(values).view(unsigned).ravel(), counts)
+            patterns = np.flatnonzero(counts).astype(unsigned)
             self._distinct = (patterns.view(self.dtype), counts[patterns])
         return self._distinct
 
