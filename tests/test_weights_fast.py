@@ -253,6 +253,12 @@ def test_kernels_refuse_fewer_weights_than_values() -> None:
         "centred_sums": lambda: weightscan.centred_sums(r, short, True),
         "bit_sums": lambda: weightscan.bit_sums(r, short, True, np.array([3], dtype=np.int64), np.full((1, 1), 0.5), np.zeros(1, dtype=bool),
                                                 np.zeros((1, wstats.KS_BINS)), True, float(wstats._KS_SCALE), np.zeros((1, 3))),
+        "taylor_moments": lambda: weightscan.taylor_moments(
+            r, short, True, wstats.TAYLOR_BINS, wstats.TAYLOR_ORDER, np.empty(100, dtype=np.int64), np.empty(100), np.empty(100),
+            np.empty(wstats.TAYLOR_BINS + 1, dtype=np.int64), np.zeros((wstats.TAYLOR_ORDER + 1, wstats.TAYLOR_BINS))),
+        "ks_small": lambda: weightscan.ks_small(r, short, True, np.array([3], dtype=np.int64), 100.0, np.empty(1), np.empty(100),
+                                                np.empty(100, dtype=np.int64), np.empty(100), np.empty(100, dtype=np.int64),
+                                                np.empty(101, dtype=np.int64)),
     }
     for name, call in calls.items():
         with pytest.raises(ValueError, match="one weight per value"):

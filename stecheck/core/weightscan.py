@@ -231,10 +231,16 @@ def count_patterns(patterns: NDArray[np.unsignedinteger], counts: NDArray[np.int
 
 
 @njit(nogil=True, cache=True)
+def _require_weights(w, weighted: bool, n: int) -> None:  # pragma: no cover - compiled
+    """Raise unless a weighted chunk of ``n`` values has a weight for each (the kernels index ``w`` by value)."""
+    if weighted and w.size < n:
+        raise ValueError("a weighted chunk has one weight per value")
+
+
+@njit(nogil=True, cache=True)
 def chunk_extent(values, weights, weighted: bool, out: NDArray[np.float64]) -> int:  # pragma: no cover - compiled
     """Add one chunk to ``out = [count, nonfinite, lo, hi]`` (counts weighted); return its number of non-finite entries."""
-    if weighted and weights.size < values.size:
-        raise ValueError("a weighted chunk has one weight per value")
+    _require_weights(weights, weighted, values.size)
     count = 0
     bad = 0
     bad_entries = 0
@@ -290,8 +296,7 @@ def _centred_leaf(r, w, weighted, lo, n, out, level, buf):  # pragma: no cover -
 @njit(nogil=True, cache=True)
 def centred_sums(r, w, weighted: bool) -> tuple[float, float]:  # pragma: no cover - compiled
     """``(sum c, sum c^2)`` (each times its weight) with ``c = r - 1/2``, in numpy's pairwise order."""
-    if weighted and w.size < r.size:
-        raise ValueError("a weighted chunk has one weight per value")
+    _require_weights(w, weighted, r.size)
     out = np.zeros((LEVELS, 2))
     buf = np.empty(_BLOCK)
     if r.size == 0:
@@ -414,8 +419,7 @@ def bit_sums(
         raise ValueError("the KS histogram must have ks_scale + 1 bins")
     if r.size >= 1 << 31:
         raise ValueError("a chunk holds fewer than 2^31 values (the per-chunk KS counts are 32-bit)")
-    if weighted and w.size < r.size:
-        raise ValueError("a weighted chunk has one weight per value")
+    _require_weights(w, weighted, r.size)
     if use_hist and not _all_finite(r):
         raise ValueError("the transformed values must be finite (each one's error picks a KS histogram bin)")
     nq = sums.shape[1]
@@ -474,7 +478,8 @@ def taylor_moments(r, w, weighted: bool, bins: int, order: int, gbuf, dbuf, wbuf
     if order != 12:
         raise ValueError("the Taylor accumulators are unrolled for order 12")
     n = r.size
-    if gbuf.size < n or dbuf.size < n or (weighted and (wbuf.size < n or w.size < n)) or starts.size < bins + 1:
+    _require_weights(w, weighted, n)
+    if gbuf.size < n or dbuf.size < n or (weighted and wbuf.size < n) or starts.size < bins + 1:
         raise ValueError("the scratch arrays hold the chunk's values (starts: one per Taylor bin, and one more)")
     if into.shape[0] != order + 1 or into.shape[1] != bins:
         raise ValueError("the Taylor table has one row per power and one column per bin")
@@ -646,8 +651,9 @@ def ks_small(r, w, weighted: bool, scales, total: float, out, nbuf, bbuf, keys, 
     m = r.size
     if nbuf.size < m or bbuf.size < m or keys.size < m or ws.size < m or starts.size < m + 1 or out.size < scales.size:
         raise ValueError("the scratch arrays hold the chunk's values (starts: one more), out one value per bit width")
-    if (weighted and w.size < m) or not _all_finite(r):
-        raise ValueError("the transformed values must be finite (each one's error picks a bucket), with a weight each")
+    _require_weights(w, weighted, m)
+    if not _all_finite(r):
+        raise ValueError("the transformed values must be finite (each one's error picks a bucket)")
     frac = np.empty(m + 1 if not weighted else 1)  # j / total, formed once for every bit width (unweighted: upto = j)
     if not weighted:
         for j in range(m + 1):
